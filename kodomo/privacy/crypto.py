@@ -32,7 +32,7 @@ _NONCE_BYTES = 12
 _VERSION_BYTES = 2
 
 
-class KeyError_(Exception):
+class KeyRingError(Exception):
     """A key is missing or malformed (the message never contains key material)."""
 
 
@@ -47,15 +47,15 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         if self.primary_version not in self.data_keys:
-            raise KeyError_("the primary data-key version is not in the key ring")
+            raise KeyRingError("the primary data-key version is not in the key ring")
         for version, key in self.data_keys.items():
             if len(key) != 32:
-                raise KeyError_(f"data key v{version} is not 256 bits")
+                raise KeyRingError(f"data key v{version} is not 256 bits")
             self._ciphers[version] = AESGCM(key)
         if len(self.index_key) < 32:
-            raise KeyError_("the index key must have at least 256 bits")
+            raise KeyRingError("the index key must have at least 256 bits")
         if any(hmac.compare_digest(self.index_key, k) for k in self.data_keys.values()):
-            raise KeyError_("the index key must differ from every data key")
+            raise KeyRingError("the index key must differ from every data key")
 
     # -- serialisation ---------------------------------------------------------------------------
     @classmethod
@@ -77,7 +77,7 @@ class KeyRing:
             keys = {int(v): base64.b64decode(k) for v, k in raw["data_keys"].items()}
             return cls(keys, int(raw["primary_version"]), base64.b64decode(raw["index_key"]))
         except (ValueError, KeyError, TypeError) as exc:
-            raise KeyError_("the key ring is malformed") from exc
+            raise KeyRingError("the key ring is malformed") from exc
 
     def with_new_primary(self) -> KeyRing:
         """A ring with a fresh data key as the new primary; old versions stay for decryption."""
@@ -109,7 +109,7 @@ class KeyRing:
         version = int.from_bytes(blob[:_VERSION_BYTES], "big")
         cipher = self._ciphers.get(version)
         if cipher is None:
-            raise KeyError_(f"data key v{version} is not in the key ring")
+            raise KeyRingError(f"data key v{version} is not in the key ring")
         nonce = blob[_VERSION_BYTES:_VERSION_BYTES + _NONCE_BYTES]
         plain = cipher.decrypt(
             nonce, blob[_VERSION_BYTES + _NONCE_BYTES:], self.associated_data(table, column, row_key, version)
@@ -174,7 +174,7 @@ def load_key_ring(settings, *, create: bool = True) -> KeyRing:
     if path.exists():
         return KeyRing.from_json(path.read_text())
     if not create:
-        raise KeyError_(f"no key ring at {path}; run 'kodomo keys init' or set KODOMO_DATA_KEY/KODOMO_INDEX_KEY")
+        raise KeyRingError(f"no key ring at {path}; run 'kodomo keys init' or set KODOMO_DATA_KEY/KODOMO_INDEX_KEY")
     ring = KeyRing.generate()
     save_key_ring(ring, path)
     return ring
