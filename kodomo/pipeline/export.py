@@ -1,0 +1,102 @@
+"""Staff outputs of a month: the 受給者証 issuance list and the 支給停止 / 喪失 notice lists.
+
+CSV in CP932 with a header row so the lists open directly in Excel on the city's terminals. Characters
+outside CP932 (外字) are printed as 〓 (ゲタ), the convention for characters a code page cannot show, so
+staff see that the name needs manual care. No My Number is ever written. Files are written to a
+temporary name and renamed when complete: a crash never leaves a half-written list.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from kodomo.privacy.crypto import KeyRing
+from store import models
+from store.bulk import read_frame
+
+
+def _geta(error: UnicodeEncodeError) -> tuple[str, int]:
+    return "〓" * (error.end - error.start), error.end
+
+
+codecs.register_error("geta", _geta)
+
+ISSUANCE_TYPES = {"NEW": "新規", "RENEWAL": "更新", "CHANGE": "変更"}
+SUSPENSION_TYPES = {"SUSPEND_INCOME": "支給停止（所得）"}
+LOSS_TYPES = {"LOSS_MOVE_OUT": "喪失（転出）", "LOSS_DEATH": "喪失（死亡）", "LOSS_AGE": "喪失（年齢到達）",
+              "LOSS_WELFARE": "喪失（生活保護）"}
+
+LISTS = {
+    "issuance": ("受給者証交付一覧", ISSUANCE_TYPES),
+    "suspension": ("支給停止通知一覧", SUSPENSION_TYPES),
+    "loss": ("資格喪失通知一覧", LOSS_TYPES),
+}
+
+
+def write_csv_atomically(frame: pd.DataFrame, path: Path, encoding: str = "cp932") -> None:
+    """Write ``frame`` as CSV (CRLF) via a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    data = frame.to_csv(index=False, lineterminator="\r\n").encode(encoding, errors="geta")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def month_decisions_with_profiles(conn: Connection, month: str, ring: KeyRing) -> pd.DataFrame:
+    """Decisions of ``month`` joined with the decrypted name, kana and address of each child."""
+    decision = models.Decision.__table__
+    decisions = read_frame(conn, decision, ["person_id", "decision_type", "effective_date", "valid_from",
+                                            "valid_to"], where=decision.c.month == month)
+    if decisions.empty:
+        return decisions
+    person = models.Person.__table__
+    ids = decisions["person_id"].unique().tolist()
+    persons = pd.concat([
+        read_frame(conn, person, ["person_id", "profile_enc", "birth_date", "dv_support_flag"],
+                   where=person.c.person_id.in_(ids[i:i + 10_000]))
+        for i in range(0, len(ids), 10_000)
+    ], ignore_index=True)
+    profiles = ring.decrypt_many(persons["profile_enc"].tolist(), table="person", column="profile",
+                                 row_keys=persons["person_id"].tolist())
+    parsed = pd.DataFrame([json.loads(p) if p else {} for p in profiles], index=persons.index)
+    persons = pd.concat([persons.drop(columns=["profile_enc"]), parsed], axis=1)
+    recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"])
+    return decisions.merge(persons, on="person_id", how="left").merge(recipients, on="person_id", how="left")
+
+
+def _date(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series).dt.strftime("%Y-%m-%d").fillna("")
+
+
+def export_month_lists(conn: Connection, month: str, ring: KeyRing, outbox_dir: Path) -> dict[str, int]:
+    """Write the month's three lists under ``<outbox>/<month>/``; return rows per list."""
+    frame = month_decisions_with_profiles(conn, month, ring)
+    counts: dict[str, int] = {}
+    for key, (title, types) in LISTS.items():
+        rows = frame[frame["decision_type"].isin(list(types))] if not frame.empty else frame
+        rows = rows.sort_values(["decision_type", "person_id"]) if not rows.empty else rows
+        out = pd.DataFrame({
+            "受給者番号": rows.get("recipient_no", pd.Series(dtype=str)).fillna(""),
+            "宛名番号": rows.get("person_id", pd.Series(dtype=str)),
+            "氏名": rows.get("name", pd.Series(dtype=str)),
+            "氏名カナ": rows.get("name_kana", pd.Series(dtype=str)),
+            "生年月日": _date(rows.get("birth_date", pd.Series(dtype="datetime64[ns]"))),
+            "住所": rows.get("address", pd.Series(dtype=str)),
+            "区分": rows.get("decision_type", pd.Series(dtype=str)).map(types),
+            "効力発生日": _date(rows.get("effective_date", pd.Series(dtype="datetime64[ns]"))),
+            "有効期間開始": _date(rows.get("valid_from", pd.Series(dtype="datetime64[ns]"))),
+            "有効期間終了": _date(rows.get("valid_to", pd.Series(dtype="datetime64[ns]"))),
+            "送付先注意（支援措置）": rows.get("dv_support_flag", pd.Series(dtype=bool)).map({True: "要確認", False: ""}),
+        })
+        write_csv_atomically(out, Path(outbox_dir) / month / f"{title}_{month}.csv")
+        counts[key] = len(out)
+    return counts
