@@ -304,6 +304,29 @@ class Policy(_Frozen):
             }
         )
 
+    def table(self, prefix: str) -> pd.DataFrame:
+        """All eras of the parameters named ``<prefix>.<key>``, mapping fields as columns.
+
+        For keyed tables such as ``high_cost.limit`` (keys ``a`` … ``o`` = 区分ア … オ): columns ``key``,
+        ``effective_from``, ``effective_to`` (inclusive; NaT when open), one column per mapping field (or
+        ``value`` for scalars), ``reference``, ``assumption``; sorted by ``effective_from`` then ``key`` so
+        it can feed ``pandas.merge_asof(..., by="key")``. Ended eras have NA fields.
+        """
+        names = [n for n in self.parameter_names() if n.startswith(prefix + ".")]
+        if not names:
+            raise UnknownParameterError(prefix)
+        frames = []
+        for name in names:
+            parameter = self.parameter(name)
+            eras = self.eras(name).drop(columns="value")
+            columns = _fields(parameter) if parameter.is_mapping else (None,)
+            for field in columns:
+                eras[field or "value"] = self._table(name, field)[:-1]
+            eras.insert(0, "key", name[len(prefix) + 1 :])
+            frames.append(eras)
+        result = pd.concat(frames, ignore_index=True)
+        return result.sort_values(["effective_from", "key"], kind="stable", ignore_index=True)
+
     def assumptions(self) -> list[Assumption]:
         """Every value flagged ``assumption: true``, as (name, effective_from, note), sorted."""
         return [
