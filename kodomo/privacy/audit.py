@@ -39,6 +39,8 @@ _CLIENT = f"{socket.gethostname()[:96]}:{os.getpid()}"
 class AuditError(Exception):
     """Invalid access-record input (the message never contains subject values)."""
 
+    safe_message = True
+
 
 # -- subjects ----------------------------------------------------------------------------------------
 def _normalise_subjects(subject_ids: Iterable[object] | None) -> list[str]:

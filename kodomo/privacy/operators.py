@@ -53,6 +53,8 @@ DEFAULT_REGISTRY = Path(__file__).with_name("operators_default.yaml")
 class OperatorNotAuthorised(PermissionError):  # noqa: N818 - name fixed by the architecture contract
     """The operator id is unknown, disabled, or its role does not allow the action."""
 
+    safe_message = True  # operator ids and action names only (kodomo.privacy.errors)
+
     def __init__(self, operator_id: str, action: str, reason: str) -> None:
         self.operator_id = operator_id
         self.action = action
