@@ -184,7 +184,7 @@ class _Sanitiser:
 
 
 def sanitised(func: Callable | None = None, *, stage: str | None = None):
-    """Return a sanitising decorator/context manager (``@sanitised``, ``with sanitised(stage=...):``)."""
+    """Return a sanitising decorator or context manager (see the module docstring)."""
     if func is not None and callable(func):
         return _Sanitiser(stage)(func)
     return _Sanitiser(stage)
