@@ -1,0 +1,234 @@
+"""File connector: read the inbox CSV files (docs/formats/*.md) and the run manifest.
+
+Every input file is a comma-separated CSV with a header row, encoded as UTF-8 (with or without a
+BOM) or CP932. The encoding is either declared (an argument, or ``{"encoding": ...}`` in the
+``manifest.json`` next to the file) or detected: strict UTF-8 first, then strict CP932. A file
+that decodes in neither (or not in its declared encoding) is rejected with :class:`InputFileError`
+naming the file and the line of the first undecodable byte, so a wrongly encoded file can never
+turn into mojibake downstream.
+
+Errors carry only the file name, a problem description with column names and a line number,
+never cell values (names, My Numbers and addresses must not reach logs or Prefect state).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+MANIFEST_NAME = "manifest.json"
+SOURCE_ROW = "source_row"
+
+#: Canonical encoding names accepted in ``manifest.json`` or as an argument, by alias.
+_ENCODING_ALIASES = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "utf_8": "utf-8",
+    "cp932": "cp932",
+    "ms932": "cp932",
+    "windows-31j": "cp932",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+}
+_BOM = b"\xef\xbb\xbf"
+
+
+class InputFileError(Exception):
+    """An input file that cannot be read as documented (encoding, header, structure).
+
+    Attributes:
+        file: the file name (no directory), e.g. ``residents.csv``.
+        problem: what is wrong, with column names where relevant; never cell values.
+        line: 1-based line number in the file (header = line 1), or ``None`` for whole-file problems.
+    """
+
+    def __init__(self, file: str, problem: str, line: int | None = None) -> None:
+        self.file = file
+        self.problem = problem
+        self.line = line
+        where = f" (line {line})" if line is not None else ""
+        super().__init__(f"{file}{where}: {problem}")
+
+
+def normalise_encoding(encoding: str) -> str:
+    """Return ``"utf-8"`` or ``"cp932"`` for a declared encoding name, else raise ``ValueError``."""
+    key = encoding.strip().lower().replace(" ", "")
+    if key not in _ENCODING_ALIASES:
+        raise ValueError(f"unsupported encoding {encoding!r}: use utf-8 or cp932")
+    return _ENCODING_ALIASES[key]
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """Read ``manifest.json`` of an inbox directory; ``{}`` when there is none.
+
+    The manifest may declare ``encoding`` (``utf-8`` or ``cp932``), ``extract_date`` (``YYYY-MM-DD``,
+    the date of the 住民票 extract) and, for synthetic data, ``generator_seed``.
+
+    Raises:
+        InputFileError: the manifest is not a JSON object, or declares an unknown encoding or a
+            malformed extract date.
+    """
+    path = Path(directory) / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(MANIFEST_NAME, f"not valid UTF-8 JSON ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise InputFileError(MANIFEST_NAME, "must be a JSON object")
+    if "encoding" in manifest:
+        try:
+            manifest["encoding"] = normalise_encoding(str(manifest["encoding"]))
+        except ValueError:
+            raise InputFileError(MANIFEST_NAME, "unsupported encoding: use utf-8 or cp932") from None
+    if "extract_date" in manifest:
+        text = str(manifest["extract_date"])
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or pd.isna(pd.to_datetime(text, errors="coerce")):
+            raise InputFileError(MANIFEST_NAME, "extract_date must be a date YYYY-MM-DD")
+    return manifest
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (recorded per run as the input checksum)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _line_of(raw: bytes, position: int) -> int:
+    return raw.count(b"\n", 0, position) + 1
+
+
+def _decode(raw: bytes, name: str, encoding: str | None) -> str:
+    """Decode strictly in the declared encoding, or detect UTF-8 (BOM optional) then CP932."""
+    if encoding is not None:
+        try:
+            declared = normalise_encoding(encoding)
+        except ValueError:
+            raise InputFileError(name, "unsupported declared encoding: use utf-8 or cp932") from None
+        codec = "utf-8-sig" if declared == "utf-8" else "cp932"
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise InputFileError(
+                name, f"bytes that are not valid {declared} (declared encoding)", _line_of(raw, exc.start)
+            ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as utf8_error:
+        utf8_start = utf8_error.start
+    # Multi-byte UTF-8 before the first bad byte (or a BOM) means this is a UTF-8 file with a
+    # broken byte; CP932 would "succeed" on it and produce mojibake, so report the UTF-8 error.
+    if raw.startswith(_BOM) or any(byte >= 0x80 for byte in raw[:utf8_start]):
+        raise InputFileError(name, "bytes that are not valid utf-8", _line_of(raw, utf8_start))
+    try:
+        return raw.decode("cp932")
+    except UnicodeDecodeError as cp932_error:
+        position = max(utf8_start, cp932_error.start)
+        raise InputFileError(
+            name, "bytes that are valid neither in utf-8 nor in cp932", _line_of(raw, position)
+        ) from None
+
+
+def _check_header(header: list[str], columns: list[str], name: str) -> None:
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    missing = [c for c in columns if c not in header]
+    unexpected = [c for c in header if c not in columns]
+    problems = []
+    if missing:
+        problems.append("missing columns: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected columns: " + ", ".join(unexpected))
+    if duplicated:
+        problems.append("duplicated columns: " + ", ".join(duplicated))
+    if problems:
+        raise InputFileError(name, "; ".join(problems), 1)
+
+
+def _raise_structure_error(text: str, width: int, name: str) -> None:
+    """Slow path, only for a malformed file: find the first record with too many fields."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    for row in reader:
+        # A trailing empty field ("a,b,") is tolerated, as in the fast path.
+        fields = len(row) - 1 if len(row) == width + 1 and row[-1] == "" else len(row)
+        if fields > width:
+            raise InputFileError(name, f"row has {len(row)} fields, expected {width}", reader.line_num)
+    raise InputFileError(name, "not a readable CSV file")
+
+
+def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = None) -> pd.DataFrame:
+    """Read one inbox CSV as strings, with ``source_row`` = its row number in the file.
+
+    Args:
+        path: the CSV file.
+        columns: the documented columns (docs/formats/<file>.md). The header must hold exactly
+            these names (any order; the frame comes back in this order). Reading only what the
+            format documents is the data-minimisation rule: an extra column is an error, not ignored.
+        encoding: ``utf-8`` or ``cp932``; default: the manifest's ``encoding``, else detected.
+
+    Returns:
+        A frame of ``str`` columns (empty cell → missing) plus ``source_row`` (int64; the header is
+        row 1, so the first data row is 2). Blank lines and rows whose every cell is empty are
+        skipped; their numbers are not reused. A row with fewer fields than the header gets
+        missing values (caught by the schemas); a row with more fields rejects the file.
+
+    Raises:
+        InputFileError: undecodable bytes, a header that differs from ``columns``, or a row with
+            too many fields. The message names the file, the columns and the line, never values.
+    """
+    path = Path(path)
+    name = path.name
+    if encoding is None:
+        encoding = read_manifest(path.parent).get("encoding")
+    raw = path.read_bytes()
+    text = _decode(raw, name, encoding)
+    if not text.strip():
+        raise InputFileError(name, "the file is empty (no header row)", 1)
+
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    header = next(csv.reader([first_line]))
+    _check_header(header, columns, name)
+
+    extra = "\x00extra"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                engine="c",
+                header=None,
+                skiprows=1,
+                names=[*header, extra],
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+                index_col=False,
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
+        _raise_structure_error(text, len(header), name)
+        raise  # pragma: no cover - _raise_structure_error always raises
+
+    too_long = frame[extra].notna().to_numpy()
+    if too_long.any():
+        _raise_structure_error(text, len(header), name)
+    frame[SOURCE_ROW] = pd.RangeIndex(2, len(frame) + 2, dtype="int64")
+    blank = frame[header].isna().all(axis=1)
+    if blank.any():
+        frame = frame.loc[~blank]
+    frame = frame[[*columns, SOURCE_ROW]].reset_index(drop=True)
+    return frame

@@ -1,0 +1,303 @@
+"""Lazy validation of an input frame into good rows and a masked quarantine table.
+
+Style guide point 11: failures become data, not exceptions. Every failing check of every row is
+listed; a row with any failure is taken out of ``good`` entirely. Values are masked
+(:func:`mask_value`) so that the quarantine table never holds a full My Number, name or address.
+
+Type coercion is done here, vectorised, before Pandera runs: a cell that does not parse as its
+declared type (``2023-02-30``, ``12a000``) is reported as ``coerce_dtype`` for its row and set to
+missing, so the other checks still run on the rest of the column instead of failing on the whole
+column (which is what Pandera does when coercion fails).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from schemas.checks import CHECKS, using_reference_date
+
+QUARANTINE_COLUMNS = ["file_name", "row_number", "column_name", "check_name", "masked_value", "reason"]
+SOURCE_ROW = "source_row"
+
+#: Columns whose masked value shows no characters at all (personal text).
+FULLY_MASKED_COLUMNS = frozenset({"name", "name_kana", "address"})
+
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_INTEGER = r"[+-]?[0-9]{1,15}"
+
+_BUILTIN_REASONS = {
+    "coerce_dtype": "value does not have the declared type",
+    "not_nullable": "required value is missing",
+    "field_uniqueness": "duplicate value in a unique column (every occurrence is quarantined)",
+    "multiple_fields_uniqueness": "duplicate key (every occurrence is quarantined)",
+    "str_matches": "value does not have the documented format",
+    "isin": "unknown code value",
+    "greater_than_or_equal_to": "value is below the allowed minimum",
+    "less_than_or_equal_to": "value is above the allowed maximum",
+    "in_range": "value is out of the allowed range",
+    "str_length": "value is empty or too long",
+}
+
+
+class SchemaContractError(ValueError):
+    """The frame itself breaks the contract (missing/extra column): a programming error, not bad data."""
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Rows that passed every check (typed per the model) and the quarantine table."""
+
+    good: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    @property
+    def quarantined_rows(self) -> int:
+        """Number of distinct source rows in quarantine."""
+        return int(self.quarantine["row_number"].nunique())
+
+
+def mask_value(value: object, keep: int = 2) -> object:
+    """Mask a value for the quarantine table: at most its last ``keep`` characters stay visible.
+
+    ``"123456789018"`` → ``"**********18"``. Values of ``keep`` characters or fewer keep one
+    character less, so the full value is never shown. Missing values stay missing.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return pd.NA
+    text = str(value)
+    shown = min(keep, max(len(text) - 1, 0))
+    return "*" * (len(text) - shown) + (text[len(text) - shown :] if shown else "")
+
+
+def _mask_series(values: pd.Series, keep: int) -> pd.Series:
+    """Vectorised :func:`mask_value` over a Series of raw values."""
+    text = values.astype("string")
+    length = text.str.len()
+    shown = np.minimum(keep, np.maximum(length.fillna(0).to_numpy(dtype=np.int64) - 1, 0))
+    hidden = length.fillna(0).to_numpy(dtype=np.int64) - shown
+    stars = pd.Series(["*"] * len(text), index=text.index, dtype="string").str.repeat(hidden)
+    tails = pd.Series(
+        [t[len(t) - s :] if s else "" for t, s in zip(text.fillna("").tolist(), shown, strict=True)],
+        index=text.index,
+        dtype="string",
+    )
+    return (stars + tails).where(text.notna(), pd.NA).astype(object)
+
+
+def _coerce(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Parse date and integer columns; return the typed frame and the per-cell coercion failures."""
+    work = frame.copy()
+    failures: list[pd.DataFrame] = []
+    for name, column in schema.columns.items():
+        if name not in work.columns or name == SOURCE_ROW:
+            continue
+        dtype = str(column.dtype)
+        raw = work[name]
+        if dtype.startswith("datetime64"):
+            if pd.api.types.is_datetime64_any_dtype(raw):
+                work[name] = raw.astype("datetime64[ns]")
+                continue
+            text = raw.astype("string")
+            parsed = pd.to_datetime(text.where(text.str.fullmatch(_DATE)), format="%Y-%m-%d", errors="coerce")
+            work[name] = parsed.astype("datetime64[ns]")
+            bad = text.notna().to_numpy() & parsed.isna().to_numpy()
+            expected = "a date YYYY-MM-DD"
+        elif dtype.startswith("int"):
+            if pd.api.types.is_integer_dtype(raw):
+                continue
+            text = raw.astype("string").str.strip()
+            ok = text.str.fullmatch(_INTEGER).fillna(False).astype(bool)
+            numbers = pd.to_numeric(text.where(ok), errors="coerce")
+            work[name] = numbers.astype("Int64") if numbers.isna().any() else numbers.astype("int64")
+            bad = text.notna().to_numpy() & ~ok.to_numpy()
+            expected = "an integer"
+        else:
+            continue
+        if bad.any():
+            index = work.index[bad]
+            failures.append(
+                pd.DataFrame(
+                    {
+                        "index": index,
+                        "column_name": name,
+                        "check_name": f"coerce_dtype('{dtype}')",
+                        "reason": f"not {expected}",
+                    }
+                )
+            )
+    return work, failures
+
+
+def _builtin(check: str) -> str:
+    return check.split("(", 1)[0]
+
+
+def _interpret(
+    cases: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    unparsed: set[tuple[int, str]],
+    missing: set[tuple[int, str]],
+) -> pd.DataFrame:
+    """Turn Pandera failure cases into (index, column_name, check_name, reason) rows.
+
+    ``unparsed`` cells were reported as coercion failures already and ``missing`` cells are empty
+    where a value is required; Pandera's type failures on them would only repeat those reports.
+    """
+    cases = cases.dropna(subset=["index"]).copy()
+    cases["index"] = cases["index"].astype("int64")
+    base = cases["check"].map(_builtin)
+    cell = list(zip(cases["index"].tolist(), cases["column"].astype(str).tolist(), strict=True))
+    in_unparsed = pd.Series([c in unparsed for c in cell], index=cases.index, dtype=bool)
+    in_missing = pd.Series([c in missing for c in cell], index=cases.index, dtype=bool)
+    redundant = (base.isin(["coerce_dtype", "dtype"]) & (in_unparsed | in_missing)) | (
+        (base == "not_nullable") & in_unparsed
+    )
+    cases = cases.loc[~redundant]
+    base = base.loc[~redundant]
+
+    custom = cases["check"].isin(list(CHECKS))
+    out = []
+    if custom.any():
+        rows = cases.loc[custom, ["index", "check"]].drop_duplicates()
+        info = rows["check"].map(CHECKS)
+        out.append(
+            pd.DataFrame(
+                {
+                    "index": rows["index"].to_numpy(),
+                    "column_name": [",".join(i.columns) for i in info],
+                    "check_name": rows["check"].to_numpy(),
+                    "reason": [i.reason for i in info],
+                }
+            )
+        )
+    multi = base == "multiple_fields_uniqueness"
+    if multi.any():
+        rows = cases.loc[multi, ["index"]].drop_duplicates()
+        out.append(
+            pd.DataFrame(
+                {
+                    "index": rows["index"].to_numpy(),
+                    "column_name": ",".join(schema.unique or []),
+                    "check_name": "multiple_fields_uniqueness",
+                    "reason": _BUILTIN_REASONS["multiple_fields_uniqueness"],
+                }
+            )
+        )
+    plain = ~custom & ~multi
+    if plain.any():
+        rows = cases.loc[plain, ["index", "column", "check"]].drop_duplicates()
+        names = rows["check"].map(_builtin)
+        out.append(
+            pd.DataFrame(
+                {
+                    "index": rows["index"].to_numpy(),
+                    "column_name": rows["column"].astype(str).to_numpy(),
+                    "check_name": rows["check"].to_numpy(),
+                    "reason": names.map(_BUILTIN_REASONS).fillna("check failed").to_numpy(),
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["index", "column_name"])
+
+
+def _masked(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
+    """Masked raw value of each failure's column(s); combined columns are joined with ','."""
+    result = pd.Series(pd.NA, index=failures.index, dtype=object)
+    for column_name, group in failures.groupby("column_name", sort=False):
+        parts = []
+        for column in str(column_name).split(","):
+            keep = 0 if column in FULLY_MASKED_COLUMNS else 2
+            values = raw[column].to_numpy(dtype=object)[group["index"].to_numpy()]
+            parts.append(_mask_series(pd.Series(values, index=group.index), keep))
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = joined.astype("string").fillna("") + "," + part.astype("string").fillna("")
+        result.loc[group.index] = joined.astype(object)
+    return result
+
+
+def _finalise(good: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Give the good rows exactly the model's dtypes (no missing values remain where not allowed)."""
+    for name, column in schema.columns.items():
+        dtype = str(column.dtype)
+        if name in good.columns and dtype.startswith("int") and str(good[name].dtype) != dtype:
+            good[name] = good[name].astype(dtype)
+    return good
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    model: type[pa.DataFrameModel],
+    file_name: str,
+    extract_date: str | pd.Timestamp | None = None,
+) -> ValidationResult:
+    """Validate ``frame`` (as read by ``connectors.files.read_input_csv``) against ``model``, lazily.
+
+    Args:
+        frame: string columns plus ``source_row``.
+        model: the file's ``pa.DataFrameModel`` (schemas.INPUT_SCHEMAS).
+        file_name: written into the quarantine table.
+        extract_date: the manifest's extract date; dates after it are "in the future" (default today).
+
+    Returns:
+        ``good``: the rows without any failure, typed per the model; ``quarantine``: one row per
+        failure with ``file_name, row_number, column_name, check_name, masked_value, reason``.
+
+    Raises:
+        SchemaContractError: the frame lacks or adds columns (not row data problems).
+    """
+    schema = model.to_schema()
+    if SOURCE_ROW not in frame.columns:
+        raise SchemaContractError(f"{file_name}: the frame has no {SOURCE_ROW} column")
+    raw = frame.reset_index(drop=True)
+    work, coerce_failures = _coerce(raw, schema)
+
+    handled: set[tuple[int, str]] = set()
+    for failure in coerce_failures:
+        handled.update(zip(failure["index"].tolist(), failure["column_name"].tolist(), strict=True))
+    required_missing = {
+        (int(i), name)
+        for name, column in schema.columns.items()
+        if name in work.columns and not column.nullable
+        for i in np.flatnonzero(work[name].isna().to_numpy())
+    }
+    failures = list(coerce_failures)
+    with using_reference_date(extract_date):
+        try:
+            schema.validate(work, lazy=True, inplace=False)
+        except pa.errors.SchemaErrors as err:
+            cases = err.failure_cases
+            frame_level = cases.loc[cases["index"].isna()]
+            if not frame_level.empty:
+                columns = frame_level["column"].astype(str)
+                problems = sorted(set(zip(columns, frame_level["check"].astype(str), strict=True)))
+                raise SchemaContractError(
+                    f"{file_name}: frame-level schema failures: "
+                    + "; ".join(f"{column} {check[:80]}" for column, check in problems)
+                ) from None
+            failures.append(_interpret(cases, schema, handled, required_missing))
+
+    failures = [f for f in failures if not f.empty]
+    if failures:
+        table = pd.concat(failures, ignore_index=True)
+        table["masked_value"] = _masked(raw, table)
+        table["row_number"] = raw[SOURCE_ROW].to_numpy(dtype=np.int64)[table["index"].to_numpy(dtype=np.int64)]
+        table["file_name"] = file_name
+        bad = np.zeros(len(raw), dtype=bool)
+        bad[table["index"].to_numpy(dtype=np.int64)] = True
+        quarantine = (
+            table[QUARANTINE_COLUMNS]
+            .sort_values(["row_number", "column_name", "check_name"], kind="stable")
+            .reset_index(drop=True)
+        )
+        good = work.loc[~bad]
+    else:
+        quarantine = pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
+        good = work
+    quarantine["row_number"] = quarantine["row_number"].astype("int64")
+    good = _finalise(good.reset_index(drop=True), schema)
+    return ValidationResult(good=good, quarantine=quarantine)
