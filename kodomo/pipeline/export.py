@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
+from kodomo.privacy.audit import record_access
 from kodomo.privacy.crypto import KeyRing
 from store import models
 from store.bulk import read_frame
@@ -77,9 +79,10 @@ def _date(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.strftime("%Y-%m-%d").fillna("")
 
 
-def export_month_lists(conn: Connection, month: str, ring: KeyRing, outbox_dir: Path) -> dict[str, int]:
-    """Write the month's three lists under ``<outbox>/<month>/``; return rows per list."""
-    frame = month_decisions_with_profiles(conn, month, ring)
+def export_month_lists(session: Session, month: str, ring: KeyRing, outbox_dir: Path, *, operator_id: str,
+                       run_id: str) -> dict[str, int]:
+    """Write the month's three lists under ``<outbox>/<month>/``; record the output; return rows per list."""
+    frame = month_decisions_with_profiles(session.connection(), month, ring)
     counts: dict[str, int] = {}
     for key, (title, types) in LISTS.items():
         rows = frame[frame["decision_type"].isin(list(types))] if not frame.empty else frame
@@ -99,4 +102,7 @@ def export_month_lists(conn: Connection, month: str, ring: KeyRing, outbox_dir: 
         })
         write_csv_atomically(out, Path(outbox_dir) / month / f"{title}_{month}.csv")
         counts[key] = len(out)
+    if not frame.empty:
+        record_access(session, actor_id=operator_id, action="print", purpose="monthly-notice-lists",
+                      subject_ids=frame["person_id"], record_count=int(sum(counts.values())), run_id=run_id)
     return counts

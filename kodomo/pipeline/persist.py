@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
+from kodomo.privacy.audit import record_access
 from kodomo.privacy.crypto import KeyRing
 from store import models
 from store.bulk import UpsertCounts, insert_missing, read_frame, upsert_frame
@@ -149,3 +151,12 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         rows["row_digest"] = keyed_digest(rows, columns, ring)
         counts.add(table.name, upsert_frame(conn, table, rows, keys))
     return counts
+
+
+def record_ingest_access(session: Session, *, inbox, operator_id: str, run_id: str) -> None:
+    """One access record for the whole ingest: who stored whose data, and how many rows."""
+    person_ids = pd.concat([frame["person_id"] for name, frame in inbox.frames.items()
+                            if "person_id" in frame.columns], ignore_index=True) if inbox.frames else []
+    rows = int(sum(len(frame) for frame in inbox.frames.values()))
+    record_access(session, actor_id=operator_id, action="create", purpose="monthly-ingest",
+                  subject_ids=person_ids, record_count=rows, run_id=run_id)

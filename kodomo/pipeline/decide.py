@@ -1,0 +1,150 @@
+"""Decide a month: eligibility periods → decisions → 受給者番号 → certificates → PMH outbox.
+
+Everything happens in the caller's transaction, so the decisions, the numbers, the certificate state,
+the PMH outbox rows and the access record commit together or not at all (security.md REL-01). A re-run
+of the same month finds every effect already present and writes nothing (unique keys on
+(month, person, decision type); 受給者番号 once per child; outbox idempotency keys).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
+
+from kodomo.pmh import outbox
+from kodomo.privacy.audit import record_access
+from rules import checkdigits, decisions, eligibility, residence
+from rules.dates import month_bounds
+from store import models
+from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
+
+PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
+#: Decisions that put a certificate in force (新規, 更新, 変更) and those that end it (喪失).
+ISSUING = ["NEW", "RENEWAL", "CHANGE"]
+LOSSES = ["LOSS_MOVE_OUT", "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE"]
+#: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
+PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
+                   "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
+
+
+def load_eligibility_inputs(conn: Connection) -> eligibility.EligibilityInputs:
+    """Every stored input the eligibility rules need (no decrypted personal data)."""
+    persons = read_frame(conn, models.Person.__table__, [
+        "person_id", "household_id", "relationship_code", "birth_date", "residence_start_date",
+        "residence_end_date", "residence_end_reason"])
+    events = read_frame(conn, models.ResidentEvent.__table__,
+                        ["event_id", "person_id", "household_id", "event_code", "event_date"])
+    return eligibility.EligibilityInputs(
+        residents=persons,
+        residence=residence.residence_from_persons(persons, events),
+        insurance=read_frame(conn, models.InsuranceCoverage.__table__,
+                             ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"]),
+        welfare=read_frame(conn, models.WelfareCase.__table__, ["case_id", "household_id", "start_date", "end_date"]),
+        tax=read_frame(conn, models.TaxRecord.__table__, [
+            "person_id", "tax_year", "total_income_amount", "casualty_loss_deduction_amount",
+            "medical_deduction_amount", "small_business_deduction_amount", "disability_deduction_amount",
+            "dependents_count", "elderly_dependents_count"]),
+        applications=read_frame(conn, models.Application.__table__,
+                                ["application_id", "child_person_id", "guardian_person_id", "application_date"]),
+    )
+
+
+def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, run_id: str) -> int:
+    """Replace the stored periods of exactly the children whose periods changed; return that count."""
+    table = models.EligibilityPeriod.__table__
+    stored = read_frame(conn, table, PERIOD_COLUMNS)
+    fresh = periods[PERIOD_COLUMNS]
+    both = fresh.merge(stored, on=PERIOD_COLUMNS, how="outer", indicator=True)
+    changed = both.loc[both["_merge"] != "both", "person_id"].unique()
+    if len(changed) == 0:
+        return 0
+    delete_keys(conn, table, "person_id", changed.tolist())
+    insert_frame(conn, table, fresh[fresh["person_id"].isin(changed)].assign(policy_version=policy_version,
+                                                                              run_id=run_id))
+    return int(len(changed))
+
+
+def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str, run_id: str) -> int:
+    """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit)."""
+    table = models.Recipient.__table__
+    have = read_frame(conn, table, ["person_id"])
+    need = sorted(set(person_ids) - set(have["person_id"]))
+    if not need:
+        return 0
+    highest = conn.execute(select(func.max(table.c.recipient_no))).scalar()
+    first = int(highest[:6]) + 1 if highest else 1
+    numbers = checkdigits.assign_recipient_numbers(first, len(need))
+    insert_frame(conn, table, pd.DataFrame({"person_id": need, "recipient_no": numbers,
+                                            "public_payer_number": public_payer_number,
+                                            "assigned_run_id": run_id}))
+    return len(need)
+
+
+def update_certificates(conn: Connection, new_decisions: pd.DataFrame, month: str) -> int:
+    """Apply the month's new decisions to the current certificate state of each child."""
+    if new_decisions.empty:
+        return 0
+    table = models.Certificate.__table__
+    order = {t: i for i, t in enumerate(["SUSPEND_INCOME", *ISSUING, *LOSSES])}
+    latest = (new_decisions.assign(_order=new_decisions["decision_type"].map(order))
+              .sort_values(["person_id", "_order"]).drop_duplicates("person_id", keep="last"))
+    current = read_frame(conn, table)
+    merged = latest.merge(current, on="person_id", how="left", suffixes=("", "_cur"))
+    merged = merged.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
+                          on="person_id", how="left", suffixes=("_old", ""))
+    is_loss = merged["decision_type"].isin(LOSSES)
+    rows = pd.DataFrame({
+        "person_id": merged["person_id"],
+        "recipient_no": merged["recipient_no"],
+        "valid_from": merged["valid_from"].fillna(merged.get("valid_from_cur")),
+        "valid_to": merged["valid_to"].fillna(merged.get("valid_to_cur")),
+        "status": merged["decision_type"].map({"SUSPEND_INCOME": "SUSPENDED_INCOME"}).fillna(
+            pd.Series(["LOST" if lost else "ACTIVE" for lost in is_loss], index=merged.index)),
+        "last_decision_month": month,
+    }).dropna(subset=["recipient_no", "valid_from", "valid_to"])
+    delete_keys(conn, table, "person_id", rows["person_id"].tolist())
+    insert_frame(conn, table, rows)
+    return len(rows)
+
+
+def decide_month(session: Session, *, month: str, policy, run_id: str, operator_id: str) -> dict:
+    """The whole decision step for ``month`` (see the module docstring); returns aggregate counts."""
+    conn = session.connection()
+    month_start, month_end = month_bounds(month)
+    inputs = load_eligibility_inputs(conn)
+    periods = eligibility.determine_eligibility(inputs, policy, as_of=month_end)
+    changed_children = store_periods(conn, periods, policy.version, run_id)
+
+    previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])
+    month_decisions = decisions.decide_month(periods, previous, month, policy)
+    stored = read_frame(conn, models.Decision.__table__, ["person_id", "decision_type"],
+                        where=models.Decision.__table__.c.month == month)
+    fresh = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")
+    new_decisions = month_decisions.loc[fresh["_seen"].isna().to_numpy()]
+
+    snapshot = policy.at(month_end)
+    assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
+                                 snapshot.get("program.public_payer_number"), run_id)
+    inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
+                              ["month", "person_id", "decision_type"])
+    certificates = update_certificates(conn, new_decisions, month)
+    recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"])
+    changes = new_decisions.merge(recipients, on="person_id", how="left")
+    queued = outbox.enqueue_changes(session, pd.DataFrame({
+        "person_id": changes["person_id"],
+        "change_type": changes["decision_type"].map(PMH_CHANGE_TYPE),
+        "reason": changes["decision_type"],
+        "event_date": changes["effective_date"],
+        "valid_from": changes["valid_from"],
+        "valid_to": changes["valid_to"],
+        "recipient_no": changes["recipient_no"],
+    }), run_id) if not changes.empty else 0
+    if not new_decisions.empty:
+        record_access(session, actor_id=operator_id, action="update", purpose="monthly-eligibility",
+                      subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
+    by_type = new_decisions["decision_type"].value_counts().to_dict()
+    return {"periods": int(len(periods)), "children_with_changed_periods": changed_children,
+            "new_decisions": int(inserted), "by_type": {k: int(v) for k, v in by_type.items()},
+            "recipient_numbers_assigned": assigned, "certificates_updated": certificates,
+            "pmh_outbox_rows": int(queued or 0), "month_start": str(month_start.date())}
