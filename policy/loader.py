@@ -452,6 +452,11 @@ def _effective_date(key: Any) -> dt.date:
     raise ValueError(f"effective date {key!r} is not an ISO date (YYYY-MM-DD)")
 
 
+def _brief(error: ValidationError) -> str:
+    """One line per problem: location and message, without echoing input values."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors())
+
+
 def _parameter_name(path: Path, root: Path) -> str:
     parts = path.relative_to(root).with_suffix("").parts
     for part in parts:
@@ -465,7 +470,10 @@ def _read_parameter(path: Path, root: Path) -> Parameter:
     raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (safe subclass)
     if not isinstance(raw, dict):
         raise ValueError("the file must be a mapping with description, metadata and values")
-    parsed = _RawFile.model_validate(raw)
+    try:
+        parsed = _RawFile.model_validate(raw)
+    except ValidationError as error:
+        raise ValueError(_brief(error)) from None
     entries: list[DatedValue] = []
     for key, body in parsed.values.items():  # noqa: PD011 (a dict, not a DataFrame)
         effective_from = _effective_date(key)
@@ -476,7 +484,7 @@ def _read_parameter(path: Path, root: Path) -> Parameter:
         try:
             value = _RawValue.model_validate(body)
         except ValidationError as error:
-            raise ValueError(f"value at {effective_from}: {error}") from None
+            raise ValueError(f"value at {effective_from}: {_brief(error)}") from None
         _check_unit(parsed.metadata.unit, value.value)
         if value.value is not None and name in _VALUE_CHECKS:
             _VALUE_CHECKS[name](value.value)
