@@ -1,4 +1,4 @@
-"""The monthly run: ingest → validate → persist → decide → export → summary (→ benefits → PMH)."""
+"""The monthly run: ingest → validate → persist → decide → export → summary."""
 
 from __future__ import annotations
 
@@ -14,15 +14,18 @@ OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", descri
 
 
 @flow(name="monthly-run", log_prints=False, persist_result=False, validate_parameters=True)
-def monthly_run(month: Month, inbox: str | None = None, operator_id: OperatorId = "system-scheduler") -> dict:
+def monthly_run(month: Month | None = None, inbox: str | None = None,
+                operator_id: OperatorId = "system-scheduler") -> dict:
     """Decide one month for every child from the inbox of that month.
 
     Args:
-        month: the month decided (YYYY-MM); the scheduled run on the 1st decides the previous month.
+        month: the month decided (YYYY-MM); empty = the previous month in Asia/Tokyo, which is what the
+            scheduled run on the 1st at 02:00 JST decides.
         inbox: inbox directory with the month's files; default ``<KODOMO_HOME>/inbox/<month>``.
         operator_id: the staff member or service principal running it (must be registered).
     """
     operator = t.authorise_operator(operator_id, "run")
+    month = t.resolve_month(month)
     run_id = t.begin_run("monthly-run", month, operator)
     try:
         inbox_data = t.load_inbox(t.resolve_inbox(month, inbox))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pandas as pd
+
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
@@ -39,6 +41,16 @@ def begin_run(flow_name: str, month: str | None, operator_id: str) -> str:
         runs.start_run(conn, run_id=run_id, flow_name=flow_name, month=month, operator_id=operator_id,
                        policy_version=load_policy().version)
     return run_id
+
+
+@pipeline_task(name="resolve-month")
+@sanitised(stage="resolve_month")
+def resolve_month(month: str | None) -> str:
+    """The given month, or the previous month in Asia/Tokyo (the scheduled run on the 1st)."""
+    if month:
+        return month
+    today = pd.Timestamp.now(tz="Asia/Tokyo")
+    return (today.to_period("M") - 1).strftime("%Y-%m")
 
 
 @pipeline_task(name="resolve-inbox")

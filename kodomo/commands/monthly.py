@@ -1,0 +1,23 @@
+"""``kodomo monthly --month YYYY-MM --inbox DIR``: the monthly flow from the shell (same flow as Prefect)."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(subparsers) -> None:
+    """Add the ``monthly`` command."""
+    parser = subparsers.add_parser("monthly", help="run the monthly eligibility flow")
+    parser.add_argument("--month", help="YYYY-MM (default: the previous month, Asia/Tokyo)")
+    parser.add_argument("--inbox", help="inbox directory (default: <KODOMO_HOME>/inbox/<month>)")
+    parser.add_argument("--operator", required=True, help="registered staff or service id")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Run the flow in this process (local Prefect) and print its aggregate summary."""
+    from flows.monthly import monthly_run
+
+    summary = monthly_run(month=args.month, inbox=args.inbox, operator_id=args.operator)
+    print(json.dumps(summary, ensure_ascii=False, indent=1))
+    return 0
