@@ -274,7 +274,10 @@ class Policy(_Frozen):
         """
         table = self._table(name, field)
         frame_dates = dates if isinstance(dates, pd.Series) else pd.Series(dates)
-        stamps = pd.to_datetime(frame_dates).to_numpy(dtype="datetime64[ns]")
+        parsed = pd.to_datetime(frame_dates)
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            parsed = parsed.dt.tz_localize(None)  # the calendar day where the event happened, not UTC
+        stamps = parsed.to_numpy(dtype="datetime64[ns]")
         starts = self._starts[name]
         position = np.searchsorted(starts, stamps, side="right") - 1
         position = np.where((position < 0) | np.isnat(stamps), len(starts), position)

@@ -253,6 +253,17 @@ def test_series_accepts_date_objects_and_strings(policy):
     assert policy.series("age_limit.inpatient", pd.Series([D(2026, 4, 1), "2026-03-31"])).tolist() == [18, 15]
 
 
+def test_series_uses_the_local_calendar_day_of_aware_timestamps(policy):
+    dates = pd.Series(pd.to_datetime(["2026-04-01 00:30"]).tz_localize("Asia/Tokyo"))
+    assert policy.series("age_limit.inpatient", dates).tolist() == [18]
+    assert policy.at(dates.iloc[0]).get("age_limit.inpatient") == 18
+
+
+def test_series_of_an_empty_frame_is_empty(policy):
+    got = policy.series("age_limit.inpatient", pd.Series([], dtype="datetime64[ns]"))
+    assert got.empty and str(got.dtype) == "Int64"
+
+
 def test_eras_lists_inclusive_ends_and_the_abolition(policy):
     eras = policy.eras("income_limit.base_amount")
     assert list(eras.columns) == ["effective_from", "effective_to", "value", "reference", "assumption"]
