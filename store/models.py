@@ -245,7 +245,10 @@ class PmhOutbox(Base):
     """
 
     __tablename__ = "pmh_outbox"
-    __table_args__ = (Index("ix_pmh_outbox_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_pmh_outbox_status", "status", "id"),
+        Index("ix_pmh_outbox_batch", "batch_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -256,7 +259,10 @@ class PmhOutbox(Base):
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     recipient_no: Mapped[str | None] = mapped_column(String(7))
-    status: Mapped[str] = mapped_column(String(12), default="PENDING")
+    status: Mapped[str] = mapped_column(
+        String(16), default="PENDING",
+        doc="PENDING, SENDING, SENT, COMPLETED, REJECTED, REJECTED_LOCAL, FAILED (docs/pmh.md)",
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     batch_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(String(256), doc="error code only, no personal data")

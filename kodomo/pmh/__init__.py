@@ -1,0 +1,1 @@
+"""PMH (Public Medical Hub) linkage: outbox, payloads, relay, simulator (docs/pmh.md)."""

@@ -1,0 +1,154 @@
+"""Registration records for PMH: load the subjects of outbox rows, validate them, build the JSON records.
+
+Record layout = 医療費助成対象者情報登録API(自治体) 0.1.1 (pmh_interfaces.md §1.2) plus the change
+semantics of the newer PMH v1 APIs (§1.2 "Newer pattern"): ``modificationSeg`` "1" 登録/更新, "2" 削除 with
+``modificationDate`` (消除の異動日), and ``municipalityIdentityKey`` (自治体別本人キー) = 宛名番号.
+Field limits the sources leave open (name/kana/address lengths) are assumptions, listed in docs/pmh.md.
+
+Validation happens *before* sending (issue 4 §7): rows that fail get ``REJECTED_LOCAL`` with one code and
+never leave the city. Checks are vectorised (rules.checkdigits): My Number check digit (総務省令第85号 第5条),
+公費負担者番号 and 公費受給者番号 モジュラス10 ウエイト2・1 (厚労省 別添２, domain.md §5), ISO dates with
+valid_from ≤ valid_to, a 異動日 on deletes, sex code 1/2 and lengths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from kodomo.privacy.crypto import KeyRing
+from rules.checkdigits import valid_my_number, valid_public_payer_number, valid_recipient_number
+from store.models import Person, Recipient
+
+NAME_MAX = 100
+KANA_MAX = 100
+ADDRESS_MAX = 200
+KEY_MAX = 100
+
+
+@dataclass(frozen=True)
+class ProgramConfig:
+    """Program-level constants of the records (configured once in PMH's 制度マスタ)."""
+
+    org_specific_certificate_type_id: str = "SENDAIKODOMO01"
+    certification_name: str = "仙台市子ども医療費助成受給者証"
+    public_payer_number: str | None = None  # fallback when a child has no recipient row
+    segment: str | None = None
+    income_segment: str | None = None
+    additional_conditions: str | None = None
+    is_always_reimbursement: str = "0"
+
+
+def load_subjects(conn: Connection, rows: pd.DataFrame, ring: KeyRing) -> pd.DataFrame:
+    """Join outbox ``rows`` with person and recipient data and decrypt the personal fields (in memory)."""
+    ids = rows["person_id"].drop_duplicates().tolist()
+    person_t, recipient_t = Person.__table__, Recipient.__table__
+    people, payers = [], []
+    for start in range(0, len(ids), 5_000):
+        chunk = ids[start:start + 5_000]
+        people.extend(conn.execute(select(
+            person_t.c.person_id, person_t.c.my_number_enc, person_t.c.profile_enc, person_t.c.birth_date,
+            person_t.c.sex_code, person_t.c.dv_support_flag,
+        ).where(person_t.c.person_id.in_(chunk))).all())
+        payers.extend(conn.execute(select(recipient_t.c.person_id, recipient_t.c.public_payer_number)
+                                   .where(recipient_t.c.person_id.in_(chunk))).all())
+    person = pd.DataFrame(people, columns=["person_id", "my_number_enc", "profile_enc", "birth_date",
+                                           "sex_code", "dv_support_flag"])
+    payer = pd.DataFrame(payers, columns=["person_id", "public_payer_number"])
+    frame = rows.merge(person, on="person_id", how="left").merge(payer, on="person_id", how="left")
+    keys = frame["person_id"].astype(str).tolist()
+    frame["my_number"] = ring.decrypt_many(frame["my_number_enc"].where(frame["my_number_enc"].notna(), None)
+                                           .tolist(), table="person", column="my_number", row_keys=keys)
+    profiles = ring.decrypt_many(frame["profile_enc"].where(frame["profile_enc"].notna(), None).tolist(),
+                                 table="person", column="profile", row_keys=keys)
+    loads = orjson.loads
+    parsed = [loads(p) if p is not None else {} for p in profiles]
+    frame["name"] = [p.get("name") for p in parsed]
+    frame["name_kana"] = [p.get("name_kana") for p in parsed]
+    frame["address"] = [p.get("address") for p in parsed]
+    return frame.drop(columns=["my_number_enc", "profile_enc"])
+
+
+def validate_subjects(frame: pd.DataFrame, program: ProgramConfig) -> pd.Series:
+    """One error code per row (None = valid); the first failing check wins. Vectorised."""
+    register = frame["change_type"].astype(str).eq("1").to_numpy()
+    payer = frame["public_payer_number"].astype("string").fillna(program.public_payer_number or "")
+    valid_from = pd.to_datetime(frame["valid_from"], errors="coerce")
+    valid_to = pd.to_datetime(frame["valid_to"], errors="coerce")
+    event = pd.to_datetime(frame["event_date"], errors="coerce")
+    birth = pd.to_datetime(frame["birth_date"], errors="coerce")
+
+    def too_long(column: str, limit: int) -> np.ndarray:
+        return frame[column].astype("string").str.len().fillna(0).to_numpy() > limit
+
+    checks: list[tuple[str, np.ndarray]] = [
+        ("LOCAL_SUBJECT_MISSING", (frame["my_number"].isna() | frame["name"].isna() | birth.isna()).to_numpy()),
+        ("LOCAL_MY_NUMBER_CHECK_DIGIT", ~valid_my_number(frame["my_number"]).to_numpy()),
+        ("LOCAL_PAYER_NUMBER_INVALID", register & ~valid_public_payer_number(payer).to_numpy()),
+        ("LOCAL_RECIPIENT_NUMBER_INVALID",
+         register & ~valid_recipient_number(frame["recipient_no"].astype("string").fillna("")).to_numpy()),
+        ("LOCAL_VALIDITY_DATES_INVALID",
+         (register & (valid_from.isna() | valid_to.isna()).to_numpy())
+         | (valid_from > valid_to).fillna(False).to_numpy()),
+        ("LOCAL_EVENT_DATE_MISSING", (~register) & event.isna().to_numpy()),
+        ("LOCAL_SEX_CODE_INVALID", ~frame["sex_code"].astype("string").isin(["1", "2"]).fillna(False).to_numpy()),
+        ("LOCAL_LENGTH_EXCEEDED",
+         too_long("name", NAME_MAX) | too_long("name_kana", KANA_MAX) | too_long("address", ADDRESS_MAX)
+         | too_long("person_id", KEY_MAX)),
+    ]
+    codes = np.full(len(frame), None, dtype=object)
+    for code, failed in reversed(checks):  # reversed: the first check in the list wins
+        codes = np.where(failed, code, codes)
+    return pd.Series(codes, index=frame.index, dtype=object)
+
+
+def _iso(values: pd.Series) -> list[str | None]:
+    text = pd.to_datetime(values, errors="coerce").dt.strftime("%Y-%m-%d")
+    return text.astype(object).where(text.notna(), None).tolist()
+
+
+def build_records(frame: pd.DataFrame, program: ProgramConfig) -> list[dict]:
+    """JSON-ready registration records in the order of ``frame`` (validated rows only)."""
+    if frame.empty:
+        return []
+    payer = frame["public_payer_number"].astype("string").fillna(program.public_payer_number or "")
+    columns = zip(
+        frame["change_type"].astype(str).tolist(), frame["person_id"].astype(str).tolist(),
+        frame["my_number"].tolist(), frame["name"].tolist(), frame["name_kana"].tolist(),
+        frame["address"].tolist(), _iso(frame["birth_date"]), frame["sex_code"].astype(str).tolist(),
+        frame["dv_support_flag"].fillna(False).astype(bool).tolist(), payer.tolist(),
+        frame["recipient_no"].astype("string").fillna("").tolist(),
+        _iso(frame["valid_from"]), _iso(frame["valid_to"]), _iso(frame["event_date"]),
+        strict=True,
+    )
+    records = []
+    for (seg, person_id, my_number, name, kana, address, birth, sex, dv, payer_no, recipient_no,
+         valid_from, valid_to, event_date) in columns:
+        record = {
+            "modificationSeg": seg,
+            "municipalityIdentityKey": person_id,
+            "orgSpecificCertificateTypeId": program.org_specific_certificate_type_id,
+            "myNumber": my_number,
+            "basicFiveInfo": {"name": name, "nameKana": kana, "address": address,
+                              "dateOfBirth": birth, "sex": sex},
+            "isNotDisclosed": dv,
+            "medicalSubsidyInsurerNumber": payer_no or None,
+            "certificationName": program.certification_name,
+            "medicalSubsidyRecipientNumber": recipient_no or None,
+            "segment": program.segment,
+            "incomeSegment": program.income_segment,
+            "additionalConditions": program.additional_conditions,
+            "isAlwaysReimbursement": program.is_always_reimbursement,
+            "maxCopaymentAmount": None,
+            "validFrom": valid_from,
+            "validTo": valid_to,
+            "certificationDetail": [],
+        }
+        if seg == "2":
+            record["modificationDate"] = event_date
+        records.append(record)
+    return records
