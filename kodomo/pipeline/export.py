@@ -34,6 +34,8 @@ SUSPENSION_TYPES = {"SUSPEND_INCOME": "支給停止（所得）"}
 LOSS_TYPES = {"LOSS_MOVE_OUT": "喪失（転出）", "LOSS_DEATH": "喪失（死亡）", "LOSS_AGE": "喪失（年齢到達）",
               "LOSS_WELFARE": "喪失（生活保護）"}
 
+_DV_NOTE = {True: "要確認", False: ""}
+
 LISTS = {
     "issuance": ("受給者証交付一覧", ISSUANCE_TYPES),
     "suspension": ("支給停止通知一覧", SUSPENSION_TYPES),
@@ -98,7 +100,7 @@ def export_month_lists(session: Session, month: str, ring: KeyRing, outbox_dir: 
             "効力発生日": _date(rows.get("effective_date", pd.Series(dtype="datetime64[ns]"))),
             "有効期間開始": _date(rows.get("valid_from", pd.Series(dtype="datetime64[ns]"))),
             "有効期間終了": _date(rows.get("valid_to", pd.Series(dtype="datetime64[ns]"))),
-            "送付先注意（支援措置）": rows.get("dv_support_flag", pd.Series(dtype=bool)).map({True: "要確認", False: ""}),
+            "送付先注意（支援措置）": rows.get("dv_support_flag", pd.Series(dtype=bool)).map(_DV_NOTE),
         })
         write_csv_atomically(out, Path(outbox_dir) / month / f"{title}_{month}.csv")
         counts[key] = len(out)

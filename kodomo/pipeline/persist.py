@@ -21,9 +21,8 @@ from store.bulk import UpsertCounts, insert_missing, read_frame, upsert_frame
 
 PERSON_SOURCE_COLUMNS = [
     "household_id", "relationship_code", "my_number", "name", "name_kana", "address", "birth_date",
-    "sex_code", "dv_support_flag", "residence_start_date", "residence_end_date", "residence_end_reason",
+    "sex_code", "dv_support_flag", "residence_start_date",
 ]
-_END_REASON_BY_EVENT = {"D1": "MOVE_OUT", "D2": "MOVE_OUT", "D3": "DEATH", "D9": "MOVE_OUT"}
 
 
 @dataclass
@@ -55,36 +54,17 @@ def keyed_digest(frame: pd.DataFrame, columns: list[str], ring: KeyRing) -> list
 
 
 def current_persons(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """The latest known state of every person: the full extract, plus people known only from events.
+    """The person rows to store: the full extract, plus people known only from 異動 events.
 
-    A 転出 (D1/D2) or 死亡 (D3) event sets the residence end; the person keeps the data of the latest
-    event when they are no longer in the extract.
+    Someone absent from the extract (moved out or died in the events window) keeps the personal data of
+    their latest event. Residence spells themselves are derived from the stored events by
+    :func:`rules.residence.apply_events`; nothing derivable is stored here.
     """
-    ordered = events.sort_values(["person_id", "event_date", "event_id"])
-    latest = ordered.drop_duplicates("person_id", keep="last")
-    ending = ordered[ordered["event_code"].isin(list(_END_REASON_BY_EVENT))].drop_duplicates("person_id", keep="last")
-    ends = pd.DataFrame({
-        "person_id": ending["person_id"],
-        "residence_end_date": ending["event_date"],
-        "residence_end_reason": ending["event_code"].map(_END_REASON_BY_EVENT),
-    })
-    starting = ordered[ordered["event_code"].isin(["A1", "A2", "A3", "A9"])].drop_duplicates("person_id", keep="last")
-    starts = starting[["person_id", "event_date"]].rename(columns={"event_date": "event_start_date"})
-
-    base_columns = ["person_id", *[c for c in PERSON_SOURCE_COLUMNS if c in residents.columns]]
-    from_extract = residents[base_columns]
-    only_events = latest[~latest["person_id"].isin(residents["person_id"])]
-    from_events = only_events[[c for c in base_columns if c in only_events.columns]]
-    persons = pd.concat([from_extract, from_events], ignore_index=True)
-    persons = persons.merge(starts, on="person_id", how="left")
-    if "residence_start_date" not in persons:
-        persons["residence_start_date"] = pd.NaT
-    persons["residence_start_date"] = persons["residence_start_date"].fillna(persons["event_start_date"])
-    persons = persons.drop(columns=["event_start_date"]).merge(ends, on="person_id", how="left")
-    # An end before a later (re-)entry is void: the person came back.
-    came_back = persons["residence_end_date"].notna() & (persons["residence_start_date"] > persons["residence_end_date"])
-    persons.loc[came_back, ["residence_end_date", "residence_end_reason"]] = [pd.NaT, None]
-    return persons
+    columns = ["person_id", *PERSON_SOURCE_COLUMNS]
+    only_events = events[~events["person_id"].isin(residents["person_id"])]
+    latest = only_events.sort_values(["person_id", "event_date", "event_id"]).drop_duplicates("person_id", keep="last")
+    latest = latest.assign(residence_start_date=pd.NaT)
+    return pd.concat([residents[columns], latest[columns]], ignore_index=True)
 
 
 def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str) -> UpsertCounts:
@@ -116,8 +96,6 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
         "sex_code": to_write["sex_code"].to_numpy(),
         "dv_support_flag": to_write["dv_support_flag"].astype(bool).to_numpy(),
         "residence_start_date": to_write["residence_start_date"].to_numpy(),
-        "residence_end_date": to_write["residence_end_date"].to_numpy(),
-        "residence_end_reason": to_write["residence_end_reason"].to_numpy(),
         "row_digest": to_write["row_digest"].to_numpy(),
         "updated_run_id": run_id,
     })
