@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pandas as pd
-
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
