@@ -1,0 +1,420 @@
+"""Benefit calculation per receipt: eligibility on the service date, insured self-pay, deductions, co-pay.
+
+General formula of the municipal subsidy (domain.md §3.5; S12, S16, S17, S1, S9)::
+
+    保険診療の自己負担額 (2割 / 3割 of 総医療費; meals excluded)
+    − 他法の公費負担額 (national programmes first: 小慢, 育成, 養育 …; §4, S16, S52)
+    − 高額療養費 (as given on the receipt, else computed from the 区分 table; §3.2–3.3, S29, S30, S33)
+    − 付加給付 actually paid (健保組合・共済 only; §3.4, S31, S32)
+    = 残る自己負担額
+    − 利用者一部負担金 (rules.copay; never above the remaining self-pay)
+    = 助成額 (integer yen, never negative)
+
+食事療養標準負担額 is never subsidised (S12) and stays with the family. Every amount is evaluated under the
+parameters in force on the receipt's first service date (the receipt is monthly; see rules.copay).
+
+A receipt is paid only when the child holds the subsidy on every service date of the receipt
+(:func:`check_claim_eligibility`); otherwise it gets a rejection reason and a zero subsidy. The same functions
+re-assess stored receipts when eligibility changes later (late 転出/死亡 notices, backdated 生活保護), and
+:func:`reconcile_payments` turns the difference into 返還請求 (refund claims) or supplementary payments.
+
+Pure and vectorised: pandas/numpy only, no I/O, no per-row Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from policy import Policy
+from rules import copay as copay_rules
+from rules import dates, high_cost
+
+IN_KIND = "IN_KIND"
+REIMBURSEMENT = "REIMBURSEMENT"
+
+#: Rejection reasons, in the order they are tested (the first that applies is reported).
+REJECTION_REASONS: dict[str, str] = {
+    "NOT_REGISTERED": "受給者番号 unknown: the child holds no 受給者証 of this city",
+    "DEADLINE_PASSED": "償還払い applied for after the claim deadline (reimbursement.claim_deadline_years)",
+    "NOT_IN_KIND_INSTITUTION": "現物給付 receipt from an institution outside the in-kind prefecture, or a fitting "
+                               "(reimbursement.in_kind_prefecture_code, therapeutic_devices_reimbursed)",
+    "NOT_ELIGIBLE_ON_SERVICE_DATE": "no eligibility period covers every service date of the receipt",
+    "SUSPENDED_INCOME": "eligibility suspended by the income limit on the service date",
+    "OUTPATIENT_AGE_NOT_COVERED": "通院/歯科/調剤 above the outpatient age limit (age_limit.outpatient)",
+    "INPATIENT_AGE_NOT_COVERED": "入院 above the inpatient age limit (age_limit.inpatient)",
+}
+
+#: share_rule codes (健康保険法 第110条第2項, S28, S27).
+SHARE_RULES: dict[str, tuple[str, str]] = {
+    "PRESCHOOL": ("義務教育就学前 (to the first March 31 after reaching 6): 2割",
+                  "insurance.self_pay_percent_preschool, insurance.preschool_boundary_age"),
+    "GENERAL": ("from the April 1 after that: 3割", "insurance.self_pay_percent"),
+}
+
+#: high_cost_rule codes.
+HIGH_COST_RULES: dict[str, tuple[str, str]] = {
+    "NONE": ("self-pay below the monthly limit: no 高額療養費", "high_cost.limit.<key>"),
+    "GIVEN": ("高額療養費 paid or payable as stated on the receipt", "-"),
+    "COMPUTED": ("computed from the receipt's 区分: self-pay − monthly limit", "high_cost.limit.<key>, rate_rounding"),
+    "COMPUTED_FALLBACK": ("no 区分 on the receipt: computed with the lowest limit (区分オ), never over-pays",
+                          "high_cost.limit.o"),
+}
+
+#: Age bands of the prefecture subsidy report (学校教育法 school stages by the school year after age N).
+AGE_BANDS = {"PRESCHOOL": 6, "ELEMENTARY": 12, "JUNIOR_HIGH": 15, "HIGH_SCHOOL": 18}
+
+OTHER_PROGRAMME_SLOTS = (1, 2, 3)
+
+
+def _i64(series: pd.Series) -> np.ndarray:
+    return series.fillna(0).to_numpy(dtype=np.int64)
+
+
+def _codes(values: pd.Series, categories: pd.Index | pd.Series) -> np.ndarray:
+    """Position of each value in the unique ``categories`` (-1 when absent or missing)."""
+    index = pd.Index(pd.Series(categories).dropna().astype(str).to_numpy(dtype=object))
+    codes = index.get_indexer(values.astype("string").fillna("\x00").astype(str).to_numpy(dtype=object))
+    return codes.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Eligibility per receipt
+# ---------------------------------------------------------------------------------------------
+
+
+def coalesce_periods(periods: pd.DataFrame) -> pd.DataFrame:
+    """Merge adjacent or overlapping periods of one person with the same status into one interval.
+
+    Periods split on a rule change (e.g. 2026-04-01) must not make a receipt that straddles the split
+    look uncovered. Input/output columns: ``person_id, valid_from, valid_to, status, end_reason``.
+    """
+    if periods.empty:
+        return periods[["person_id", "valid_from", "valid_to", "status", "end_reason"]].copy()
+    p = periods.sort_values(["person_id", "valid_from"], kind="stable").reset_index(drop=True)
+    previous_end = p.groupby("person_id", sort=False)["valid_to"].shift()
+    previous_end = previous_end.groupby(p["person_id"], sort=False).cummax()
+    previous_status = p.groupby("person_id", sort=False)["status"].shift()
+    new_block = (
+        previous_end.isna()
+        | (p["valid_from"] > previous_end + pd.Timedelta(days=1))
+        | (p["status"] != previous_status)
+    )
+    block = new_block.cumsum()
+    grouped = p.groupby(block, sort=False)
+    return pd.DataFrame({
+        "person_id": grouped["person_id"].first(),
+        "valid_from": grouped["valid_from"].min(),
+        "valid_to": grouped["valid_to"].max(),
+        "status": grouped["status"].first(),
+        "end_reason": grouped["end_reason"].last(),
+    }).reset_index(drop=True)
+
+
+def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, persons: pd.DataFrame,
+                            periods: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Attach ``person_id``, ``birth_date`` and a ``rejection_reason`` (NA when payable) to each receipt.
+
+    Rules (first failing one wins, :data:`REJECTION_REASONS`):
+
+    * the 受給者番号 must belong to a registered child (``recipients``: person_id, recipient_no);
+    * 償還払い: applied for on or before ``first_service_date + reimbursement.claim_deadline_years``
+      (時効, 地方自治法 第236条 [I]; domain.md §1.7);
+    * 現物給付 only at institutions of the in-kind prefecture (医療機関コード digits 1–2), never fittings
+      (domain.md §1.7; S23, S19);
+    * one period (``periods``: person_id, valid_from, valid_to, status, end_reason; adjacent periods merged)
+      covers first → last service date with status ELIGIBLE (SUSPENDED_INCOME → that reason);
+    * 通院・歯科・調剤 only up to the first March 31 after ``age_limit.outpatient`` (2012–2017: 小3) and 入院
+      up to ``age_limit.inpatient`` (規則 第2条第2項; S12, S9, S1).
+
+    Also returns ``ineligibility_cause``: the ``end_reason`` (MOVE_OUT, DEATH, WELFARE …) of the period
+    that ended before the service date, for the refund notice.
+    """
+    out = claims.copy()
+    rec = recipients[["recipient_no", "person_id"]].drop_duplicates("recipient_no")
+    claim_rec_code = _codes(out["recipient_no"], rec["recipient_no"].astype(str))
+    registered = claim_rec_code >= 0
+    person_of_rec = rec["person_id"].astype(str).to_numpy(dtype=object)
+    person = np.where(registered, person_of_rec[np.maximum(claim_rec_code, 0)] if len(rec) else None, None)
+    out["person_id"] = pd.Series(person, index=out.index, dtype="string")
+
+    pers = persons[["person_id", "birth_date"]].drop_duplicates("person_id")
+    birth_lookup = pd.Series(pd.to_datetime(pers["birth_date"]).to_numpy(), index=pers["person_id"].astype(str))
+    out["birth_date"] = pd.Series(birth_lookup.reindex(out["person_id"].astype(str)).to_numpy(),
+                                  index=out.index).astype("datetime64[ns]")
+
+    first = out["first_service_date"]
+    last = out["last_service_date"].fillna(first)
+    route = out["route"].astype(str).to_numpy(dtype=object)
+
+    # 償還払い deadline (時効), counted from the service date.
+    years = policy.series("reimbursement.claim_deadline_years", first).fillna(0).astype("int64")
+    deadline = dates.add_years_clamped(first, years)
+    applied = out["application_date"] if "application_date" in out else pd.Series(pd.NaT, index=out.index)
+    late = ((route == REIMBURSEMENT) & (applied > deadline).fillna(False).to_numpy(dtype=bool))
+
+    # 現物給付 only inside the prefecture, never for fittings.
+    in_kind_pref = policy.series("reimbursement.in_kind_prefecture_code", first).astype(str).to_numpy(dtype=object)
+    pref = out["institution_code"].astype("string").str.slice(0, 2).fillna("").to_numpy(dtype=object)
+    care = out["care_type"].astype(str).to_numpy(dtype=object)
+    devices = policy.series("reimbursement.therapeutic_devices_reimbursed", first).fillna(True).to_numpy(dtype=bool)
+    not_in_kind = (route == IN_KIND) & ((pref != in_kind_pref) | ((care == copay_rules.ORTHOSIS) & devices))
+
+    # Interval join: the latest (coalesced) period starting on or before the first service date.
+    merged_periods = coalesce_periods(periods)
+    categories = pd.Series(pd.unique(pd.concat([merged_periods["person_id"].astype(str),
+                                                out["person_id"].dropna().astype(str)])))
+    probe = pd.DataFrame({"_row": np.arange(len(out)), "pid": _codes(out["person_id"], categories),
+                          "on": first.to_numpy(dtype="datetime64[ns]")})
+    probe = probe[probe["on"].notna()].sort_values("on", kind="stable")
+    table = pd.DataFrame({"pid": _codes(merged_periods["person_id"], categories),
+                          "on": pd.to_datetime(merged_periods["valid_from"]).to_numpy(dtype="datetime64[ns]"),
+                          "valid_to": pd.to_datetime(merged_periods["valid_to"]).to_numpy(dtype="datetime64[ns]"),
+                          "status": merged_periods["status"].astype(str).to_numpy(dtype=object),
+                          "end_reason": merged_periods["end_reason"].astype(str).to_numpy(dtype=object)})
+    table = table.sort_values("on", kind="stable")
+    hit = pd.merge_asof(probe, table, on="on", by="pid", direction="backward")
+    valid_to = np.full(len(out), np.datetime64("NaT"), dtype="datetime64[ns]")
+    status = np.full(len(out), None, dtype=object)
+    end_reason = np.full(len(out), None, dtype=object)
+    rows = hit["_row"].to_numpy()
+    valid_to[rows] = hit["valid_to"].to_numpy(dtype="datetime64[ns]")
+    status[rows] = hit["status"].to_numpy(dtype=object)
+    end_reason[rows] = hit["end_reason"].to_numpy(dtype=object)
+    last_ns = last.to_numpy(dtype="datetime64[ns]")
+    first_ns = first.to_numpy(dtype="datetime64[ns]")
+    covers_first = ~np.isnat(valid_to) & (first_ns <= valid_to)
+    covers_all = covers_first & (last_ns <= valid_to)
+    suspended = covers_first & (status == "SUSPENDED_INCOME")
+    eligible = covers_all & (status == "ELIGIBLE")
+
+    birth = out["birth_date"]
+    out_limit = dates.school_year_end_after_age(birth, policy.series("age_limit.outpatient", first).fillna(0))
+    in_limit = dates.school_year_end_after_age(birth, policy.series("age_limit.inpatient", first).fillna(0))
+    is_in = care == copay_rules.INPATIENT
+    over_out = ~is_in & (last > out_limit).fillna(True).to_numpy(dtype=bool)
+    over_in = is_in & (last > in_limit).fillna(True).to_numpy(dtype=bool)
+
+    reason = np.select(
+        [~registered, late, not_in_kind, suspended, ~eligible, over_out, over_in],
+        ["NOT_REGISTERED", "DEADLINE_PASSED", "NOT_IN_KIND_INSTITUTION", "SUSPENDED_INCOME",
+         "NOT_ELIGIBLE_ON_SERVICE_DATE", "OUTPATIENT_AGE_NOT_COVERED", "INPATIENT_AGE_NOT_COVERED"],
+        default="",
+    )
+    out["rejection_reason"] = pd.Series(reason, index=out.index, dtype="string").replace("", pd.NA)
+    cause = np.where(reason == "NOT_ELIGIBLE_ON_SERVICE_DATE", end_reason, None)
+    out["ineligibility_cause"] = pd.Series(cause, index=out.index, dtype="string")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Amounts
+# ---------------------------------------------------------------------------------------------
+
+
+def insured_self_pay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """保険診療の自己負担額: 2割 up to the first March 31 after reaching 6, then 3割 (健康保険法 第110条, S28).
+
+    Returns ``share_rule``, ``self_pay_percent`` and ``self_pay_amount`` = floor(総医療費 × percent / 100)
+    (exact for receipts, whose 総医療費 is points × 10 yen).
+    """
+    service = frame["first_service_date"]
+    boundary = dates.school_year_end_after_age(
+        frame["birth_date"], policy.series("insurance.preschool_boundary_age", service).fillna(6))
+    preschool = (service <= boundary).fillna(False).to_numpy(dtype=bool)
+    percent = np.where(preschool, _i64(policy.series("insurance.self_pay_percent_preschool", service)),
+                       _i64(policy.series("insurance.self_pay_percent", service)))
+    total = _i64(frame["total_cost_amount"])
+    return pd.DataFrame({
+        "share_rule": pd.Categorical(np.where(preschool, "PRESCHOOL", "GENERAL"), categories=list(SHARE_RULES)),
+        "self_pay_percent": percent.astype(np.int64),
+        "self_pay_amount": (total * percent // 100).astype(np.int64),
+    }, index=frame.index)
+
+
+def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """The subsidy of every receipt, with each intermediate amount and the rule that produced it.
+
+    Args:
+        frame: receipts as in schemas.claims (``total_cost_amount``, ``other_amount_1..3``,
+            ``high_cost_amount`` (nullable = not stated), ``high_cost_category``,
+            ``high_cost_many_times_flag``, ``additional_benefit_amount``, ``meal_amount``, dates, care type,
+            admission fields) plus ``birth_date`` and optionally ``rejection_reason``.
+        policy: the dated parameters.
+
+    Returns:
+        ``frame`` plus the amount columns (all int64 yen): ``self_pay_amount``, ``other_public_amount``,
+        ``high_cost_limit_amount``, ``high_cost_deducted_amount``, ``additional_benefit_deducted_amount``,
+        ``remaining_self_pay_amount``, ``copay_rule_amount``, ``copay_amount``, ``subsidy_amount``,
+        ``family_payment_amount`` (co-pay + meals); the explanation columns ``share_rule``,
+        ``self_pay_percent``, ``copay_rule``, ``copay_charged_days``, ``copay_capped``, ``high_cost_rule``;
+        and ``is_payable``. A rejected receipt keeps its amounts for explanation but has subsidy 0.
+    """
+    out = frame.copy()
+    service = out["first_service_date"]
+    share = insured_self_pay(out, policy)
+    for column in share:
+        out[column] = share[column]
+    self_pay = share["self_pay_amount"].to_numpy(dtype=np.int64)
+
+    # 1. Other public programmes first (their own caps are already in their amounts).
+    other = sum(_i64(out[f"other_amount_{i}"]) for i in OTHER_PROGRAMME_SLOTS if f"other_amount_{i}" in out)
+    other = np.minimum(np.maximum(other, 0), self_pay)
+    after_other = self_pay - other
+
+    # 2. 高額療養費: as stated, else computed from the 区分 (lowest limit when the 区分 is missing too).
+    stated = out["high_cost_amount"] if "high_cost_amount" in out else pd.Series(pd.NA, index=out.index)
+    has_stated = stated.notna().to_numpy(dtype=bool)
+    category = (out["high_cost_category"] if "high_cost_category" in out
+                else pd.Series(pd.NA, index=out.index, dtype="string"))
+    many = (out["high_cost_many_times_flag"] if "high_cost_many_times_flag" in out
+            else pd.Series(False, index=out.index))
+    limit = high_cost.monthly_limit(out["total_cost_amount"].fillna(0).astype("int64"), category, service,
+                                    policy, many_times=many).to_numpy(dtype=np.int64)
+    computed = np.maximum(self_pay - limit, 0)
+    refund = np.where(has_stated, _i64(stated), computed)
+    deducted_high_cost = np.minimum(np.maximum(refund, 0), after_other)
+    has_category = category.notna().to_numpy(dtype=bool)
+    high_cost_rule = np.select(
+        [has_stated, computed == 0, has_category], ["GIVEN", "NONE", "COMPUTED"], default="COMPUTED_FALLBACK")
+    after_high_cost = after_other - deducted_high_cost
+
+    # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid).
+    added = np.minimum(np.maximum(_i64(out["additional_benefit_amount"]), 0), after_high_cost)
+    remaining = after_high_cost - added
+
+    # 4. 利用者一部負担金, never above what is left of the self-pay.
+    co = copay_rules.rule_copay(out, policy)
+    rule_amount = co["copay_rule_amount"].to_numpy(dtype=np.int64)
+    capped_flag = policy.series("copay.capped_at_self_pay", service).fillna(True).to_numpy(dtype=bool)
+    copay = np.where(capped_flag, np.minimum(rule_amount, remaining), rule_amount)
+    subsidy = np.maximum(remaining - copay, 0)
+
+    payable = (out["rejection_reason"].isna().to_numpy(dtype=bool) if "rejection_reason" in out
+               else np.ones(len(out), dtype=bool))
+    out["other_public_amount"] = other.astype(np.int64)
+    out["high_cost_limit_amount"] = limit
+    out["high_cost_deducted_amount"] = deducted_high_cost.astype(np.int64)
+    out["high_cost_rule"] = pd.Categorical(high_cost_rule, categories=list(HIGH_COST_RULES))
+    out["additional_benefit_deducted_amount"] = added.astype(np.int64)
+    out["remaining_self_pay_amount"] = remaining.astype(np.int64)
+    out["copay_rule"] = co["copay_rule"]
+    out["copay_charged_days"] = co["copay_charged_days"]
+    out["copay_rule_amount"] = rule_amount
+    out["copay_amount"] = copay.astype(np.int64)
+    out["copay_capped"] = copay < rule_amount
+    out["subsidy_amount"] = np.where(payable, subsidy, 0).astype(np.int64)
+    out["family_payment_amount"] = (np.where(payable, copay, remaining) + _i64(out["meal_amount"])).astype(np.int64)
+    out["is_payable"] = payable
+    return out
+
+
+def assess_claims(claims: pd.DataFrame, recipients: pd.DataFrame, persons: pd.DataFrame,
+                  periods: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """:func:`check_claim_eligibility` then :func:`calculate_benefits` (the monthly benefit stage)."""
+    return calculate_benefits(check_claim_eligibility(claims, recipients, persons, periods, policy), policy)
+
+
+def explain(frame: pd.DataFrame) -> pd.Series:
+    """One readable line per receipt naming the rule and parameter behind each amount (for staff lists)."""
+    share = frame["share_rule"].astype(str).map({k: v[1] for k, v in SHARE_RULES.items()})
+    copay = frame["copay_rule"].astype(str).map({k: v[1] for k, v in copay_rules.COPAY_RULES.items()})
+    high = frame["high_cost_rule"].astype(str)
+    reason = frame["rejection_reason"].astype("string").fillna("PAYABLE") if "rejection_reason" in frame else "PAYABLE"
+    return (
+        "share=" + frame["share_rule"].astype(str) + "(" + frame["self_pay_percent"].astype(str) + "%; " + share
+        + ") high_cost=" + high + " copay=" + frame["copay_rule"].astype(str) + "(" + copay + ")"
+        + np.where(frame["copay_capped"], " capped_at_self_pay(copay.capped_at_self_pay)", "")
+        + " status=" + reason
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Overpayments, underpayments
+# ---------------------------------------------------------------------------------------------
+
+
+def reconcile_payments(entitled: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Compare what each receipt is entitled to now with what was paid and claimed back so far.
+
+    Args:
+        entitled: ``claim_id, person_id, route, subsidy_amount, rejection_reason, ineligibility_cause``
+            (the re-assessment under the current eligibility periods).
+        ledger: ``claim_id, paid_amount`` (all payments, incl. supplementary) and ``refund_claimed_amount``
+            (all 返還請求 issued, whatever their collection state).
+
+    Returns:
+        One row per receipt whose balance is not zero: ``claim_id, person_id, route, adjustment_type``
+        (``REFUND_CLAIM`` when more was paid than is due — 返還請求 of the difference; ``SUPPLEMENTARY``
+        when less was paid — a supplementary payment; ``INITIAL`` for a receipt never paid before),
+        ``amount`` (positive int64 yen), ``reason_code`` (the rejection reason, ``AMOUNT_CHANGED`` or
+        ``NEW_CLAIM``) and ``ineligibility_cause``. A second run over the same data yields nothing new,
+        because the ledger then holds the adjustment.
+    """
+    led = ledger.groupby("claim_id", sort=False)[["paid_amount", "refund_claimed_amount"]].sum()
+    frame = entitled.join(led, on="claim_id")
+    known = frame["paid_amount"].notna().to_numpy(dtype=bool)
+    net = _i64(frame["paid_amount"]) - _i64(frame["refund_claimed_amount"])
+    due = _i64(frame["subsidy_amount"])
+    delta = due - net
+    kind = np.select([delta < 0, (delta > 0) & known, delta > 0], ["REFUND_CLAIM", "SUPPLEMENTARY", "INITIAL"],
+                     default="")
+    rejection = frame["rejection_reason"].astype("string").to_numpy(dtype=object)
+    reason = np.where(
+        kind == "REFUND_CLAIM",
+        np.where(pd.isna(rejection), "AMOUNT_CHANGED", rejection),
+        np.where(kind == "INITIAL", "NEW_CLAIM", "AMOUNT_CHANGED"),
+    )
+    result = pd.DataFrame({
+        "claim_id": frame["claim_id"].to_numpy(),
+        "person_id": frame["person_id"].to_numpy(),
+        "route": frame["route"].to_numpy(),
+        "adjustment_type": kind,
+        "amount": np.abs(delta).astype(np.int64),
+        "reason_code": reason,
+        "ineligibility_cause": (frame["ineligibility_cause"].to_numpy()
+                                if "ineligibility_cause" in frame else None),
+    })
+    return result[result["adjustment_type"] != ""].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------------------
+
+
+def age_band(birth: pd.Series, service: pd.Series) -> pd.Series:
+    """School stage on the service date, the bands of the prefecture subsidy report (domain.md §2, §6).
+
+    PRESCHOOL (to 6歳到達年度末), ELEMENTARY (12), JUNIOR_HIGH (15), HIGH_SCHOOL (18), else OVER_AGE.
+    """
+    labels = list(AGE_BANDS)
+    conditions = [(service <= dates.school_year_end_after_age(birth, n)).fillna(False).to_numpy(dtype=bool)
+                  for n in AGE_BANDS.values()]
+    return pd.Series(np.select(conditions, labels, default="OVER_AGE"), index=service.index, dtype="string")
+
+
+def summarise_for_prefecture(assessed: pd.DataFrame) -> pd.DataFrame:
+    """Totals of paid receipts by service month, age band and 入院/入院外 (prefecture subsidy report)."""
+    paid = assessed[assessed["is_payable"]]
+    setting = np.where(paid["care_type"].astype(str) == copay_rules.INPATIENT, "INPATIENT", "OUTPATIENT")
+    keyed = pd.DataFrame({
+        "service_month": paid["first_service_date"].dt.strftime("%Y-%m"),
+        "age_band": age_band(paid["birth_date"], paid["first_service_date"]),
+        "setting": setting,
+        "total_cost_amount": _i64(paid["total_cost_amount"]),
+        "self_pay_amount": _i64(paid["self_pay_amount"]),
+        "subsidy_amount": _i64(paid["subsidy_amount"]),
+    })
+    summary = keyed.groupby(["service_month", "age_band", "setting"], sort=True).agg(
+        receipts=("subsidy_amount", "size"), total_cost_amount=("total_cost_amount", "sum"),
+        self_pay_amount=("self_pay_amount", "sum"), subsidy_amount=("subsidy_amount", "sum"),
+    )
+    return summary.reset_index()
+
+
+def summarise_rejections(assessed: pd.DataFrame) -> pd.DataFrame:
+    """Rejected receipts by reason: ``rejection_reason, receipts`` (no personal data)."""
+    reasons = assessed["rejection_reason"].dropna().astype(str)
+    counts = reasons.value_counts().rename_axis("rejection_reason").reset_index(name="receipts")
+    return counts.sort_values("rejection_reason", ignore_index=True)

@@ -1,0 +1,160 @@
+"""利用者一部負担金 (the family's co-pay under the subsidy), by the rules of each receipt's service date.
+
+仙台市子ども医療費の助成に関する規則 第4条第2項〜第4項 (before 規則第103号); domain.md §1.2, §1.4:
+
+* 2012-01-01 → 2017-09-30 (S12): 通院 0–2歳 free, 3歳〜小3 初診時500円 (再診 free); 入院 未就学 free,
+  小1〜中3 500円 a day for the first 10 days of one admission (1回の入院), 11日目以降 free.
+* 2017-10-01 → 2026-03-31 (S9, S56): 通院 未就学 free, 小1〜中3 初診時500円; 入院 as above; the
+  admission co-pay is capped at 5,000円 (S17).
+* from 2026-04-01 (規則第103号, S1, S3): no co-pay.
+
+Everything above is data (``copay.*`` parameters); the code only knows the shapes: a free age band (by
+completed age or by the school year after age N), a first-visit amount, a revisit amount, a pharmacy
+amount, and a daily inpatient amount for days 1 … ``max_charged_days`` of an admission capped per admission.
+
+Admission days are counted across month ends: one admission (``admission_id``) has one receipt per month,
+so the day number of a receipt's first day = days of the same admission in earlier receipts + 1. Earlier
+receipts are those in the frame (``groupby(admission_id).cumsum``) plus those processed in earlier runs
+(``admission_prior_days`` / ``admission_prior_copay_amount``, read from the store). A receipt is charged
+under the parameters in force on its first service date; receipts are monthly and every change so far
+took effect on the 1st of a month, so a receipt never straddles two eras.
+
+The co-pay is then capped at the self-pay left after insurance, other programmes and 高額療養費
+(``copay.capped_at_self_pay``, rules.benefits) — that cap also yields the 小児慢性 interplay of FAQ Q9
+(S16; cases T9, T10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from policy import Policy
+from rules import dates
+
+#: copay_rule codes → (rule, parameters). Explains every co-pay (docs/benefits.md).
+COPAY_RULES: dict[str, tuple[str, str]] = {
+    "FREE_AGE_OUTPATIENT": ("通院: child in the free age band", "copay.outpatient.free_age, free_age_basis"),
+    "FREE_AGE_INPATIENT": ("入院: child in the free age band (未就学)", "copay.inpatient.free_age, free_age_basis"),
+    "FIRST_VISIT": ("通院・歯科 初診: a fixed co-pay per receipt with a first visit",
+                    "copay.outpatient.first_visit_amount"),
+    "REVISIT": ("通院・歯科 再診: repeat visits only", "copay.outpatient.revisit_amount"),
+    "PHARMACY": ("調剤: dispensing receipt", "copay.pharmacy_amount"),
+    "INPATIENT_DAYS": (
+        "入院: daily amount for days 1..N of one admission (counted across month ends), capped per admission",
+        "copay.inpatient.daily_amount, max_charged_days, cap_per_admission",
+    ),
+    "NONE_ORTHOSIS": ("治療用装具: no co-pay rule names fittings (償還払い only)",
+                      "reimbursement.therapeutic_devices_reimbursed"),
+}
+
+INPATIENT = "INPATIENT"
+OUTPATIENT = "OUTPATIENT"
+DENTAL = "DENTAL"
+PHARMACY = "PHARMACY"
+ORTHOSIS = "ORTHOSIS"
+CARE_TYPES = (INPATIENT, OUTPATIENT, DENTAL, PHARMACY, ORTHOSIS)
+
+
+def _int(series: pd.Series) -> np.ndarray:
+    return series.fillna(0).to_numpy(dtype=np.int64)
+
+
+def in_free_band(birth: pd.Series, service: pd.Series, age: pd.Series, basis: pd.Series) -> pd.Series:
+    """True where the child is in a free age band.
+
+    ``completed_age``: the age on the service date is below N; ``school_year_end``: the service date is on
+    or before the first March 31 after reaching N (age law, rules.dates).
+    """
+    n = age.fillna(0).astype("int64")
+    by_age = dates.age_on(birth, service) < n
+    by_school_year = service <= dates.school_year_end_after_age(birth, n)
+    use_school_year = (basis == "school_year_end").fillna(False).to_numpy(dtype=bool)
+    result = np.where(use_school_year, by_school_year.fillna(False).to_numpy(dtype=bool),
+                      by_age.fillna(False).to_numpy(dtype=bool))
+    return pd.Series(result, index=service.index)
+
+
+def admission_day_offsets(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Days (and rule co-pay) of the same admission *before* each receipt, counted across month ends.
+
+    Vectorised: sort the inpatient receipts by admission and first service date, take the cumulative
+    sum per ``admission_id`` and subtract the receipt's own value; add what earlier runs stored
+    (``admission_prior_days``). Returns (prior_days, order) where order sorts the frame that way.
+    """
+    prior_history = (frame["admission_prior_days"].fillna(0).astype("int64")
+                     if "admission_prior_days" in frame else pd.Series(0, index=frame.index, dtype="int64"))
+    days = frame["service_days"].fillna(0).astype("int64")
+    key = frame["admission_id"].astype("string").fillna("")
+    order = pd.DataFrame({"key": key, "d": frame["first_service_date"], "c": frame["claim_id"]}).sort_values(
+        ["key", "d", "c"], kind="stable").index
+    sorted_days = days.loc[order]
+    cumulative = sorted_days.groupby(key.loc[order].to_numpy(), sort=False).cumsum() - sorted_days
+    prior = cumulative.reindex(frame.index) + prior_history
+    return prior.astype("int64"), pd.Series(order)
+
+
+def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """The co-pay each receipt carries under the rules of its service date, before the self-pay cap.
+
+    Args:
+        frame: receipts with ``claim_id, care_type, first_service_date, service_days, first_visit_flag,
+            admission_id, birth_date`` (optional ``admission_prior_days``, ``admission_prior_copay_amount``
+            from earlier runs).
+        policy: the dated parameters (``copay.*``).
+
+    Returns:
+        A frame on the same index: ``copay_rule`` (a :data:`COPAY_RULES` code), ``copay_rule_amount``
+        (int64 yen) and ``copay_charged_days`` (inpatient days that carried the daily amount).
+    """
+    service = frame["first_service_date"]
+    birth = frame["birth_date"]
+    care = frame["care_type"].astype("string").fillna("").to_numpy(dtype=object)
+    is_in = care == INPATIENT
+    is_out = (care == OUTPATIENT) | (care == DENTAL)
+    is_pharm = care == PHARMACY
+
+    free_out = in_free_band(birth, service, policy.series("copay.outpatient.free_age", service),
+                            policy.series("copay.outpatient.free_age_basis", service)).to_numpy()
+    free_in = in_free_band(birth, service, policy.series("copay.inpatient.free_age", service),
+                           policy.series("copay.inpatient.free_age_basis", service)).to_numpy()
+    first = frame["first_visit_flag"].fillna(False).to_numpy(dtype=bool)
+    first_amount = _int(policy.series("copay.outpatient.first_visit_amount", service))
+    revisit_amount = _int(policy.series("copay.outpatient.revisit_amount", service))
+    pharmacy_amount = _int(policy.series("copay.pharmacy_amount", service))
+
+    # Inpatient: day number across month ends, then the per-admission cap over the rule amounts.
+    daily = _int(policy.series("copay.inpatient.daily_amount", service))
+    max_days = _int(policy.series("copay.inpatient.max_charged_days", service))
+    cap = _int(policy.series("copay.inpatient.cap_per_admission", service))
+    days = _int(frame["service_days"])
+    prior_days, order = admission_day_offsets(frame)
+    charged_days = np.clip(max_days - prior_days.to_numpy(dtype=np.int64), 0, days)
+    charged_days = np.where(is_in & ~free_in, charged_days, 0)
+    day_amount = charged_days * daily
+    prior_copay = (_int(frame["admission_prior_copay_amount"]) if "admission_prior_copay_amount" in frame
+                   else np.zeros(len(frame), dtype=np.int64))
+    day_series = pd.Series(day_amount, index=frame.index).loc[order]
+    key = frame["admission_id"].astype("string").fillna("").loc[order].to_numpy()
+    prior_in_frame = (day_series.groupby(key, sort=False).cumsum() - day_series).reindex(frame.index)
+    room = np.maximum(cap - prior_copay - prior_in_frame.to_numpy(dtype=np.int64), 0)
+    inpatient_amount = np.minimum(day_amount, room)
+
+    code = np.select(
+        [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],
+        ["FREE_AGE_INPATIENT", "INPATIENT_DAYS", "FREE_AGE_OUTPATIENT", "FIRST_VISIT", "REVISIT", "PHARMACY"],
+        default="NONE_ORTHOSIS",
+    )
+    amount = np.select(
+        [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],
+        [0, inpatient_amount, 0, first_amount, revisit_amount, pharmacy_amount],
+        default=0,
+    ).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "copay_rule": pd.Categorical(code, categories=list(COPAY_RULES)),
+            "copay_rule_amount": np.maximum(amount, 0),
+            "copay_charged_days": charged_days.astype(np.int64),
+        },
+        index=frame.index,
+    )
