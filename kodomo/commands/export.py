@@ -1,0 +1,149 @@
+"""``kodomo export``: transfers to other departments under a registered approval (SEC-10).
+
+* ``kodomo export --operator ID --approval-id A --dataset NAME [--month YYYY-MM] [--out FILE]``
+* ``kodomo export approve --operator ADMIN --approval-id A --purpose ... --datasets a,b --valid-until DATE``
+* ``kodomo export revoke --operator ADMIN --approval-id A``
+* ``kodomo export approvals --operator ID``
+* ``kodomo export wipe --operator ID --file FILE`` (overwrite + unlink, with a deletion record)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kodomo.privacy.cli_support import add_operator_argument, authorise
+
+
+def register(subparsers) -> None:
+    """Add the ``export`` command."""
+    parser = subparsers.add_parser("export", help="export a dataset under a 情報管理者 approval")
+    add_operator_argument(parser)
+    parser.add_argument("--approval-id", help="registered approval (行政情報利用協議書) id")
+    parser.add_argument("--dataset", help="dataset name (see 'kodomo export approvals' / docs/privacy.md)")
+    parser.add_argument("--month", help="YYYY-MM for monthly datasets")
+    parser.add_argument("--out", help="output CSV (default: <home>/exports/<dataset>-<approval>-<time>.csv)")
+    parser.set_defaults(func=_export)
+    sub = parser.add_subparsers(dest="export_command", required=False)
+    approve = sub.add_parser("approve", help="register an approval (admin = 情報管理者)")
+    add_operator_argument(approve)
+    approve.add_argument("--approval-id", required=True)
+    approve.add_argument("--purpose", required=True)
+    approve.add_argument("--datasets", required=True, help="comma-separated dataset names")
+    approve.add_argument("--valid-until", required=True, help="YYYY-MM-DD")
+    approve.add_argument("--valid-from", help="YYYY-MM-DD (default today)")
+    approve.add_argument("--requester", help="requesting section")
+    approve.set_defaults(func=_approve)
+    revoke = sub.add_parser("revoke", help="revoke an approval (admin)")
+    add_operator_argument(revoke)
+    revoke.add_argument("--approval-id", required=True)
+    revoke.set_defaults(func=_revoke)
+    listing = sub.add_parser("approvals", help="list approvals and datasets")
+    add_operator_argument(listing)
+    listing.set_defaults(func=_approvals)
+    wipe = sub.add_parser("wipe", help="wipe an export file (overwrite + unlink) and record it")
+    add_operator_argument(wipe)
+    wipe.add_argument("--file", required=True)
+    wipe.set_defaults(func=_wipe)
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from kodomo.privacy.cli_support import open_engine
+    from kodomo.privacy.crypto import load_key_ring
+    from kodomo.privacy.transfer import DATASETS, export
+    from kodomo.settings import get_settings
+
+    operator = authorise(args, "export", command="export")
+    settings = get_settings()
+    engine = open_engine(settings)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else (
+        Path(settings.home) / "exports" / f"{args.dataset}-{args.approval_id}-{stamp}.csv")
+    spec = DATASETS.get(args.dataset or "")
+    ring = load_key_ring(settings, create=False) if spec and spec.name == "recipient-addresses" else None
+    try:
+        result = export(engine, actor_id=operator.operator_id, approval_id=args.approval_id,
+                        dataset=args.dataset or "", out=out, ring=ring, month=args.month)
+    finally:
+        engine.dispose()
+    print(f"exported {result.rows} rows ({result.persons} persons) to {result.path}")
+    return 0
+
+
+def _approve(args) -> int:
+    from kodomo.privacy.cli_support import open_engine
+    from kodomo.privacy.transfer import approve
+    from store.db import session_scope
+
+    operator = authorise(args, "admin", command="export approve")
+    engine = open_engine()
+    with session_scope(engine) as session:
+        approve(session, approval_id=args.approval_id, approver_id=operator.operator_id, purpose=args.purpose,
+                datasets=[d.strip() for d in args.datasets.split(",") if d.strip()],
+                valid_until=dt.date.fromisoformat(args.valid_until),
+                valid_from=dt.date.fromisoformat(args.valid_from) if args.valid_from else None,
+                requester=args.requester)
+    engine.dispose()
+    print(f"approval {args.approval_id} registered by {operator.operator_id}")
+    return 0
+
+
+def _revoke(args) -> int:
+    from kodomo.privacy.cli_support import open_engine
+    from store.db import session_scope
+    from store.privacy_models import ExportApproval
+
+    authorise(args, "admin", command="export revoke")
+    engine = open_engine()
+    with session_scope(engine) as session:
+        approval = session.get(ExportApproval, args.approval_id)
+        if approval is None:
+            print(f"approval {args.approval_id} is not registered")
+            return 1
+        approval.revoked = True
+    engine.dispose()
+    print(f"approval {args.approval_id} revoked")
+    return 0
+
+
+def _approvals(args) -> int:
+    from sqlalchemy import select
+
+    from kodomo.privacy.cli_support import open_engine
+    from kodomo.privacy.transfer import DATASETS
+    from store.db import session_scope
+    from store.privacy_models import ExportApproval
+
+    authorise(args, "view", command="export approvals")
+    print("datasets:")
+    for spec in DATASETS.values():
+        print(f"  {spec.name}: {spec.description} [{', '.join(spec.columns)}]")
+    engine = open_engine()
+    with session_scope(engine) as session:
+        print("approvals:")
+        for a in session.execute(select(ExportApproval).order_by(ExportApproval.approval_id)).scalars():
+            state = "revoked" if a.revoked else f"{a.valid_from}..{a.valid_until}"
+            print(f"  {a.approval_id}\t{a.approver_id}\t{a.datasets}\t{state}\t{a.purpose}")
+    engine.dispose()
+    return 0
+
+
+def _wipe(args) -> int:
+    from pathlib import Path
+
+    from kodomo.privacy.cli_support import open_engine
+    from kodomo.privacy.wipe import WIPE_METHOD, record_deletion, wipe_file
+    from store.db import session_scope
+
+    operator = authorise(args, "export", command="export wipe")
+    path = Path(args.file)
+    rows = max(path.read_bytes().count(b"\n") - 1, 0)
+    engine = open_engine()
+    with session_scope(engine) as session:
+        wipe_file(path)
+        record_deletion(session, operator_id=operator.operator_id, target="export-file",
+                        content=f"export file {path.name}", record_count=rows, method=WIPE_METHOD)
+    engine.dispose()
+    print(f"wiped {path.name} ({rows} rows) and recorded the deletion")
+    return 0
