@@ -10,7 +10,7 @@ The 全銀協規定フォーマット for 総合振込 (種別コード 21) is a
 * trailer (データ区分 8): 合計件数 (6), 合計金額 (12);
 * end (データ区分 9).
 
-This writer separates records with CRLF (``record_separator=b"\\r\\n"``, the form accepted by the city's
+This writer separates records with CRLF (``record_separator`` CR LF, the form accepted by the city's
 bank upload and by most internet-banking services); pass ``b""`` for the contiguous 120-byte form. The
 parser reads both. Names are converted to the 全銀 character set: half-width katakana without small kana
 (ｯ → ﾂ, ｬ → ﾔ …), upper-case ASCII letters, digits, space and ``().-/``; anything else raises
