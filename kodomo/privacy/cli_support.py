@@ -32,7 +32,7 @@ def open_engine(settings=None) -> Engine:
 
         settings = get_settings()
     engine = make_engine(settings.resolved_database_url)
-    ensure_privacy_schema(engine, migrate=True)
+    ensure_privacy_schema(engine)
     return engine
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, Table, bindparam, select, update
 
-from kodomo.privacy.crypto import KeyError_, KeyRing, load_key_ring, save_key_ring
+from kodomo.privacy.crypto import KeyRingError, KeyRing, load_key_ring, save_key_ring
 from kodomo.privacy.registry import EncryptedColumn, encrypted_columns
 
 
@@ -175,7 +175,7 @@ def retire(settings, engine: Engine, version: int, *, shred_backups: bool = Fals
         )
     try:
         new_ring = ring.without_versions([version])
-    except KeyError_ as exc:  # pragma: no cover - defensive
+    except KeyRingError as exc:  # pragma: no cover - defensive
         raise KeyManagementError(str(exc)) from None
     save_ring(settings, new_ring)
     return new_ring

@@ -2,7 +2,8 @@
 
 Rules are data (``retention_default.yaml``, overridden by ``KODOMO_RETENTION_FILE`` or
 ``kodomo purge --rules``): per table a cutoff in days on a date column (or on the date of a related row,
-``via``), and a method — ``delete`` rows, or ``erase`` listed columns (set them to NULL: the ciphertexts of
+``via``, optionally only when that related row is the key's latest and carries one of ``last_event_in``
+codes), and a method — ``delete`` rows, or ``erase`` listed columns (set them to NULL: the ciphertexts of
 My Number and 基本4情報 are gone, the surrogate person_id stays). Each rule runs in one transaction that
 also writes a ``deletion_record`` (date, operator, table, rule, count, method; the SHA-256 of the
 affected person_ids, never a My Number) and one access record (action ``delete``).
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from sqlalchemy import Engine, MetaData, Table, and_, delete, func, inspect, select, update
+from sqlalchemy import Engine, MetaData, Table, and_, delete, exists, func, inspect, select, update
 
 DEFAULT_RULES = Path(__file__).with_name("retention_default.yaml")
 
@@ -93,6 +94,14 @@ def _condition(rule: RetentionRule, table: Table, meta: MetaData, conn, cutoff: 
         date_col = other.c[rule.via["date_column"]]
         key = rule.via["key"]
         old_keys = select(other.c[key]).where(date_col < _cutoff_value(date_col, cutoff))
+        last_codes = rule.via.get("last_event_in")
+        if last_codes:
+            # the related row is the *latest* one of its key and has one of these codes (e.g. 転出/死亡)
+            later = other.alias("later")
+            old_keys = old_keys.where(
+                other.c[rule.via["code_column"]].in_(list(last_codes)),
+                ~exists().where(later.c[key] == other.c[key], later.c[rule.via["date_column"]] > date_col),
+            )
         return table.c[key].in_(old_keys)
     date_col = table.c[rule.date_column]
     return and_(date_col.is_not(None), date_col < _cutoff_value(date_col, cutoff))
