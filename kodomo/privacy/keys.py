@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, Table, bindparam, select, update
 
-from kodomo.privacy.crypto import KeyRingError, KeyRing, load_key_ring, save_key_ring
+from kodomo.privacy.crypto import KeyRing, KeyRingError, load_key_ring, save_key_ring
 from kodomo.privacy.registry import EncryptedColumn, encrypted_columns
 
 

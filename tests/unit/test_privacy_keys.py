@@ -5,7 +5,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
-from kodomo.privacy.crypto import KeyRingError, KeyRing, save_key_ring
+from kodomo.privacy.crypto import KeyRing, KeyRingError, save_key_ring
 from kodomo.privacy.keys import KeyManagementError, column_status, reencrypt, retire, rotate
 from kodomo.privacy.registry import unregistered_encrypted_columns
 from kodomo.settings import Settings
