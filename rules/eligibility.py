@@ -170,8 +170,12 @@ def _eras(policy: Any, name: str) -> pd.DataFrame:
     return eras.sort_values("effective_from", ignore_index=True)
 
 
-def _lookup(policy: Any, name: str, dates: pd.Series) -> pd.DataFrame:
-    """Value, effective date and reference of ``name`` in force on each date (sorted-array search)."""
+def lookup_parameter(policy: Any, name: str, dates: pd.Series) -> pd.DataFrame:
+    """Value, effective date and reference of ``name`` in force on each date (sorted-array search).
+
+    Returns ``value`` (object; None where not in force), ``effective_from`` and ``reference``, aligned to
+    ``dates``.
+    """
     eras = _eras(policy, name)
     stamps = iv.as_dates(dates).to_numpy()
     position = np.searchsorted(eras["effective_from"].to_numpy(), stamps, side="right") - 1
@@ -205,7 +209,7 @@ def _segments(policy: Any, names: Sequence[str], breaks: Iterable[pd.Timestamp] 
     seg = pd.DataFrame({"seg_start": starts, "seg_end": (starts.shift(-1) - iv.ONE_DAY).fillna(iv.OPEN_END)})
     seg["seg_end"] = seg["seg_end"].astype("datetime64[ns]")
     for name in names:
-        found = _lookup(policy, name, seg["seg_start"])
+        found = lookup_parameter(policy, name, seg["seg_start"])
         seg[name] = found["value"]
         seg[f"{name}#from"] = found["effective_from"]
         seg[f"{name}#ref"] = found["reference"]
@@ -342,8 +346,8 @@ def registration_component(
     found = found.reset_index(drop=True)
     # the rule in force when the application takes effect: on its date, or on the trigger if in advance
     ruling_date = pd.Series(np.maximum(found["application_date"], found["span_start"]), index=found.index)
-    window = _lookup(policy, "registration.window_days", ruling_date)
-    late = _lookup(policy, "registration.late_start_rule", ruling_date)
+    window = lookup_parameter(policy, "registration.window_days", ruling_date)
+    late = lookup_parameter(policy, "registration.late_start_rule", ruling_date)
     late_rules = set(late["value"].dropna())
     if late_rules - {"first_of_application_month"}:
         raise NotImplementedError(f"registration.late_start_rule {sorted(late_rules)} is not implemented")
