@@ -113,6 +113,7 @@ def _pick_code(reason_codes: pd.Series, sources: pd.Series, prefixes: tuple[str,
 
 def _prepare_periods(periods: pd.DataFrame) -> pd.DataFrame:
     p = periods.reset_index(drop=True).copy()
+    p["person_id"] = p["person_id"].astype("str")
     p["valid_from"] = _dates(p["valid_from"])
     p["valid_to"] = _dates(p["valid_to"])
     is_open = (p["end_reason"].astype("string") == "OPEN").fillna(False).to_numpy(bool)
@@ -143,6 +144,7 @@ def _prepare_previous(previous: pd.DataFrame) -> pd.DataFrame:
             }
         )
     prev = previous[CERTIFICATE_COLUMNS].rename(columns=columns)
+    prev["person_id"] = prev["person_id"].astype("str")
     prev["prev_from"] = _dates(prev["prev_from"])
     prev["prev_to"] = pd.Series(_dates(prev["prev_to"])).fillna(iv.OPEN_END).to_numpy()
     prev["prev_status"] = prev["prev_status"].astype("string")

@@ -334,7 +334,9 @@ def registration_component(
         }
     ).dropna()
     apps = apps.loc[apps["person_id"].isin(spans["person_id"])].sort_values("application_date", kind="stable")
+    apps["person_id"] = apps["person_id"].astype("str")
     targets = spans.rename(columns={"start": "span_start", "end": "span_end"}).sort_values("span_end", kind="stable")
+    targets["person_id"] = targets["person_id"].astype("str")
     found = pd.merge_asof(
         apps,
         targets[["person_id", "span_start", "span_end"]],

@@ -88,6 +88,7 @@ def apply_events(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         ignore_index=True,
     ).dropna(subset=["start"])
     starts["start"] = starts["start"].astype("datetime64[ns]")
+    starts["person_id"] = starts["person_id"].astype("str")
 
     is_move_out = events["event_code"].isin(MOVE_OUT_EVENT_CODES)
     is_death = events["event_code"].isin(DEATH_EVENT_CODES)
@@ -108,6 +109,7 @@ def apply_events(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         }
     )
     ends["end"] = ends["end"].astype("datetime64[ns]")
+    ends["person_id"] = ends["person_id"].astype("str")
     ends = ends.sort_values(["end", "person_id"], kind="stable").reset_index(drop=True)
     ends["end_id"] = range(len(ends))
 
