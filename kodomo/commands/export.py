@@ -17,7 +17,8 @@ from kodomo.privacy.cli_support import add_operator_argument, authorise
 def register(subparsers) -> None:
     """Add the ``export`` command."""
     parser = subparsers.add_parser("export", help="export a dataset under a 情報管理者 approval")
-    add_operator_argument(parser)
+    # not argparse-required here because the sub-commands take their own --operator; _export refuses None
+    parser.add_argument("--operator", metavar="ID", help="your staff user id (required)")
     parser.add_argument("--approval-id", help="registered approval (行政情報利用協議書) id")
     parser.add_argument("--dataset", help="dataset name (see 'kodomo export approvals' / docs/privacy.md)")
     parser.add_argument("--month", help="YYYY-MM for monthly datasets")
