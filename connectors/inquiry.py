@@ -73,6 +73,8 @@ class InquiryError(Exception):
     """Base of every inquiry failure; ``service`` names the outside system, never a person."""
 
     code = "INQUIRY_ERROR"
+    #: The message holds masked ids, codes and counts only (kodomo.privacy.errors passes it through).
+    safe_message = True
 
     def __init__(self, service: str, message: str) -> None:
         super().__init__(f"{service}: {message}")

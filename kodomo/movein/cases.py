@@ -1,0 +1,78 @@
+"""Repository of move-in cases and consents (session first, never commits; style.md point 16)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors import inquiry as iq
+from store.movein_models import IncomeSource, MoveInCase, MoveInConsent
+
+CASE_ID = re.compile(r"^[0-9A-Za-z-]{1,16}$")
+CONSENT_ID = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+PERSON_ID = re.compile(r"^[0-9]{10}$")
+INCOME_SOURCES = ("certificate", "inquiry", "not_yet")
+
+
+class CaseError(ValueError):
+    """A case or consent request that cannot be served (message without personal values)."""
+
+    safe_message = True
+
+
+def get_case(session: Session, case_id: str) -> MoveInCase | None:
+    """The case row, or None."""
+    return session.get(MoveInCase, case_id)
+
+
+def find_open_case(session: Session, person_id: str) -> MoveInCase | None:
+    """The most recent case opened for ``person_id``, if any."""
+    return session.scalars(
+        select(MoveInCase).where(MoveInCase.person_id == person_id).order_by(MoveInCase.opened_at.desc())
+    ).first()
+
+
+def record_consent(session: Session, *, consent_id: str, household_id: str, person_id: str,
+                   consent_date: dt.date, scope: str, recorded_by: str, case_id: str | None = None,
+                   tax_years: tuple[int, ...] = ()) -> MoveInConsent:
+    """Store a consent (id, date, scope). Recording the same consent again changes nothing."""
+    if not CONSENT_ID.match(consent_id):
+        raise CaseError("a consent id has 1-20 ASCII letters, digits or hyphens")
+    if not PERSON_ID.match(person_id) or not PERSON_ID.match(household_id):
+        raise CaseError("person_id and household_id are 10 ASCII digits")
+    scopes = {s.strip() for s in scope.split(",") if s.strip()}
+    if not scopes:
+        raise CaseError("a consent needs a scope (e.g. income_inquiry)")
+    years = ",".join(str(y) for y in sorted(tax_years)) or None
+    existing = session.get(MoveInConsent, consent_id)
+    if existing is not None:
+        same = (existing.household_id, existing.person_id, existing.consent_date, existing.scope,
+                existing.tax_years) == (household_id, person_id, consent_date, ",".join(sorted(scopes)), years)
+        if not same:
+            raise CaseError(f"consent {consent_id!r} is recorded already with different content")
+        return existing
+    row = MoveInConsent(consent_id=consent_id, household_id=household_id, person_id=person_id, case_id=case_id,
+                        consent_date=consent_date, scope=",".join(sorted(scopes)), tax_years=years,
+                        recorded_by=recorded_by)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def load_consent(session: Session, consent_id: str | None) -> iq.Consent | None:
+    """The recorded, unrevoked consent ``consent_id`` as a connector :class:`~connectors.inquiry.Consent`."""
+    if not consent_id:
+        return None
+    row = session.get(MoveInConsent, consent_id)
+    if row is None or row.revoked_date is not None:
+        return None
+    years = tuple(int(y) for y in row.tax_years.split(",")) if row.tax_years else ()
+    return iq.Consent(row.consent_id, row.consent_date, row.scope, row.household_id, years)
+
+
+def income_sources(session: Session, person_ids: list[str]) -> list[IncomeSource]:
+    """Recorded income sources of the persons."""
+    return list(session.scalars(select(IncomeSource).where(IncomeSource.person_id.in_(person_ids))))
