@@ -40,27 +40,68 @@ def scrub_my_numbers(text: str) -> str:
     return _CANDIDATE.sub(_replace, text)
 
 
+def scrub_record(record: logging.LogRecord) -> None:
+    """Scrub My Numbers from a record's message and exception text in place."""
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a broken format string must not break logging
+        return
+    scrubbed = scrub_my_numbers(message)
+    if scrubbed != message:
+        record.msg, record.args = scrubbed, None
+    if record.exc_info and not record.exc_text:
+        import traceback
+
+        record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+    if record.exc_text:
+        record.exc_text = scrub_my_numbers(record.exc_text)
+    if record.stack_info:
+        record.stack_info = scrub_my_numbers(record.stack_info)
+
+
 class MyNumberMaskingFilter(logging.Filter):
-    """Logging filter: scrubs My Numbers from the formatted message of every record."""
+    """Logging filter: scrubs My Numbers from the formatted message (and traceback) of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: D102
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not break logging
-            return True
-        scrubbed = scrub_my_numbers(message)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, None
+        scrub_record(record)
         return True
 
 
+def _install_record_factory() -> None:
+    """Wrap the LogRecord factory so every record is scrubbed at creation, whatever handler emits it."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "__kodomo_masking__", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = current(*args, **kwargs)
+        scrub_record(record)
+        return record
+
+    factory.__kodomo_masking__ = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def install_masking_filter(*logger_names: str) -> None:
-    """Attach the filter to the named loggers and to every handler of the root logger."""
+    """Mask My Numbers in every log record of this process.
+
+    * the LogRecord factory scrubs each record when it is created (covers loggers and handlers added later,
+      e.g. Prefect's API log handler that ships records to the server's ``log`` table);
+    * the filter is attached to the named loggers (default: root, prefect, kodomo, sqlalchemy) and to every
+      handler that exists now (root's and every other logger's), as a second line of defence.
+
+    Idempotent; call it at process start (the CLI does) and at the start of each flow.
+    """
+    _install_record_factory()
     flt = MyNumberMaskingFilter()
     for name in logger_names or ("", "prefect", "kodomo", "sqlalchemy"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, MyNumberMaskingFilter) for f in logger.filters):
             logger.addFilter(flt)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, MyNumberMaskingFilter) for f in handler.filters):
-            handler.addFilter(flt)
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, MyNumberMaskingFilter) for f in handler.filters):
+                handler.addFilter(flt)
