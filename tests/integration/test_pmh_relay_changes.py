@@ -1,0 +1,74 @@
+"""The relay: deletes with 異動日, per-person order, PMH schema rejections, intermediary errors.
+Counts come from the simulator's own state."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from kodomo.pmh.outbox import enqueue_changes
+from kodomo.pmh.payload import ProgramConfig
+from kodomo.pmh.relay import RelayOptions, relay_once
+from kodomo.pmh.simulator import SimConfig, SimServer
+from kodomo.pmh.synthetic import create_subjects
+from kodomo.pmh.testing import (
+    TOKEN,
+    fast_client,
+    outbox_status_counts,
+    sim_stats,
+    sim_subjects,
+    stored_pmh_ids,
+)
+from store.db import session_scope
+from store.pmh_models import PmhSubject
+
+OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=5)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with SimServer(SimConfig(token=TOKEN)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def sim(server):
+    server.sim.reset()
+    server.sim.reconfigure(**SimConfig(token=TOKEN, task_delay_ms=5).__dict__)
+    return server
+
+
+def test_delete_with_event_date_and_per_person_order(engine, key_ring, sim):
+    changes = create_subjects(engine, key_ring, 5)
+    loss = changes.iloc[:2].assign(change_type="2", reason="LOSS_MOVE_OUT",
+                                   event_date=pd.Timestamp("2026-08-20"), valid_to=pd.Timestamp("2026-08-20"))
+    with session_scope(engine) as session:
+        assert enqueue_changes(session, loss, "loss") == 2  # queued before the registrations are sent
+    report = relay_once(engine, fast_client(sim.url), key_ring, OPTS)
+    assert report.completed == 7
+    subjects = sim_subjects(sim.url)
+    assert subjects["0000000001"]["status"] == "DELETED" and subjects["0000000003"]["status"] == "REGISTERED"
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(PmhSubject.person_id, PmhSubject.status)).all())
+    assert states["0000000001"] == "DELETED" and states["0000000002"] == "DELETED"
+    assert states["0000000004"] == "REGISTERED"
+    assert sim_stats(sim.url)["tasks"] == 2  # the deletes waited for the registrations of the same persons
+
+
+def test_schema_rejection_marks_rows_rejected(engine, key_ring, sim):
+    create_subjects(engine, key_ring, 3)
+    options = RelayOptions(poll_interval_s=0.01, program=ProgramConfig(org_specific_certificate_type_id="BAD-ID"))
+    report = relay_once(engine, fast_client(sim.url), key_ring, options)
+    assert report.rejected == 3 and report.error_codes == {"PMH_string_pattern_mismatch": 3}
+    assert outbox_status_counts(engine) == {"REJECTED": 3} and sim_stats(sim.url)["tasks"] == 0
+
+
+def test_record_errors_from_the_intermediary_step(engine, key_ring, sim):
+    sim.sim.reconfigure(record_error_rate=0.3)
+    create_subjects(engine, key_ring, 100)
+    report = relay_once(engine, fast_client(sim.url), key_ring, OPTS)
+    counts = outbox_status_counts(engine)
+    assert 0 < counts["REJECTED"] < 100 and counts["REJECTED"] + counts["COMPLETED"] == 100
+    assert report.error_codes == {"PMH_E_INTERMEDIARY_NO_MATCH": counts["REJECTED"]}
+    assert len(stored_pmh_ids(engine, key_ring)) == counts["COMPLETED"]
