@@ -1,0 +1,43 @@
+"""The ``resident-changes`` flow: a batch of 異動 events → persons, households, notices, PMH outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from tasks import movein as t
+
+OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
+
+
+@flow(name="resident-changes", log_prints=False, persist_result=False, validate_parameters=True)
+def resident_changes(events_file: str, operator_id: OperatorId = "system-scheduler",
+                     as_of: dt.date | None = None, send_to_pmh: bool = True) -> dict:
+    """Process 異動 events as they arrive and re-determine the affected households.
+
+    Args:
+        events_file: a ``resident_events.csv`` (with optional ``applications.csv`` / ``insurance.csv`` next
+            to it), or a directory whose new ``resident_events*.csv`` files are processed in name order.
+        operator_id: the staff member or service principal running it (must be registered).
+        as_of: processing date; empty = today (Asia/Tokyo). Decisions are made for its month.
+        send_to_pmh: drain the PMH outbox after the decisions.
+    """
+    operator = t.authorise_operator(operator_id, "run")
+    as_of = as_of or t.today()
+    run_id = t.begin_run("resident-changes", operator)
+    try:
+        files = t.list_event_files(events_file)
+        results = [t.apply_events(t.read_events(name, as_of), run_id, operator, as_of) for name in files]
+        summary = t.publish_changes_summary(results, files, as_of)
+        if results:
+            summary["notices"] = t.issue_notices(summary["month"], run_id, operator)
+            if send_to_pmh:
+                summary["pmh"] = t.send_to_pmh(run_id)
+    except BaseException:
+        t.finish_run(run_id, "FAILED", {})
+        raise
+    t.finish_run(run_id, "COMPLETED", summary)
+    return summary

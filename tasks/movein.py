@@ -1,0 +1,130 @@
+"""Adapter tasks of the ``move-in`` and ``resident-changes`` flows.
+
+Each wraps one plain step of :mod:`kodomo.movein.steps`. No task retries on inquiries: transient HTTP
+failures are retried inside the inquiry connectors only (style.md point 8); a case that still fails is
+reported, and nothing of it is half-applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+
+from kodomo.movein import changes, service, steps
+from kodomo.movein.params import MoveInCase
+from kodomo.privacy import operators
+from kodomo.privacy.errors import sanitised
+from tasks.common import pipeline_task
+
+
+@pipeline_task(name="authorise-operator")
+@sanitised(stage="authorise")
+def authorise_operator(operator_id: str, action: str) -> str:
+    """Refuse an unknown, disabled or unauthorised operator before anything is read."""
+    return operators.require_operator(operator_id, action).operator_id
+
+
+@pipeline_task(name="begin-run")
+@sanitised(stage="begin_run")
+def begin_run(flow_name: str, operator_id: str) -> str:
+    """Migrate if needed and record the run (keyed by the Prefect flow-run id)."""
+    return steps.begin_run(flow_name, operator_id, flow_run.get_id() or f"local-{uuid.uuid4()}")
+
+
+@pipeline_task(name="resolve-case")
+@sanitised(stage="resolve_case")
+def resolve_case(case: MoveInCase, run_id: str) -> service.CaseContext:
+    """Find the case and its recorded consent; refuse an inquiry without consent (nothing queried)."""
+    return steps.resolve_case(case.to_request(), run_id)
+
+
+@pipeline_task(name="run-inquiries")
+@sanitised(stage="run_inquiries")
+def run_inquiries(context: service.CaseContext, case: MoveInCase, run_id: str) -> service.Gathered:
+    """Registry, tax, 住基ネット and 中間サーバ inquiries (retried in the connectors only)."""
+    return steps.run_inquiries(context, case.to_request(), run_id)
+
+
+@pipeline_task(name="apply-case")
+@sanitised(stage="apply_case")
+def apply_case(gathered: service.Gathered, run_id: str, operator_id: str) -> dict:
+    """Persons, income, application, re-determination and PMH outbox in one transaction."""
+    return steps.apply_case(gathered, run_id, operator_id)
+
+
+@pipeline_task(name="issue-notices")
+@sanitised(stage="issue_notices")
+def issue_notices(month: str, run_id: str, operator_id: str) -> dict:
+    """Rewrite the month's issuance and notice lists for staff."""
+    return steps.issue_notices(month, run_id, operator_id)
+
+
+@pipeline_task(name="send-to-pmh")
+@sanitised(stage="send_to_pmh")
+def send_to_pmh(run_id: str) -> dict:
+    """Drain the PMH outbox once; PMH trouble leaves the rows queued for the next sync."""
+    return steps.send_to_pmh(run_id)
+
+
+@pipeline_task(name="publish-case-summary")
+@sanitised(stage="publish_summary")
+def publish_case_summary(result: dict) -> dict:
+    """Markdown artifact with masked ids and counts; returns the same (masked) summary."""
+    create_markdown_artifact(key="move-in-case", markdown=service.summary_markdown(result),
+                             description=f"Move-in case {result['case_id']}")
+    return {k: result[k] for k in ("case_id", "status", "household", "members", "decided", "inquiries",
+                                    "income_source", "previous_municipality")} | {
+        "decisions": (result.get("determination") or {}).get("by_type", {}),
+        "pmh_outbox_rows": (result.get("determination") or {}).get("pmh_outbox_rows", 0),
+        "pmh": {k: v for k, v in (result.get("pmh") or {}).items() if k in ("completed", "records_sent",
+                                                                          "failed", "error")},
+    }
+
+
+@pipeline_task(name="list-event-files")
+@sanitised(stage="list_event_files")
+def list_event_files(events_file: str) -> list[str]:
+    """The events file, or the new event files of a directory."""
+    return steps.pending_event_files(events_file)
+
+
+@pipeline_task(name="read-events", retries=2, retry_delay_seconds=5)
+@sanitised(stage="read_events")
+def read_events(events_file: str, as_of: dt.date) -> changes.EventBatch:
+    """Read and validate one events file (retried: it may still be arriving)."""
+    return steps.read_events(events_file, as_of)
+
+
+@pipeline_task(name="apply-events")
+@sanitised(stage="apply_events")
+def apply_events(batch: changes.EventBatch, run_id: str, operator_id: str, as_of: dt.date) -> dict:
+    """Persons, events and the affected households' re-determination in one transaction."""
+    return steps.apply_events(batch, run_id, operator_id, as_of)
+
+
+@pipeline_task(name="publish-changes-summary")
+@sanitised(stage="publish_summary")
+def publish_changes_summary(results: list[dict], files: list[str], as_of: dt.date) -> dict:
+    """Markdown artifact per run (counts only); returns the totals."""
+    from pathlib import Path
+
+    for result, name in zip(results, files, strict=True):
+        create_markdown_artifact(key="resident-changes", markdown=changes.summary_markdown(result, Path(name).name),
+                                 description="Resident changes batch")
+    return steps.summarise_batches(results, as_of)
+
+
+@pipeline_task(name="finish-run")
+@sanitised(stage="finish_run")
+def finish_run(run_id: str, status: str, counts: dict) -> None:
+    """Record the outcome of the run in the project's run table."""
+    steps.finish_run(run_id, status, counts)
+
+
+def today() -> dt.date:
+    """Today in Asia/Tokyo (plain helper for the flows)."""
+    return steps.today()
+
