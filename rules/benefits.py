@@ -289,6 +289,11 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     capped_flag = policy.series("copay.capped_at_self_pay", service).fillna(True).to_numpy(dtype=bool)
     copay = np.where(capped_flag, np.minimum(rule_amount, remaining), rule_amount)
     subsidy = np.maximum(remaining - copay, 0)
+    if "receipt_amount" in out:
+        # 償還払い: never more than the family actually paid, meals excluded.
+        paid = out["receipt_amount"].astype("Int64")
+        ceiling = np.maximum(_i64(paid) - _i64(out["meal_amount"]), 0)
+        subsidy = np.where(paid.notna().to_numpy(dtype=bool), np.minimum(subsidy, ceiling), subsidy)
 
     payable = (out["rejection_reason"].isna().to_numpy(dtype=bool) if "rejection_reason" in out
                else np.ones(len(out), dtype=bool))

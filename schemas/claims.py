@@ -1,0 +1,263 @@
+"""``claims.csv`` (現物給付 receipts) and ``reimbursement_applications.csv`` (償還払い), and their stage frame.
+
+docs/formats/claims.md and docs/formats/reimbursement_applications.md describe the files. Optional amounts
+are digit strings here (empty = none) and become integers in :func:`claims_stage_frame`, so that one bad
+cell quarantines its row instead of failing the column.
+
+Check digits (モジュラス10 ウエイト2・1, domain.md §5): 医療機関コード (10 digits), 保険者番号 (6 or 8),
+公費受給者番号 (7).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from rules.checkdigits import valid_insurer_number, valid_medical_institution_code, valid_recipient_number
+from schemas.checks import FLAG_CODES, MIN_DATE, column_check, not_after_reference, not_before, row_check
+
+#: 入院 (医科), 入院外 (医科 外来), 歯科, 調剤, 治療用装具 (償還払い only).
+CARE_TYPES = ["INPATIENT", "OUTPATIENT", "DENTAL", "PHARMACY", "ORTHOSIS"]
+#: high_cost.limit keys: 区分ア イ ウ エ オ.
+HIGH_COST_CATEGORIES = ["a", "i", "u", "e", "o"]
+#: Why the family paid and applies (domain.md §1.7; S19, S23).
+REIMBURSEMENT_REASONS = ["OUT_OF_PREFECTURE", "ORTHOSIS", "CERTIFICATE_NOT_SHOWN", "NON_AGREEMENT_INSTITUTION"]
+
+CLAIM_ID = r"^[0-9A-Za-z-]{1,20}$"
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+AMOUNT = r"^[0-9]{1,10}$"
+LAW_NO = r"^[0-9]{2}$"
+HALF_KANA = r"^[ｦ-ﾟ0-9A-Z ().\-/]{1,30}$"
+
+OTHER_SLOTS = (1, 2, 3)
+
+
+class _ReceiptFields(pa.DataFrameModel):
+    """Columns shared by a 現物給付 receipt and a 償還払い application."""
+
+    service_month: str = pa.Field(str_matches=MONTH, description="診療年月 (YYYY-MM)")
+    first_service_date: pd.Timestamp = pa.Field(ge=MIN_DATE, description="first service day in the month")
+    last_service_date: pd.Timestamp = pa.Field(ge=MIN_DATE, description="last service day in the month")
+    service_days: int = pa.Field(ge=1, le=31, description="診療実日数 (inpatient: days of the stay in the month)")
+    care_type: str = pa.Field(isin=CARE_TYPES, description="INPATIENT, OUTPATIENT, DENTAL, PHARMACY, ORTHOSIS")
+    first_visit_flag: str = pa.Field(isin=FLAG_CODES, description="1 = the receipt includes a 初診")
+    admission_id: str = pa.Field(nullable=True, str_matches=CLAIM_ID,
+                                 description="入院 id: the same for every monthly receipt of one admission")
+    admission_date: pd.Timestamp = pa.Field(nullable=True, ge=MIN_DATE, description="入院年月日")
+    insurer_number: str = pa.Field(description="保険者番号 (6 or 8 digits, check digit)")
+    recipient_no: str = pa.Field(description="公費受給者番号 of the child (7 digits, check digit)")
+    other_law_no_1: str = pa.Field(nullable=True, str_matches=LAW_NO, description="法別番号 of 他法 ① (公費①)")
+    other_amount_1: str = pa.Field(nullable=True, str_matches=AMOUNT, description="amount 他法 ① pays (yen)")
+    other_law_no_2: str = pa.Field(nullable=True, str_matches=LAW_NO, description="法別番号 of 他法 ②")
+    other_amount_2: str = pa.Field(nullable=True, str_matches=AMOUNT, description="amount 他法 ② pays (yen)")
+    other_law_no_3: str = pa.Field(nullable=True, str_matches=LAW_NO, description="法別番号 of 他法 ③")
+    other_amount_3: str = pa.Field(nullable=True, str_matches=AMOUNT, description="amount 他法 ③ pays (yen)")
+    high_cost_amount: str = pa.Field(nullable=True, str_matches=AMOUNT,
+                                     description="高額療養費 paid or payable (yen); empty = compute from the 区分")
+    high_cost_category: str = pa.Field(nullable=True, isin=HIGH_COST_CATEGORIES,
+                                       description="適用区分 a/i/u/e/o = ア/イ/ウ/エ/オ")
+    high_cost_many_times_flag: str = pa.Field(nullable=True, isin=FLAG_CODES, description="1 = 多数回該当")
+    additional_benefit_amount: str = pa.Field(nullable=True, str_matches=AMOUNT,
+                                              description="付加給付 actually paid by a 健保組合/共済 (yen)")
+    meal_amount: str = pa.Field(nullable=True, str_matches=AMOUNT,
+                                description="食事療養標準負担額 (yen; never subsidised)")
+    source_row: int = pa.Field(ge=1, description="row number in the source file")
+
+    class Config:
+        """Strict columns, coerced types."""
+
+        strict = True
+        coerce = True
+
+    @column_check("insurer_number", "insurer_number_check_digit", "保険者番号 check digit is wrong")
+    @classmethod
+    def _insurer(cls, values: Series[str]) -> Series[bool]:
+        return valid_insurer_number(values)
+
+    @column_check("recipient_no", "recipient_no_check_digit", "受給者番号 check digit is wrong")
+    @classmethod
+    def _recipient(cls, values: Series[str]) -> Series[bool]:
+        return valid_recipient_number(values)
+
+    @column_check("first_service_date", "service_date_not_in_future", "service date is after the extract date")
+    @classmethod
+    def _not_future(cls, values: Series[pd.Timestamp]) -> Series[bool]:
+        return not_after_reference(values)
+
+    @row_check("service_dates_ordered", ("last_service_date",), "last service date is before the first")
+    @classmethod
+    def _ordered(cls, frame: pd.DataFrame) -> Series[bool]:
+        return not_before(frame["last_service_date"], frame["first_service_date"])
+
+    @row_check("service_dates_in_service_month", ("service_month",),
+               "service dates are outside the 診療年月")
+    @classmethod
+    def _in_month(cls, frame: pd.DataFrame) -> Series[bool]:
+        first = frame["first_service_date"].dt.strftime("%Y-%m")
+        last = frame["last_service_date"].dt.strftime("%Y-%m")
+        inside = (first == frame["service_month"]) & (last == frame["service_month"])
+        return inside | first.isna() | last.isna() | frame["service_month"].isna()
+
+    @row_check("service_days_fit_dates", ("service_days",), "実日数 exceeds the days between first and last date")
+    @classmethod
+    def _days(cls, frame: pd.DataFrame) -> Series[bool]:
+        span = (frame["last_service_date"] - frame["first_service_date"]).dt.days + 1
+        return ~(frame["service_days"] > span).fillna(False).astype(bool)
+
+    @row_check("inpatient_has_admission", ("admission_id",), "an inpatient receipt needs admission_id and date")
+    @classmethod
+    def _admission(cls, frame: pd.DataFrame) -> Series[bool]:
+        inpatient = frame["care_type"] == "INPATIENT"
+        return ~(inpatient & (frame["admission_id"].isna() | frame["admission_date"].isna())).fillna(False)
+
+    @row_check("admitted_before_service", ("admission_date",), "admission date is after the first service date")
+    @classmethod
+    def _admitted(cls, frame: pd.DataFrame) -> Series[bool]:
+        return not_before(frame["first_service_date"], frame["admission_date"])
+
+    @row_check("other_programme_complete", ("other_law_no_1",), "a 他法 amount needs its 法別番号 and vice versa")
+    @classmethod
+    def _other(cls, frame: pd.DataFrame) -> Series[bool]:
+        ok = pd.Series(True, index=frame.index)
+        for i in OTHER_SLOTS:
+            ok &= frame[f"other_law_no_{i}"].isna() == frame[f"other_amount_{i}"].isna()
+        return ok
+
+
+class ClaimSchema(_ReceiptFields):
+    """One 現物給付 receipt as the 審査支払機関 (国保連 / 支払基金) hand it to the city (claims.csv)."""
+
+    claim_id: str = pa.Field(str_matches=CLAIM_ID, unique=True, description="receipt id (レセプト管理番号), unique")
+    billing_month: str = pa.Field(str_matches=MONTH, description="請求年月 (YYYY-MM)")
+    institution_code: str = pa.Field(description="医療機関コード: 10 digits (都道府県 2 … 検証番号 1)")
+    total_points: int = pa.Field(ge=0, le=99_999_999, description="総点数 (総医療費 = points × 10 yen)")
+
+    @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
+    @classmethod
+    def _institution(cls, values: Series[str]) -> Series[bool]:
+        return valid_medical_institution_code(values)
+
+    @row_check("billed_after_service", ("billing_month",), "請求年月 is before the 診療年月")
+    @classmethod
+    def _billed(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~(frame["billing_month"] < frame["service_month"]).fillna(False).astype(bool)
+
+
+class ReimbursementApplicationSchema(_ReceiptFields):
+    """One 償還払い application (reimbursement_applications.csv): one receipt and the payee account."""
+
+    application_id: str = pa.Field(str_matches=CLAIM_ID, unique=True, description="受付番号, unique")
+    application_date: pd.Timestamp = pa.Field(ge=MIN_DATE, description="申請日 (受付日)")
+    reason_code: str = pa.Field(isin=REIMBURSEMENT_REASONS, description="why the family paid at the window")
+    institution_code: str = pa.Field(nullable=True,
+                                     description="医療機関コード (10 digits); empty for a 治療用装具 maker")
+    total_cost_amount: int = pa.Field(ge=0, le=999_999_999,
+                                      description="総医療費 recognised by the insurer (装具: 療養費 基準額), yen")
+    receipt_amount: int = pa.Field(ge=0, le=999_999_999, description="amount the family paid (領収額), yen")
+    bank_code: str = pa.Field(str_matches=r"^[0-9]{4}$", description="金融機関コード")
+    branch_code: str = pa.Field(str_matches=r"^[0-9]{3}$", description="支店コード")
+    account_type: str = pa.Field(isin=["1", "2"], description="預金種目: 1 普通, 2 当座")
+    account_number: str = pa.Field(str_matches=r"^[0-9]{7}$", description="口座番号 (7 digits)")
+    account_holder_kana: str = pa.Field(str_matches=HALF_KANA, description="口座名義 (half-width kana, 全銀 set)")
+
+    @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
+    @classmethod
+    def _institution(cls, values: Series[str]) -> Series[bool]:
+        return valid_medical_institution_code(values) | values.isna()
+
+    @row_check("applied_after_service", ("application_date",), "application date is before the service")
+    @classmethod
+    def _applied(cls, frame: pd.DataFrame) -> Series[bool]:
+        return not_before(frame["application_date"], frame["first_service_date"])
+
+    @row_check("institution_unless_fitting", ("institution_code",), "a receipt needs its 医療機関コード")
+    @classmethod
+    def _institution_present(cls, frame: pd.DataFrame) -> Series[bool]:
+        return ~((frame["care_type"] != "ORTHOSIS") & frame["institution_code"].isna()).fillna(False)
+
+
+CLAIM_COLUMNS = [
+    "claim_id", "billing_month", "service_month", "first_service_date", "last_service_date", "service_days",
+    "institution_code", "care_type", "first_visit_flag", "admission_id", "admission_date", "total_points",
+    "insurer_number", "recipient_no", "other_law_no_1", "other_amount_1", "other_law_no_2", "other_amount_2",
+    "other_law_no_3", "other_amount_3", "high_cost_amount", "high_cost_category", "high_cost_many_times_flag",
+    "additional_benefit_amount", "meal_amount",
+]
+REIMBURSEMENT_COLUMNS = [
+    "application_id", "application_date", "reason_code", "recipient_no", "service_month", "first_service_date",
+    "last_service_date", "service_days", "institution_code", "care_type", "first_visit_flag", "admission_id",
+    "admission_date", "total_cost_amount", "receipt_amount", "insurer_number", "other_law_no_1", "other_amount_1",
+    "other_law_no_2", "other_amount_2", "other_law_no_3", "other_amount_3", "high_cost_amount",
+    "high_cost_category", "high_cost_many_times_flag", "additional_benefit_amount", "meal_amount", "bank_code",
+    "branch_code", "account_type", "account_number", "account_holder_kana",
+]
+PAYEE_COLUMNS = ["bank_code", "branch_code", "account_type", "account_number", "account_holder_kana"]
+
+#: Columns of the claims stage frame (rules.benefits input), in order.
+STAGE_COLUMNS = [
+    "claim_id", "route", "billing_month", "service_month", "first_service_date", "last_service_date",
+    "service_days", "institution_code", "care_type", "first_visit_flag", "admission_id", "admission_date",
+    "total_cost_amount", "receipt_amount", "insurer_number", "recipient_no",
+    "other_law_no_1", "other_amount_1", "other_law_no_2", "other_amount_2", "other_law_no_3", "other_amount_3",
+    "high_cost_amount", "high_cost_category", "high_cost_many_times_flag", "additional_benefit_amount",
+    "meal_amount", "application_date", "reimbursement_reason",
+]
+
+
+def _amount(values: pd.Series, *, nullable: bool = False) -> pd.Series:
+    numbers = pd.to_numeric(values.astype("string"), errors="coerce").astype("Int64")
+    return numbers if nullable else numbers.fillna(0).astype("int64")
+
+
+def claims_stage_frame(claims: pd.DataFrame | None = None, applications: pd.DataFrame | None = None,
+                       billing_month: str | None = None) -> pd.DataFrame:
+    """Turn validated ``claims.csv`` and ``reimbursement_applications.csv`` rows into one claims stage frame.
+
+    ``route`` is ``IN_KIND`` or ``REIMBURSEMENT``; 総医療費 of a receipt = 総点数 × 10 yen (療担規則, 1点10円);
+    flags become booleans, optional amounts integers (0 when empty; ``high_cost_amount`` stays missing so
+    rules.benefits computes it). An application's ``claim_id`` is ``R-`` + its ``application_id``, so the
+    two files can never collide.
+    """
+    parts = []
+    if claims is not None and len(claims):
+        c = claims.copy()
+        c["route"] = "IN_KIND"
+        c["total_cost_amount"] = c["total_points"].astype("int64") * 10
+        c["receipt_amount"] = pd.NA
+        c["application_date"] = pd.NaT
+        c["reimbursement_reason"] = pd.NA
+        parts.append(c)
+    if applications is not None and len(applications):
+        a = applications.rename(columns={"reason_code": "reimbursement_reason"})
+        a["claim_id"] = "R-" + a.pop("application_id").astype("string")
+        a = a.assign(route="REIMBURSEMENT",
+                     billing_month=billing_month or a["application_date"].dt.strftime("%Y-%m"))
+        parts.append(a)
+    if not parts:
+        frame = pd.DataFrame({column: pd.Series(dtype=object) for column in STAGE_COLUMNS})
+    else:
+        frame = pd.concat(parts, ignore_index=True, sort=False)
+    out = pd.DataFrame(index=frame.index)
+    for column in STAGE_COLUMNS:
+        out[column] = frame.get(column, pd.NA)
+    for column in ("first_service_date", "last_service_date", "admission_date", "application_date"):
+        out[column] = pd.to_datetime(out[column]).astype("datetime64[ns]")
+    for column in ("claim_id", "route", "institution_code", "care_type", "admission_id", "insurer_number",
+                   "recipient_no", "high_cost_category", "reimbursement_reason", "billing_month", "service_month",
+                   "other_law_no_1", "other_law_no_2", "other_law_no_3"):
+        out[column] = out[column].astype("string")
+    out["first_visit_flag"] = (out["first_visit_flag"].astype("string") == "1").fillna(False).astype(bool)
+    out["high_cost_many_times_flag"] = (out["high_cost_many_times_flag"].astype("string") == "1").fillna(
+        False).astype(bool)
+    out["service_days"] = out["service_days"].astype("int64")
+    out["total_cost_amount"] = out["total_cost_amount"].astype("int64")
+    out["receipt_amount"] = _amount(out["receipt_amount"], nullable=True)
+    out["high_cost_amount"] = _amount(out["high_cost_amount"], nullable=True)
+    for column in ("other_amount_1", "other_amount_2", "other_amount_3", "additional_benefit_amount",
+                   "meal_amount"):
+        out[column] = _amount(out[column])
+    if "source_row" in frame:
+        out["source_row"] = frame["source_row"].to_numpy(dtype=np.int64)
+    return out
