@@ -128,8 +128,10 @@ def load_references(conn: Connection, person_ids: list[str] | None = None) -> tu
 
 
 def attach_admission_history(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
-    """Add ``admission_prior_days`` / ``admission_prior_copay_amount`` from stored receipts of the same
-    admission that started before each receipt and are not themselves in ``frame``.
+    """Add ``admission_prior_days`` / ``admission_prior_copay_amount`` from the stored receipts.
+
+    Only stored receipts of the same admission that started before each receipt and are not themselves in
+    ``frame`` count (the rule adds the receipts in the frame itself).
     """
     out = frame.copy()
     out["admission_prior_days"] = 0
