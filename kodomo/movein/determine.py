@@ -17,40 +17,49 @@ evaluate (``Policy.at``/``series`` inside the rules).
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from connectors.inquiry import TAX_COLUMNS
 from kodomo.pipeline import decide
 from kodomo.pmh import outbox
 from kodomo.privacy.audit import record_access
-from rules import decisions, eligibility
+from rules import decisions, eligibility, residence
 from rules.dates import month_bounds
 from store import models
 from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
 
-_PERSON_KEYS = ("person_id", "child_person_id", "guardian_person_id")
+
+def _in(table, column: str, keys: set[str]):
+    return table.c[column].in_(sorted(keys))
 
 
-def restrict_inputs(inputs, person_ids: set[str], household_ids: set[str]):
-    """A copy of ``inputs`` (an ``EligibilityInputs``) keeping only rows of the given persons/households."""
-    changes = {}
-    for f in dataclasses.fields(inputs):
-        frame = getattr(inputs, f.name)
-        if not isinstance(frame, pd.DataFrame):
-            continue
-        keep = pd.Series(False, index=frame.index)
-        matched_any = False
-        for column in _PERSON_KEYS:
-            if column in frame.columns:
-                keep |= frame[column].isin(person_ids)
-                matched_any = True
-        if "household_id" in frame.columns and f.name not in ("residents", "residence"):
-            keep |= frame["household_id"].isin(household_ids)
-            matched_any = True
-        changes[f.name] = frame.loc[keep].reset_index(drop=True) if matched_any else frame
-    return dataclasses.replace(inputs, **changes)
+def load_household_inputs(conn, person_ids: set[str], household_ids: set[str]) -> eligibility.EligibilityInputs:
+    """The eligibility inputs of the scoped persons and households only (same frames as the monthly run).
+
+    ``residents`` is the stored person row (the latest household and 続柄 after every stored event);
+    ``residence`` comes from :func:`rules.residence.apply_events` over the stored residence start and the
+    stored 異動 events, exactly as in the monthly run.
+    """
+    p, e = models.Person.__table__, models.ResidentEvent.__table__
+    persons = read_frame(conn, p, ["person_id", "household_id", "relationship_code", "birth_date",
+                                   "residence_start_date"], where=_in(p, "person_id", person_ids))
+    events = read_frame(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date"],
+                        where=_in(e, "person_id", person_ids))
+    events = events.merge(persons[["person_id", "birth_date"]], on="person_id", how="left")
+    i, w, t, a = (models.InsuranceCoverage.__table__, models.WelfareCase.__table__, models.TaxRecord.__table__,
+                  models.Application.__table__)
+    return eligibility.EligibilityInputs(
+        residents=persons[["person_id", "birth_date", "household_id", "relationship_code"]],
+        residence=residence.apply_events(persons, events),
+        insurance=read_frame(conn, i, ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
+                             where=_in(i, "person_id", person_ids)),
+        welfare=read_frame(conn, w, ["case_id", "household_id", "start_date", "end_date"],
+                           where=_in(w, "household_id", household_ids)),
+        tax=read_frame(conn, t, ["person_id", *TAX_COLUMNS], where=_in(t, "person_id", person_ids)),
+        applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
+                                          "application_date"], where=_in(a, "child_person_id", person_ids)),
+    )
 
 
 def household_persons(session: Session, household_ids: set[str], extra_person_ids: set[str]) -> set[str]:
@@ -97,6 +106,22 @@ def determine_periods(inputs, policy, month: str) -> pd.DataFrame:
     return eligibility.determine_eligibility(inputs, policy, start, end)
 
 
+def store_certificates(conn, previous: pd.DataFrame, new: pd.DataFrame, recipients: pd.DataFrame,
+                       month: str) -> int:
+    """The certificate state after the new decisions (:func:`rules.decisions.apply_decisions`)."""
+    if new.empty:
+        return 0
+    state = decisions.apply_decisions(previous, new)
+    rows = state.loc[state["person_id"].isin(new["person_id"])].merge(recipients, on="person_id", how="inner")
+    if rows.empty:
+        return 0
+    table = models.Certificate.__table__
+    delete_keys(conn, table, "person_id", rows["person_id"].tolist())
+    insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status"]].assign(
+        status=rows["status"].astype(str), last_decision_month=month))
+    return len(rows)
+
+
 def redetermine(session: Session, *, household_ids: set[str], person_ids: set[str], month: str, policy,
                 run_id: str, operator_id: str, purpose: str) -> dict:
     """Eligibility, decisions, 受給者番号, certificates and PMH outbox rows for the affected households.
@@ -107,7 +132,7 @@ def redetermine(session: Session, *, household_ids: set[str], person_ids: set[st
     conn = session.connection()
     scope = household_persons(session, household_ids, person_ids)
     _, month_end = month_bounds(month)
-    inputs = restrict_inputs(decide.load_eligibility_inputs(conn), scope, household_ids)
+    inputs = load_household_inputs(conn, scope, household_ids)
     periods = determine_periods(inputs, policy, month)
     periods = periods.loc[periods["person_id"].isin(scope)]
     changed = store_scoped_periods(session, periods, scope, policy.version, run_id)
@@ -128,9 +153,9 @@ def redetermine(session: Session, *, household_ids: set[str], person_ids: set[st
                                         snapshot.get("program.public_payer_number"), run_id)
     inserted = insert_missing(conn, d, new.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
-    certificates = decide.update_certificates(conn, new, month)
     r = models.Recipient.__table__
     recipients = read_frame(conn, r, ["person_id", "recipient_no"], where=r.c.person_id.in_(sorted(scope)))
+    certificates = store_certificates(conn, previous, new, recipients, month)
     changes = new.merge(recipients, on="person_id", how="left")
     queued = outbox.enqueue_changes(session, pd.DataFrame({
         "person_id": changes["person_id"],
