@@ -163,11 +163,42 @@ class _ReasonCodes:
 # ---------------------------------------------------------------------------------------------------
 
 
+class _CachedPolicy:
+    """Memoises :meth:`Policy.eras` for one run (the policy is frozen)."""
+
+    def __init__(self, policy: Any) -> None:
+        self._policy = policy
+        self._eras: dict[str, pd.DataFrame] = {}
+        self._prepared: dict[str, pd.DataFrame] = {}
+        self._segments: dict[tuple, pd.DataFrame] = {}
+
+    def eras(self, name: str) -> pd.DataFrame:
+        if name not in self._eras:
+            self._eras[name] = self._policy.eras(name)
+        return self._eras[name]
+
+    def at(self, when: Any) -> Any:
+        return self._policy.at(when)
+
+
+def cached_policy(policy: Any) -> Any:
+    """Wrap a policy so that era look-ups and era segments are computed once.
+
+    :func:`determine_eligibility` wraps the policy itself; wrap it once yourself to share the memo
+    between several runs (e.g. months of a backfill).
+    """
+    return policy if isinstance(policy, _CachedPolicy) else _CachedPolicy(policy)
+
+
 def _eras(policy: Any, name: str) -> pd.DataFrame:
-    eras = policy.eras(name).copy()
-    eras["effective_from"] = iv.as_dates(eras["effective_from"])
-    eras["effective_to"] = iv.as_dates(eras["effective_to"]).fillna(iv.OPEN_END)
-    return eras.sort_values("effective_from", ignore_index=True)
+    """Eras of ``name`` sorted, with ``effective_to`` closed by :data:`rules.intervals.OPEN_END`."""
+    memo = policy._prepared if isinstance(policy, _CachedPolicy) else {}
+    if name not in memo:
+        eras = policy.eras(name).copy()
+        eras["effective_from"] = iv.as_dates(eras["effective_from"])
+        eras["effective_to"] = iv.as_dates(eras["effective_to"]).fillna(iv.OPEN_END)
+        memo[name] = eras.sort_values("effective_from", ignore_index=True)
+    return memo[name]
 
 
 def lookup_parameter(policy: Any, name: str, dates: pd.Series) -> pd.DataFrame:
@@ -202,7 +233,16 @@ def _segments(policy: Any, names: Sequence[str], breaks: Iterable[pd.Timestamp] 
     Columns ``seg_start, seg_end`` and, per name, ``<name>`` (value or None), ``<name>#from``
     (effective date of that value) and ``<name>#ref`` (its reference).
     """
-    points = {iv.OPEN_START, *(pd.Timestamp(b) for b in breaks)}
+    breaks = tuple(sorted(pd.Timestamp(b) for b in breaks))
+    memo = policy._segments if isinstance(policy, _CachedPolicy) else {}
+    key = (tuple(names), breaks)
+    if key not in memo:
+        memo[key] = _cut_segments(policy, names, breaks)
+    return memo[key].copy()
+
+
+def _cut_segments(policy: Any, names: Sequence[str], breaks: tuple[pd.Timestamp, ...]) -> pd.DataFrame:
+    points = {iv.OPEN_START, *breaks}
     for name in names:
         points.update(_eras(policy, name)["effective_from"])
     starts = pd.Series(sorted(points), dtype="datetime64[ns]")
@@ -608,6 +648,7 @@ def determine_eligibility(
         ``sources`` lists, position by position, the domain.md source ids of each code (comma-joined).
     """
     hs, he = pd.Timestamp(horizon_start), pd.Timestamp(horizon_end)
+    policy = cached_policy(policy)
     codes = _ReasonCodes()
     residents = inputs.residents
     child_ids = pd.Index(inputs.applications["child_person_id"].dropna().unique())

@@ -30,6 +30,8 @@ _AGGREGATIONS = ("first", "last", "min", "max", "bitor")
 
 def as_dates(values: pd.Series) -> pd.Series:
     """Coerce a column to ``datetime64[ns]`` (the project's date dtype)."""
+    if isinstance(values, pd.Series) and values.dtype == "datetime64[ns]":
+        return values
     return pd.to_datetime(values).astype("datetime64[ns]")
 
 
