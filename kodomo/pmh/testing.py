@@ -72,3 +72,55 @@ def subprocess_env(db_url: str, pmh_url: str | None, ring: KeyRing, home: str, f
     if fault:
         env["KODOMO_PMH_FAULT"] = fault
     return env
+
+
+def invariants(engine: Engine, ring: KeyRing, url: str) -> dict:
+    """REL-04 invariants after a crash and a re-run, from our tables and the simulator's own state."""
+    counts = outbox_status_counts(engine)
+    stats = sim_stats(url)
+    with engine.connect() as conn:
+        rows = int(conn.execute(select(func.count()).select_from(PmhOutbox)).scalar_one())
+        persons = int(conn.execute(select(func.count(func.distinct(PmhOutbox.person_id)))).scalar_one())
+    return {
+        "outbox_rows": rows,
+        "settled": counts.get("COMPLETED", 0) + counts.get("REJECTED", 0) + counts.get("REJECTED_LOCAL", 0),
+        "unsettled": {k: v for k, v in counts.items() if k not in ("COMPLETED", "REJECTED", "REJECTED_LOCAL")},
+        "sim_distinct_records": stats["distinct_records"],
+        "sim_duplicates": stats["duplicates"],
+        "results": result_count(engine),
+        "pmh_ids": len(stored_pmh_ids(engine, ring)),
+        "persons": persons,
+    }
+
+
+def assert_clean(engine: Engine, ring: KeyRing, url: str) -> dict:
+    """Nothing lost, nothing sent twice: every row settled once, every record applied exactly once."""
+    inv = invariants(engine, ring, url)
+    assert inv["unsettled"] == {}, inv
+    assert inv["settled"] == inv["outbox_rows"] == inv["sim_distinct_records"] == inv["results"], inv
+    assert inv["sim_duplicates"] == 0, inv
+    assert inv["pmh_ids"] == inv["persons"], inv
+    return inv
+
+
+def kill_and_rerun(engine: Engine, ring: KeyRing, url: str, db_url: str, home: str, point: str,
+                   start: int, nth: int = 2) -> dict:
+    """Run the relay in a child process that SIGKILLs itself at ``point``, then re-run it in-process."""
+    import signal
+    import subprocess
+    import sys
+
+    from kodomo.pmh.relay import RelayOptions, relay_once
+    from kodomo.pmh.synthetic import create_subjects
+
+    create_subjects(engine, ring, 250, start=start)
+    child = subprocess.run(
+        [sys.executable, "-m", "kodomo.pmh.relay", "--claim-batches", "1"],
+        env=subprocess_env(db_url, url, ring, home, fault=f"{point}:kill:{nth}"),
+        capture_output=True, timeout=60, check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, (child.returncode, child.stderr[-2000:])
+    before = outbox_status_counts(engine)
+    relay_once(engine, fast_client(url), ring, RelayOptions(claim_batches=1, poll_interval_s=0.01,
+                                                            result_timeout_s=5))
+    return {"before_rerun": before, **assert_clean(engine, ring, url)}
