@@ -112,7 +112,7 @@ def _line_of(raw: bytes, position: int) -> int:
     return raw.count(b"\n", 0, position) + 1
 
 
-def _decode(raw: bytes, name: str, encoding: str | None) -> str:
+def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
     """Decode strictly in the declared encoding, or detect UTF-8 (BOM optional) then CP932."""
     if encoding is not None:
         try:
@@ -121,13 +121,13 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> str:
             raise InputFileError(name, "unsupported declared encoding: use utf-8 or cp932") from None
         codec = "utf-8-sig" if declared == "utf-8" else "cp932"
         try:
-            return raw.decode(codec)
+            return raw.decode(codec), declared
         except UnicodeDecodeError as exc:
             raise InputFileError(
                 name, f"bytes that are not valid {declared} (declared encoding)", _line_of(raw, exc.start)
             ) from None
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:
         utf8_start = utf8_error.start
     # Multi-byte UTF-8 before the first bad byte (or a BOM) means this is a UTF-8 file with a
@@ -135,7 +135,7 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> str:
     if raw.startswith(_BOM) or any(byte >= 0x80 for byte in raw[:utf8_start]):
         raise InputFileError(name, "bytes that are not valid utf-8", _line_of(raw, utf8_start))
     try:
-        return raw.decode("cp932")
+        return raw.decode("cp932"), "cp932"
     except UnicodeDecodeError as cp932_error:
         position = max(utf8_start, cp932_error.start)
         raise InputFileError(
@@ -195,10 +195,17 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
     if encoding is None:
         encoding = read_manifest(path.parent).get("encoding")
     raw = path.read_bytes()
-    text = _decode(raw, name, encoding)
+    text, codec = _decode(raw, name, encoding)
     if not text.strip():
         raise InputFileError(name, "the file is empty (no header row)", 1)
 
+    # The C parser reads UTF-8 natively (much faster than from a str): hand it UTF-8 bytes.
+    if codec == "cp932":
+        data: bytes | memoryview = text.encode("utf-8")
+    elif raw.startswith(_BOM):
+        data = memoryview(raw)[len(_BOM) :]
+    else:
+        data = raw
     first_line = text.split("\n", 1)[0].rstrip("\r")
     header = next(csv.reader([first_line]))
     _check_header(header, columns, name)
@@ -208,8 +215,9 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(
-                io.StringIO(text),
+                io.BytesIO(data),
                 engine="c",
+                encoding="utf-8",
                 header=None,
                 skiprows=1,
                 names=[*header, extra],

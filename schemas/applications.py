@@ -17,12 +17,12 @@ class ApplicationSchema(pa.DataFrameModel):
     """One 資格登録届 (applications.csv)."""
 
     application_id: str = pa.Field(
-        str_matches=RECORD_ID, unique=True, description="受付番号 of the application, unique"
+        matches_format={"pattern": RECORD_ID}, unique=True, description="受付番号 of the application, unique"
     )
-    child_person_id: str = pa.Field(str_matches=ID10, description="宛名番号 of the child to register")
+    child_person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the child to register")
     guardian_person_id: str = pa.Field(
         nullable=True,
-        str_matches=ID10,
+        matches_format={"pattern": ID10},
         description="宛名番号 of the applying 保護者; empty when a child of 15+ without a 保護者 applies "
         "(規則第4条, 2026-04)",
     )

@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pandera.extensions as extensions
 import pandera.pandas as pa
 
 #: 続柄: 01 世帯主, 02 配偶者, 03 子, 04 父母, 05 その他親族, 09 その他.
@@ -31,14 +34,48 @@ EVENT_CODES = ["A1", "A2", "A3", "A9", "D1", "D2", "D3", "D9", "M1", "M2", "M3",
 INSURED_TYPE_CODES = ["1", "2"]
 
 #: 宛名番号 (person_id) and 世帯番号 (household_id): 10 ASCII digits.
-ID10 = r"^[0-9]{10}$"
+ID10 = r"[0-9]{10}"
 #: Record ids (event_id, case_id, application_id): 1-20 ASCII letters, digits or hyphens.
-RECORD_ID = r"^[0-9A-Za-z-]{1,20}$"
+RECORD_ID = r"[0-9A-Za-z-]{1,20}"
 #: フリガナ: full-width katakana, prolonged sound mark, middle dot and spaces (full or half width).
-KANA = r"^[ァ-ヶー・　 ]+$"
+KANA = r"[ァ-ヶー・　 ]+"
+#: 個人番号: 12 ASCII digits (the check digit is a separate check).
+MY_NUMBER = r"[0-9]{12}"
+#: 保険者番号: 8 digits, or 6 digits for 市町村国保.
+INSURER_NUMBER = r"[0-9]{6}|[0-9]{8}"
 
 #: The earliest plausible date in any file.
 MIN_DATE = pd.Timestamp("1900-01-01")
+
+def nonmatching(values: np.ndarray, pattern: str) -> np.ndarray:
+    """True for each non-empty string that does not fully match ``pattern`` (no anchors needed).
+
+    One C-level regex scan over the values joined by newlines instead of one Python call per value
+    (about ten times faster on a million rows). Values holding a newline fall back to per-value
+    matching. ``""`` means missing and never fails.
+    """
+    joined = "\n".join(values)
+    bad = np.zeros(len(values), dtype=bool)
+    if joined.count("\n") != max(len(values) - 1, 0):
+        compiled = re.compile(pattern)
+        return np.array([v != "" and compiled.fullmatch(v) is None for v in values], dtype=bool)
+    scanner = re.compile(rf"(?m)^(?!(?:{pattern})$)[^\n]+")
+    line, position = 0, 0
+    for match in scanner.finditer(joined):
+        line += joined.count("\n", position, match.start())
+        position = match.start()
+        bad[line] = True
+    return bad
+
+
+@extensions.register_check_method(statistics=["pattern"], supported_types=[pd.Series])
+def matches_format(values: pd.Series, *, pattern: str) -> pd.Series:
+    """Vectorised full match of every (non-missing) value against ``pattern``."""
+    text = values.to_numpy(dtype=object, na_value="")
+    text = np.array([v if isinstance(v, str) else str(v) for v in text], dtype=object) if (
+        values.dtype == object) else text
+    return pd.Series(~nonmatching(text, pattern), index=values.index)
+
 
 _reference_date: contextvars.ContextVar[pd.Timestamp | None] = contextvars.ContextVar(
     "schemas_reference_date", default=None

@@ -11,15 +11,15 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from rules.checkdigits import valid_insurer_number
-from schemas.checks import ID10, INSURED_TYPE_CODES, MIN_DATE, column_check, not_before, row_check
+from schemas.checks import ID10, INSURED_TYPE_CODES, INSURER_NUMBER, MIN_DATE, column_check, not_before, row_check
 
 
 class InsuranceSchema(pa.DataFrameModel):
     """One insurance coverage period of a child (insurance.csv)."""
 
-    person_id: str = pa.Field(str_matches=ID10, description="宛名番号 of the insured child")
+    person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the insured child")
     insurer_number: str = pa.Field(
-        str_matches=r"^([0-9]{6}|[0-9]{8})$",
+        matches_format={"pattern": INSURER_NUMBER},
         description="保険者番号: 8 digits (被用者保険, 国保組合) or 6 digits (市町村国保), "
         "モジュラス10 ウエイト2・1 check digit",
     )

@@ -21,8 +21,10 @@ NOTIFIED_AFTER_EVENT_CODES = ["A1", "A2", "A3", "D3", "M1", "M2", "M3"]
 class ResidentEventSchema(PersonRecordSchema):
     """One 異動 event (resident_events.csv)."""
 
-    event_id: str = pa.Field(str_matches=RECORD_ID, unique=True, description="event id, unique in the file")
-    person_id: str = pa.Field(str_matches=ID10, description="宛名番号 of the person concerned")
+    event_id: str = pa.Field(
+        matches_format={"pattern": RECORD_ID}, unique=True, description="event id, unique in the file"
+    )
+    person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the person concerned")
     event_code: str = pa.Field(
         isin=EVENT_CODES,
         description="異動事由: A1 国内転入, A2 国外転入, A3 出生, A9 職権記載, D1 国内転出, D2 国外転出, "

@@ -16,6 +16,7 @@ from schemas.checks import (
     ID10,
     KANA,
     MIN_DATE,
+    MY_NUMBER,
     RELATIONSHIP_CODES,
     SEX_CODES,
     column_check,
@@ -28,17 +29,17 @@ from schemas.checks import (
 class PersonRecordSchema(pa.DataFrameModel):
     """Person columns shared by ``residents.csv`` and ``resident_events.csv`` (住民記録)."""
 
-    household_id: str = pa.Field(str_matches=ID10, description="世帯番号: 10 ASCII digits")
+    household_id: str = pa.Field(matches_format={"pattern": ID10}, description="世帯番号: 10 ASCII digits")
     relationship_code: str = pa.Field(
         isin=RELATIONSHIP_CODES,
         description="続柄 to the 世帯主: 01 世帯主, 02 配偶者, 03 子, 04 父母, 05 その他親族, 09 その他",
     )
     my_number: str = pa.Field(
-        str_matches=r"^[0-9]{12}$",
+        matches_format={"pattern": MY_NUMBER},
         description="個人番号 (12 digits, statutory check digit); encrypted on load, never stored in clear",
     )
     name: str = pa.Field(str_length={"min_value": 1, "max_value": 60}, description="氏名 (kanji)")
-    name_kana: str = pa.Field(str_matches=KANA, description="氏名フリガナ (full-width katakana)")
+    name_kana: str = pa.Field(matches_format={"pattern": KANA}, description="氏名フリガナ (full-width katakana)")
     address: str = pa.Field(str_length={"min_value": 1, "max_value": 200}, description="住所")
     birth_date: pd.Timestamp = pa.Field(
         ge=MIN_DATE, description="生年月日 (YYYY-MM-DD), not before 1900 nor after the extract date"
@@ -68,7 +69,9 @@ class PersonRecordSchema(pa.DataFrameModel):
 class ResidentSchema(PersonRecordSchema):
     """One row per person of the 住民票 extract (residents.csv)."""
 
-    person_id: str = pa.Field(str_matches=ID10, unique=True, description="宛名番号: 10 ASCII digits, unique")
+    person_id: str = pa.Field(
+        matches_format={"pattern": ID10}, unique=True, description="宛名番号: 10 ASCII digits, unique"
+    )
     residence_start_date: pd.Timestamp = pa.Field(
         ge=MIN_DATE, description="住民となった日 (birth or move-in), YYYY-MM-DD"
     )

@@ -23,7 +23,7 @@ DECISION_TYPES = [
 class EligibilityPeriodSchema(pa.DataFrameModel):
     """One eligibility period of a child (rules.eligibility.determine_eligibility)."""
 
-    person_id: str = pa.Field(str_matches=ID10, description="宛名番号 of the child")
+    person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the child")
     valid_from: pd.Timestamp = pa.Field(description="first day of the period")
     valid_to: pd.Timestamp = pa.Field(nullable=True, description="last day of the period; empty = open")
     status: str = pa.Field(isin=ELIGIBILITY_STATUSES, description="ELIGIBLE or SUSPENDED_INCOME")
@@ -48,7 +48,7 @@ class EligibilityPeriodSchema(pa.DataFrameModel):
 class DecisionSchema(pa.DataFrameModel):
     """One monthly decision (rules.decisions.decide_month)."""
 
-    person_id: str = pa.Field(str_matches=ID10, description="宛名番号 of the child")
+    person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the child")
     decision_type: str = pa.Field(isin=DECISION_TYPES, description="kind of decision")
     effective_date: pd.Timestamp = pa.Field(description="date the decision takes effect")
     valid_from: pd.Timestamp = pa.Field(nullable=True, description="start of the decided period")

@@ -15,7 +15,7 @@ from schemas.checks import ID10, row_check
 class TaxSchema(pa.DataFrameModel):
     """One taxpayer × 課税年度 (tax.csv)."""
 
-    person_id: str = pa.Field(str_matches=ID10, description="宛名番号 of the taxpayer")
+    person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the taxpayer")
     tax_year: int = pa.Field(ge=1990, le=2100, description="課税年度 (assesses the income of tax_year - 1)")
     total_income_amount: int = pa.Field(ge=0, description="総所得金額等 (yen)")
     casualty_loss_deduction_amount: int = pa.Field(ge=0, description="雑損控除額 (yen)")

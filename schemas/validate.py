@@ -12,13 +12,15 @@ column (which is what Pandera does when coercion fails).
 
 from __future__ import annotations
 
+import copy
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.checks import CHECKS, using_reference_date
+from schemas.checks import CHECKS, nonmatching, using_reference_date
 
 QUARANTINE_COLUMNS = ["file_name", "row_number", "column_name", "check_name", "masked_value", "reason"]
 SOURCE_ROW = "source_row"
@@ -35,6 +37,7 @@ _BUILTIN_REASONS = {
     "field_uniqueness": "duplicate value in a unique column (every occurrence is quarantined)",
     "multiple_fields_uniqueness": "duplicate key (every occurrence is quarantined)",
     "str_matches": "value does not have the documented format",
+    "matches_format": "value does not have the documented format",
     "isin": "unknown code value",
     "greater_than_or_equal_to": "value is below the allowed minimum",
     "less_than_or_equal_to": "value is above the allowed maximum",
@@ -88,6 +91,22 @@ def _mask_series(values: pd.Series, keep: int) -> pd.Series:
     return (stars + tails).where(text.notna(), pd.NA).astype(object)
 
 
+def _parse_integers(values: np.ndarray) -> pd.Series:
+    """Parse validated integer strings ("" = missing) with the C parser into Int64."""
+    parsed = pd.read_csv(
+        io.StringIO("\n".join(values) + "\n"),
+        header=None,
+        names=["v"],
+        dtype="Int64",
+        skip_blank_lines=False,
+        keep_default_na=False,
+        na_values=[""],
+    )["v"]
+    if len(parsed) != len(values):  # pragma: no cover - guarded by nonmatching
+        parsed = pd.to_numeric(pd.Series(values).replace("", None)).astype("Int64")
+    return parsed
+
+
 def _coerce(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Parse date and integer columns; return the typed frame and the per-cell coercion failures."""
     work = frame.copy()
@@ -97,26 +116,28 @@ def _coerce(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFra
             continue
         dtype = str(column.dtype)
         raw = work[name]
-        if dtype.startswith("datetime64"):
-            if pd.api.types.is_datetime64_any_dtype(raw):
-                work[name] = raw.astype("datetime64[ns]")
-                continue
-            text = raw.astype("string")
-            parsed = pd.to_datetime(text.where(text.str.fullmatch(_DATE)), format="%Y-%m-%d", errors="coerce")
-            work[name] = parsed.astype("datetime64[ns]")
-            bad = text.notna().to_numpy() & parsed.isna().to_numpy()
-            expected = "a date YYYY-MM-DD"
-        elif dtype.startswith("int"):
-            if pd.api.types.is_integer_dtype(raw):
-                continue
-            text = raw.astype("string").str.strip()
-            ok = text.str.fullmatch(_INTEGER).fillna(False).astype(bool)
-            numbers = pd.to_numeric(text.where(ok), errors="coerce")
-            work[name] = numbers.astype("Int64") if numbers.isna().any() else numbers.astype("int64")
-            bad = text.notna().to_numpy() & ~ok.to_numpy()
-            expected = "an integer"
-        else:
+        if not (dtype.startswith("datetime64") or dtype.startswith("int")):
             continue
+        if pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_integer_dtype(raw):
+            if dtype.startswith("datetime64"):
+                work[name] = raw.astype("datetime64[ns]")
+            continue
+        values = raw.to_numpy(dtype=object, na_value="")
+        values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object) if (
+            raw.dtype == object) else values
+        if dtype.startswith("datetime64"):
+            bad = nonmatching(values, _DATE)
+            text = pd.Series(np.where(bad, "", values), index=raw.index, dtype="str").replace("", None)
+            parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+            bad |= (values != "") & parsed.isna().to_numpy()
+            work[name] = parsed
+            expected = "a date YYYY-MM-DD"
+        else:
+            bad = nonmatching(values, _INTEGER)
+            numbers = _parse_integers(np.where(bad, "", values))
+            numbers.index = raw.index
+            work[name] = numbers if numbers.isna().any() else numbers.astype("int64")
+            expected = "an integer"
         if bad.any():
             index = work.index[bad]
             failures.append(
@@ -205,18 +226,17 @@ def _interpret(
 
 
 def _masked(raw: pd.DataFrame, failures: pd.DataFrame) -> pd.Series:
-    """Masked raw value of each failure's column(s); combined columns are joined with ','."""
+    """Masked raw value of each failure's column; a multi-column key is joined with ',' then masked."""
     result = pd.Series(pd.NA, index=failures.index, dtype=object)
     for column_name, group in failures.groupby("column_name", sort=False):
-        parts = []
-        for column in str(column_name).split(","):
-            keep = 0 if column in FULLY_MASKED_COLUMNS else 2
-            values = raw[column].to_numpy(dtype=object)[group["index"].to_numpy()]
-            parts.append(_mask_series(pd.Series(values, index=group.index), keep))
-        joined = parts[0]
-        for part in parts[1:]:
-            joined = joined.astype("string").fillna("") + "," + part.astype("string").fillna("")
-        result.loc[group.index] = joined.astype(object)
+        columns = str(column_name).split(",")
+        positions = group["index"].to_numpy(dtype=np.int64)
+        values = pd.Series(raw[columns[0]].to_numpy(dtype=object)[positions], index=group.index)
+        for column in columns[1:]:
+            more = pd.Series(raw[column].to_numpy(dtype=object)[positions], index=group.index)
+            values = values.astype("string").fillna("") + "," + more.astype("string").fillna("")
+        keep = 0 if FULLY_MASKED_COLUMNS.intersection(columns) else 2
+        result.loc[group.index] = _mask_series(values, keep)
     return result
 
 
@@ -266,9 +286,30 @@ def validate_frame(
         for i in np.flatnonzero(work[name].isna().to_numpy())
     }
     failures = list(coerce_failures)
+    # Pandera only checks here (types are already parsed). Integer columns holding missing values
+    # are Int64: check them as such and report their missing required cells ourselves.
+    int_with_na = [
+        name for name, column in schema.columns.items()
+        if name in work.columns and str(work[name].dtype) == "Int64" and str(column.dtype).startswith("int")
+    ]
+    check_schema = schema.update_columns({n: {"dtype": "Int64", "nullable": True} for n in int_with_na}) if (
+        int_with_na) else copy.copy(schema)
+    check_schema.coerce = False
+    own_missing = [(i, n) for (i, n) in sorted(required_missing - handled) if n in int_with_na]
+    if own_missing:
+        failures.append(
+            pd.DataFrame(
+                {
+                    "index": [i for i, _ in own_missing],
+                    "column_name": [n for _, n in own_missing],
+                    "check_name": "not_nullable",
+                    "reason": _BUILTIN_REASONS["not_nullable"],
+                }
+            )
+        )
     with using_reference_date(extract_date):
         try:
-            schema.validate(work, lazy=True, inplace=False)
+            check_schema.validate(work, lazy=True, inplace=False)
         except pa.errors.SchemaErrors as err:
             cases = err.failure_cases
             frame_level = cases.loc[cases["index"].isna()]

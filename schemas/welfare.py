@@ -15,8 +15,8 @@ from schemas.checks import ID10, MIN_DATE, RECORD_ID, column_check, not_after_re
 class WelfareSchema(pa.DataFrameModel):
     """One 生活保護 period of a household (welfare.csv)."""
 
-    case_id: str = pa.Field(str_matches=RECORD_ID, description="ケース番号 of the 保護 period")
-    household_id: str = pa.Field(str_matches=ID10, description="世帯番号 of the protected household")
+    case_id: str = pa.Field(matches_format={"pattern": RECORD_ID}, description="ケース番号 of the 保護 period")
+    household_id: str = pa.Field(matches_format={"pattern": ID10}, description="世帯番号 of the protected household")
     start_date: pd.Timestamp = pa.Field(ge=MIN_DATE, description="保護開始日 (YYYY-MM-DD)")
     end_date: pd.Timestamp = pa.Field(
         nullable=True, ge=MIN_DATE, description="保護廃止日 (YYYY-MM-DD); empty while the case is open"
