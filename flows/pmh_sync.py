@@ -1,0 +1,27 @@
+"""The ``pmh-sync`` flow: drain the PMH outbox (daily; also after the monthly run)."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from tasks import pmh as t
+
+
+@flow(name="pmh-sync", log_prints=False, persist_result=False, validate_parameters=True)
+def pmh_sync(operator_id: str = "system-scheduler", limit: int | None = None) -> dict:
+    """Send queued PMH registrations/deletions, collect PMH-IDs, publish counts.
+
+    Args:
+        operator_id: the staff or system id the run acts for (needs the ``run`` action).
+        limit: at most this many new outbox rows this run (None = all).
+    """
+    operator = t.authorise_operator(operator_id)
+    run_id = t.begin_run(operator)
+    try:
+        report = t.send_outbox(run_id, operator, limit)
+        summary = t.publish_summary(report)
+    except BaseException:
+        t.finish_run(run_id, "FAILED", {})
+        raise
+    t.finish_run(run_id, "COMPLETED", summary)
+    return summary

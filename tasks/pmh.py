@@ -1,0 +1,80 @@
+"""Adapter tasks of the PMH sync: each wraps one plain function of :mod:`kodomo.pmh.sync`.
+
+All tasks: ``persist_result=False``, ``cache_policy=NO_CACHE``, ``retries=0`` (tasks.common.pipeline_task);
+HTTP retries live only in the connector (style.md point 8). The send task holds a slot of the global
+concurrency limit ``pmh-api`` (``strict=False``: without a pre-created limit it runs unthrottled), shows a
+progress artifact while sending and returns counts only.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.concurrency.sync import concurrency
+from prefect.runtime import flow_run
+
+from kodomo.pmh import sync as steps
+from kodomo.privacy import operators
+from kodomo.privacy.errors import sanitised
+from tasks.common import pipeline_task
+
+PMH_CONCURRENCY_LIMIT = "pmh-api"
+
+
+@pipeline_task(name="authorise-pmh-operator")
+@sanitised(stage="authorise")
+def authorise_operator(operator_id: str) -> str:
+    """Refuse an unknown or unauthorised operator before anything is read."""
+    return operators.require_operator(operator_id, "run").operator_id
+
+
+@pipeline_task(name="begin-pmh-sync")
+@sanitised(stage="begin_run")
+def begin_run(operator_id: str) -> str:
+    """Migrate, ensure the PMH tables and record the run (keyed by the flow-run id)."""
+    return steps.begin_run(operator_id, str(flow_run.get_id() or f"local-{uuid.uuid4()}"))
+
+
+class _Progress:
+    """Throttled progress artifact updates (at most every 2 % or every second)."""
+
+    def __init__(self) -> None:
+        self.artifact_id = create_progress_artifact(progress=0.0, key="pmh-sync-progress",
+                                                    description="PMH registration: records settled (%)")
+        self._last, self._stamp = 0.0, time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        value = round(min(100.0, 100.0 * done / max(total, 1)), 1)
+        now = time.monotonic()
+        if value >= 100.0 or value - self._last >= 2.0 or now - self._stamp >= 1.0:
+            update_progress_artifact(self.artifact_id, progress=value)
+            self._last, self._stamp = value, now
+
+
+@pipeline_task(name="send-pmh-outbox", retries=0)
+@sanitised(stage="pmh_send")
+def send_outbox(run_id: str, operator_id: str, limit: int | None = None) -> dict:
+    """Drain the outbox once (one slot of ``pmh-api``); returns counts and error codes."""
+    with concurrency(PMH_CONCURRENCY_LIMIT, occupy=1, strict=False):
+        progress = _Progress()
+        report = steps.send_outbox(run_id, operator_id, limit, progress=progress)
+        update_progress_artifact(progress.artifact_id, progress=100.0)
+    return report
+
+
+@pipeline_task(name="publish-pmh-summary")
+@sanitised(stage="publish_summary")
+def publish_summary(report: dict) -> dict:
+    """Table artifact with counts and error codes (no personal data); returns the same counts."""
+    create_table_artifact(key="pmh-sync-summary", table=steps.summary_rows(report),
+                          description="PMH sync: counts and error codes")
+    return report
+
+
+@pipeline_task(name="finish-pmh-sync")
+@sanitised(stage="finish_run")
+def finish_run(run_id: str, status: str, counts: dict) -> None:
+    """Record the outcome of the run in the project's run table."""
+    steps.finish_run(run_id, status, counts)
