@@ -28,6 +28,7 @@ second loss, so re-running a month is idempotent.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ import pandas as pd
 
 from rules import intervals as iv
 from rules.dates import month_bounds
-from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, format_code, lookup_parameter, source_ids
+from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, lookup_parameter, source_ids
 
 LOST = "LOST"
 DECISION_TYPES = (
@@ -81,34 +82,42 @@ def certificate_cycle(policy: Any, dates: pd.Series) -> tuple[np.ndarray, np.nda
     found = lookup_parameter(policy, RENEWAL_PARAMETER, d)
     month_day = found["value"].astype("string")
     has = month_day.notna().to_numpy()
-    month = pd.to_numeric(month_day.str[:2], errors="coerce").fillna(1).astype("int64")
-    day = pd.to_numeric(month_day.str[3:5], errors="coerce").fillna(1).astype("int64")
-    year = d.dt.year.fillna(2000).astype("int64")
-    this_year = pd.to_datetime({"year": year, "month": month, "day": day}).astype("datetime64[ns]")
-    last_year = pd.to_datetime({"year": year - 1, "month": month, "day": day}).astype("datetime64[ns]")
-    next_year = pd.to_datetime({"year": year + 1, "month": month, "day": day}).astype("datetime64[ns]")
-    on_or_before = (this_year <= d).to_numpy()
-    first = np.where(on_or_before, this_year, last_year)
-    following = np.where(on_or_before, next_year, this_year)
+    month = pd.to_numeric(month_day.str[:2], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+    day = pd.to_numeric(month_day.str[3:5], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+    year = d.dt.year.fillna(2000).to_numpy(dtype=np.int64)
+    this_year = _ymd(year, month, day)
+    on_or_before = this_year <= d.to_numpy()
+    first = np.where(on_or_before, this_year, _ymd(year - 1, month, day))
+    following = np.where(on_or_before, _ymd(year + 1, month, day), this_year)
     first = np.where(has, first, np.datetime64(iv.OPEN_START, "ns"))
     last = np.where(has, following - np.timedelta64(1, "D"), np.datetime64(iv.OPEN_END, "ns"))
     return first.astype("datetime64[ns]"), last.astype("datetime64[ns]"), found
 
 
-def _pick_code(reason_codes: pd.Series, sources: pd.Series, prefixes: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
-    """The last code starting with one of ``prefixes`` in each ``;``-joined list, and its source."""
-    codes = reason_codes.fillna("").astype(str).str.split(";").explode()
-    srcs = sources.fillna("").astype(str).str.split(";").explode()
-    aligned = codes.groupby(level=0).cumcount()
-    srcs = srcs.to_frame("s").assign(_n=srcs.groupby(level=0).cumcount())
-    both = codes.to_frame("c").assign(_n=aligned.to_numpy())
-    both = both.reset_index().merge(srcs.reset_index(), on=["index", "_n"], how="left").set_index("index")
-    hit = both.loc[both["c"].str.startswith(prefixes)]
-    last = hit.groupby(level=0).last()
-    return (
-        last["c"].reindex(reason_codes.index).astype("string"),
-        last["s"].reindex(reason_codes.index).astype("string"),
-    )
+def _ymd(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Dates from integer year, month and day arrays (numpy calendar arithmetic, no Python loop)."""
+    months = (year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
+    return (months.astype("datetime64[D]") + (day - 1)).astype("datetime64[ns]")
+
+
+def _pick_code(reason_codes: pd.Series, prefixes: tuple[str, ...]) -> pd.Series:
+    """The last code starting with one of ``prefixes`` in each ``;``-joined list (NA when none)."""
+    alternatives = "|".join(prefixes)
+    pattern = rf"(?:^|.*;)((?:{alternatives})[^;]*)"
+    return reason_codes.astype("string").str.extract(pattern, expand=False).astype("string")
+
+
+def _code_sources(codes: pd.Series, policy: Any) -> pd.Series:
+    """domain.md source ids of each code, from the reference of the parameter era the code names."""
+    mapping: dict[str, str] = {}
+    for code in codes.dropna().unique():  # one per distinct code (a handful), not per record
+        parsed = re.match(r"^[A-Z_]+:([a-z0-9_.]+)=[^@]*@(\d{4}-\d{2}-\d{2})$", str(code))
+        if parsed is None:
+            mapping[code] = ""
+            continue
+        found = lookup_parameter(policy, parsed.group(1), pd.Series([pd.Timestamp(parsed.group(2))]))
+        mapping[code] = source_ids(found["reference"].iloc[0])
+    return codes.map(mapping).astype("string")
 
 
 def _prepare_periods(periods: pd.DataFrame) -> pd.DataFrame:
@@ -202,8 +211,15 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
     to0 = np.minimum(current["to_eff"].to_numpy(), cycle_end0)
     next_day = m_end + iv.ONE_DAY
     ahead = _covering(p, next_day).set_index("person_id")
-    look_ahead = (r0 == np.datetime64(m_end, "ns")) & (to0 == np.datetime64(m_end, "ns")) & current[
-        "person_id"].isin(ahead.index).to_numpy()
+    held = current[["person_id"]].merge(prev, on="person_id", how="left")
+    holds_month_end = (held["prev_to"].to_numpy() >= r0) & (
+        held["prev_status"].astype("string").fillna(LOST).to_numpy() != LOST)
+    look_ahead = (
+        (r0 == np.datetime64(m_end, "ns"))
+        & (to0 == np.datetime64(m_end, "ns"))
+        & holds_month_end
+        & current["person_id"].isin(ahead.index).to_numpy()
+    )
     chosen = pd.concat(
         [
             current.loc[~look_ahead].assign(ref_date=r0[~look_ahead]),
@@ -237,7 +253,13 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
     after = np.maximum(prev_to + np.timedelta64(1, "D"), c["spell_start"].to_numpy())
     after = np.where(after < cycle_start, np.maximum(m0, cycle_start), after)
     status_changed = covering & (status != prev_status)
-    to_changed = covering & ~status_changed & (to != prev_to)
+    # a period that ends this month for a loss reason is announced by the LOSS_* decision instead
+    ends_in_loss = (
+        c["end_reason"].astype("string").isin(list(LOSS_TYPES)).fillna(False).to_numpy(bool)
+        & (to == c["valid_to"].to_numpy())
+        & (to < prev_to)
+    )
+    to_changed = covering & ~status_changed & (to != prev_to) & ~ends_in_loss
     older_cycle = prev_from < cycle_start
     change_from = np.maximum(vf, prev_from)
 
@@ -276,7 +298,6 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
             "valid_to": _dates(np.where(to >= np.datetime64(iv.OPEN_END, "ns"), np.datetime64("NaT"), to)),
             "status": status,
             "_codes": c["reason_codes"].astype("string").to_numpy(),
-            "_sources": c["sources"].astype("string").to_numpy(),
             "_status_changed": active & (status != prev_status),
         }
     )
@@ -292,13 +313,12 @@ def _renewal_month(policy: Any, m_start: pd.Timestamp) -> bool:
 
 def _explain(out: pd.DataFrame, policy: Any) -> pd.DataFrame:
     """Reason code, rule, parameter and source of each decision (vectorised over rows)."""
-    reg_code, reg_src = _pick_code(out["_codes"], out["_sources"], ("REGISTRATION_",))
-    age_code, age_src = _pick_code(out["_codes"], out["_sources"], ("AGE_LIMIT",))
-    bad_code, bad_src = _pick_code(out["_codes"], out["_sources"], ("INCOME_OVER_LIMIT", "INCOME_UNKNOWN"))
-    ok_code, ok_src = _pick_code(out["_codes"], out["_sources"], ("INCOME_WITHIN_LIMIT", "NO_INCOME_TEST"))
+    codes = out["_codes"]
+    when = out["valid_from"].dt.strftime("%Y-%m-%d")
     renewal = lookup_parameter(policy, RENEWAL_PARAMETER, pd.Series(out["valid_from"].to_numpy(), index=out.index))
-    renewal_code = _renewal_codes(renewal)
-    renewal_src = _renewal_sources(renewal)
+    renewal_from = pd.Series(pd.to_datetime(renewal["effective_from"]), index=out.index).dt.strftime("%Y-%m-%d")
+    renewal_code = ("CERTIFICATE_RENEWAL:" + RENEWAL_PARAMETER + "=" + renewal["value"].astype("string").fillna("None")
+                    + "@" + renewal_from.fillna(when))
     kind = out["decision_type"]
     status_changed = out["_status_changed"].to_numpy(bool)
     conditions = [
@@ -308,34 +328,23 @@ def _explain(out: pd.DataFrame, policy: Any) -> pd.DataFrame:
         (kind.eq("CHANGE") & status_changed).to_numpy(),
         kind.eq("CHANGE").to_numpy(),
     ]
-    code = np.select(conditions, [reg_code, bad_code, renewal_code, ok_code, age_code], None)
-    source = np.select(conditions, [reg_src, bad_src, renewal_src, ok_src, age_src], None)
-    return _finish(out.drop(columns=["_codes", "_sources", "_status_changed"]), code, source)
+    choices = [
+        _pick_code(codes, ("REGISTRATION_",)),
+        _pick_code(codes, ("INCOME_OVER_LIMIT", "INCOME_UNKNOWN")),
+        renewal_code,
+        _pick_code(codes, ("INCOME_WITHIN_LIMIT", "NO_INCOME_TEST")),
+        _pick_code(codes, ("AGE_LIMIT",)),
+    ]
+    code = pd.Series(np.select(conditions, [c.to_numpy(dtype=object) for c in choices], None), index=out.index)
+    return _finish(out.drop(columns=["_codes", "_status_changed"]), code, _code_sources(code, policy))
 
 
-def _renewal_codes(renewal: pd.DataFrame) -> pd.Series:
-    keys = renewal[["value", "effective_from"]].astype("string").fillna("")
-    distinct = keys.drop_duplicates()
-    text = {
-        (v, f): format_code("CERTIFICATE_RENEWAL", RENEWAL_PARAMETER, v or None, f or None)
-        for v, f in distinct.itertuples(index=False)
-    }  # one per era
-    return pd.Series(list(zip(keys["value"], keys["effective_from"], strict=True)), index=renewal.index).map(
-        text).astype("string")
-
-
-def _renewal_sources(renewal: pd.DataFrame) -> pd.Series:
-    references = renewal["reference"].astype("string")
-    mapping = {r: source_ids(r) for r in references.dropna().unique()}  # one per era
-    return references.map(mapping).astype("string")
-
-
-def _finish(out: pd.DataFrame, code: np.ndarray, source: np.ndarray) -> pd.DataFrame:
+def _finish(out: pd.DataFrame, code: pd.Series, source: pd.Series) -> pd.DataFrame:
     out = out.copy()
-    out["reason_code"] = pd.Series(code, index=out.index, dtype="string")
+    out["reason_code"] = pd.Series(code.to_numpy(dtype=object), index=out.index).astype("string")
     out["rule"] = out["reason_code"].str.split(":").str[0].astype("string")
     out["parameter"] = out["reason_code"].str.extract(r":([^=]+)=", expand=False).astype("string")
-    out["source"] = pd.Series(source, index=out.index, dtype="string")
+    out["source"] = pd.Series(source.to_numpy(dtype=object), index=out.index).astype("string")
     return out
 
 
@@ -368,19 +377,20 @@ def _losses(
             "status": LOST,
         }
     )
-    age_code, age_src = _pick_code(c["reason_codes"], c["sources"], ("AGE_LIMIT",))
-    welfare_code, welfare_src = _pick_code(c["reason_codes"], c["sources"], ("WELFARE_EXCLUSION",))
     kind = out["decision_type"]
-    code = np.select(
-        [kind.eq("LOSS_AGE").to_numpy(), kind.eq("LOSS_WELFARE").to_numpy(), kind.eq("LOSS_MOVE_OUT").to_numpy()],
-        [age_code.to_numpy(), welfare_code.to_numpy(), "RESIDENCE_END:MOVE_OUT"],
-        "RESIDENCE_END:DEATH",
+    code = pd.Series(
+        np.select(
+            [kind.eq("LOSS_AGE").to_numpy(), kind.eq("LOSS_WELFARE").to_numpy(), kind.eq("LOSS_MOVE_OUT").to_numpy()],
+            [
+                _pick_code(c["reason_codes"], ("AGE_LIMIT",)).to_numpy(dtype=object),
+                _pick_code(c["reason_codes"], ("WELFARE_EXCLUSION",)).to_numpy(dtype=object),
+                "RESIDENCE_END:MOVE_OUT",
+            ],
+            "RESIDENCE_END:DEATH",
+        ),
+        index=out.index,
     )
-    source = np.select(
-        [kind.eq("LOSS_AGE").to_numpy(), kind.eq("LOSS_WELFARE").to_numpy()],
-        [age_src.to_numpy(), welfare_src.to_numpy()],
-        RESIDENCE_SOURCES,
-    )
+    source = _code_sources(code, policy).where(~kind.isin(["LOSS_MOVE_OUT", "LOSS_DEATH"]), RESIDENCE_SOURCES)
     return _finish(out, code, source)
 
 
