@@ -287,7 +287,8 @@ def test_a_year_of_months_from_eligibility_periods(policy):
         tax=pd.DataFrame(columns=["person_id", "tax_year", "total_income_amount", "casualty_loss_deduction_amount",
                                   "medical_deduction_amount", "small_business_deduction_amount",
                                   "disability_deduction_amount", "dependents_count", "elderly_dependents_count"]),
-        applications=pd.DataFrame({"application_id": ["a"], "child_person_id": [A], "guardian_person_id": ["0000000901"],
+        applications=pd.DataFrame({"application_id": ["a"], "child_person_id": [A],
+                                   "guardian_person_id": ["0000000901"],
                                    "application_date": pd.to_datetime(["2010-04-10"])}),
     )
     p = determine_eligibility(inputs, policy, "2025-01-01", "2027-12-31")
