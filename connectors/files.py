@@ -112,6 +112,17 @@ def _line_of(raw: bytes, position: int) -> int:
     return raw.count(b"\n", 0, position) + 1
 
 
+#: What Python's cp932 codec yields for bytes that are no text: single bytes 0x80, 0xA0, 0xFD-0xFF
+#: (C1 control / private use) and 外字 (user-defined characters, private use area).
+_UNMAPPED = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+
+
+def _reject_unmapped(text: str, name: str, problem: str) -> None:
+    found = _UNMAPPED.search(text)
+    if found:
+        raise InputFileError(name, problem, text.count("\n", 0, found.start()) + 1)
+
+
 def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
     """Decode strictly in the declared encoding, or detect UTF-8 (BOM optional) then CP932."""
     if encoding is not None:
@@ -121,11 +132,14 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
             raise InputFileError(name, "unsupported declared encoding: use utf-8 or cp932") from None
         codec = "utf-8-sig" if declared == "utf-8" else "cp932"
         try:
-            return raw.decode(codec), declared
+            text = raw.decode(codec)
         except UnicodeDecodeError as exc:
             raise InputFileError(
                 name, f"bytes that are not valid {declared} (declared encoding)", _line_of(raw, exc.start)
             ) from None
+        if declared == "cp932":
+            _reject_unmapped(text, name, "bytes that are not valid cp932 text (declared encoding)")
+        return text, declared
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -135,12 +149,14 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
     if raw.startswith(_BOM) or any(byte >= 0x80 for byte in raw[:utf8_start]):
         raise InputFileError(name, "bytes that are not valid utf-8", _line_of(raw, utf8_start))
     try:
-        return raw.decode("cp932"), "cp932"
+        text = raw.decode("cp932")
     except UnicodeDecodeError as cp932_error:
         position = max(utf8_start, cp932_error.start)
         raise InputFileError(
             name, "bytes that are valid neither in utf-8 nor in cp932", _line_of(raw, position)
         ) from None
+    _reject_unmapped(text, name, "bytes that are valid neither in utf-8 nor in cp932")
+    return text, "cp932"
 
 
 def _check_header(header: list[str], columns: list[str], name: str) -> None:
