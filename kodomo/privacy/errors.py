@@ -32,6 +32,13 @@ from typing import Any, TypeVar
 from kodomo.privacy.masking import scrub_my_numbers
 
 F = TypeVar("F", bound=Callable[..., Any])
+# SQLite messages that name only schema objects (never values); anything else is dropped
+_SAFE_SQLITE = re.compile(
+    r"^(no such (table|column|index): [\w.]+|table [\w.]+ already exists|index [\w.]+ already exists"
+    r"|database is locked|database table is locked|disk I/O error|database disk image is malformed"
+    r"|attempt to write a readonly database|unable to open database file"
+    r"|[\w.]+ may not be NULL|table [\w.]+ has no column named [\w.]+)$"
+)
 _IDENT = re.compile(r"constraint failed: ((?:[A-Za-z_][\w.]*)(?:, [A-Za-z_][\w.]*)*)")
 
 
@@ -103,11 +110,18 @@ def _sqlalchemy(exc: BaseException) -> tuple[str, str, dict[str, int]] | None:
         sqlstate = getattr(orig, "sqlstate", None)
         if sqlstate:
             parts.append(f"sqlstate={sqlstate}")
-        if constraint is None and orig.args:
-            match = _IDENT.search(str(orig.args[0]))
+        for attribute in ("table_name", "column_name"):
+            value = getattr(diag, attribute, None) if diag is not None else None
+            if value:
+                parts.append(f"{attribute.split('_')[0]}={value}")
+        first = str(orig.args[0]).splitlines()[0] if orig.args else ""
+        if constraint is None and first:
+            match = _IDENT.search(first)
             constraint = match.group(1) if match else None
         if constraint:
             parts.append(f"constraint={constraint}")
+        elif diag is None and _SAFE_SQLITE.match(first):
+            parts.append(f"message={first!r}")
     code = "DB_INTEGRITY" if isinstance(exc, sa_exc.IntegrityError) else "DB_ERROR"
     return code, " ".join(parts), {}
 

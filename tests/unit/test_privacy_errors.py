@@ -107,3 +107,14 @@ def test_safe_errors_and_base_exceptions_pass_through():
         raise KeyboardInterrupt
     with pytest.raises(SanitisedError, match=r"\[MYNUMBER\]"):
         raise SanitisedError("X", f"detail mentioning {CANARY}")
+
+
+def test_schema_object_messages_are_kept_but_values_are_not(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(SanitisedError) as info, sanitised(), engine.begin() as conn:
+        conn.execute(text("SELECT * FROM run"))
+    assert "no such table: run" in str(info.value)
+    with pytest.raises(SanitisedError) as info, sanitised(), engine.begin() as conn:
+        conn.execute(text(f"SELECT * FROM t WHERE x = '{CANARY}' AND"))  # syntax error quoting a value
+    assert CANARY not in _all_text(info.value) and info.value.code == "DB_ERROR"
+    engine.dispose()

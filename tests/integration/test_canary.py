@@ -1,0 +1,302 @@
+"""Canary leak test (security.md §3.4, SEC-01 … SEC-06): 0 hits outside the encrypted columns.
+
+A synthetic inbox is generated; *every* My Number, name, kana and address in it is a canary. The monthly
+flow runs once cleanly and then with forced failures whose exception texts, logs and failure cases carry
+canaries (a plain ValueError, a pandera SchemaErrors, a real unique-key violation on the database); the
+PMH sync runs against the PMH simulator answering 500s. Then the test scans
+
+* the Prefect database of the harness (every table: flow_run.parameters, task_run.name, state messages,
+  log, artifact, events, …), after flushing the log and event workers,
+* Prefect's local result storage,
+* every log record emitted in the process (root, ``prefect`` and ``kodomo`` handlers) and stdout/stderr,
+* the project database (every table and column, ciphertext columns included, and on PostgreSQL a
+  ``pg_dump``),
+* every file under KODOMO_HOME (outbox, exports, backups, anchors, keys) except the PMH payloads,
+
+for every canary in every form (digits, hyphenated, full-width, JSON-escaped, SHA-256/SHA-1/MD5 hex;
+names in UTF-8, CP932, UTF-16, JSON and URL encodings): **0 hits**. The staff lists in the outbox print
+names and addresses by design (受給者証交付一覧 etc.; docs/privacy.md §5), so they are scanned for My
+Numbers only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kodomo.privacy.canary import CanaryScanner, find_my_number_like
+
+MONTH = "2026-10"
+STAFF_LIST_PREFIXES = ("受給者証交付一覧", "支給停止通知一覧", "資格喪失通知一覧")
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def collected_logs():
+    handler = _Collect()
+    loggers = [logging.getLogger(n) for n in ("", "prefect", "kodomo", "sqlalchemy")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def canary_inbox(tmp_path):
+    from kodomo.generate import generate_dataset
+
+    directory = tmp_path / "inbox"  # outside KODOMO_HOME: the inputs hold the canaries by definition
+    generate_dataset(directory, children=40, seed=5, as_of="2026-10-31")
+    residents = pd.read_csv(directory / "residents.csv", dtype=str, encoding="utf-8")
+    events = pd.read_csv(directory / "resident_events.csv", dtype=str, encoding="utf-8")
+    my_numbers = sorted(set(residents["my_number"].dropna()) | set(events["my_number"].dropna()))
+    my_numbers = [n for n in my_numbers if len(n) == 12 and n.isdigit()]
+    texts = set()
+    for frame in (residents, events):
+        for column in ("name", "name_kana", "address"):
+            texts |= {t for t in frame[column].dropna() if len(t) >= 3}
+    return directory, my_numbers, sorted(texts)
+
+
+def _wait_until(predicate, timeout_s: float) -> bool:
+    waiter, started = threading.Event(), time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if predicate():
+            return True
+        waiter.wait(0.2)
+    return predicate()
+
+
+def _prefect_engine():
+    import prefect.settings
+    from sqlalchemy import create_engine
+
+    url = str(prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL.value())
+    return create_engine(url.replace("sqlite+aiosqlite", "sqlite").replace("postgresql+asyncpg", "postgresql+psycopg"))
+
+
+def _flush_prefect(flow_run_ids: list[str]) -> None:
+    """Drain the client-side log/event workers, then wait (bounded) for the server to persist events."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogHandler
+    from sqlalchemy import text
+
+    APILogHandler.flush()
+    EventsWorker.drain_all(timeout=10)
+    engine = _prefect_engine()
+
+    def persisted() -> bool:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT count(DISTINCT resource_id) FROM events WHERE resource_id IN "
+                                      f"({', '.join(':r' + str(i) for i in range(len(flow_run_ids)))})"),
+                                 {f"r{i}": f"prefect.flow-run.{r}" for i, r in enumerate(flow_run_ids)}).scalar()
+        return found == len(flow_run_ids)
+
+    _wait_until(persisted, 20)
+    engine.dispose()
+
+
+def _failing(message: str):
+    def fail(*_args, **_kwargs):
+        logging.getLogger("kodomo.canary").warning("about to fail: %s", message)
+        raise ValueError(message)
+
+    return fail
+
+
+def _schema_failure(my_number: str, name: str):
+    def fail(*_args, **_kwargs):
+        import pandera.pandas as pa
+
+        class Strict(pa.DataFrameModel):
+            my_number: str = pa.Field(str_matches=r"^X$")
+            name: str = pa.Field(isin=["-"])
+
+        Strict.validate(pd.DataFrame({"my_number": [my_number], "name": [name]}), lazy=True)
+
+    return fail
+
+
+def _unique_violation(my_number: str):
+    def fail(*_args, **_kwargs):
+        from sqlalchemy import text
+
+        from kodomo.settings import get_settings
+        from store.db import engine_for
+
+        with engine_for(get_settings().resolved_database_url).begin() as conn:
+            conn.execute(text("CREATE TEMPORARY TABLE canary_uq (v VARCHAR(40) UNIQUE)"))
+            conn.execute(text("INSERT INTO canary_uq VALUES (:v)"), {"v": my_number})
+            conn.execute(text("INSERT INTO canary_uq VALUES (:v)"), {"v": my_number})
+
+    return fail
+
+
+def _pmh_sync_flow():
+    """The PMH sync flow, wherever its module landed (None if it does not exist yet)."""
+    for module_name in ("flows.pmh_sync", "flows.pmh"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        from prefect import Flow
+
+        flows = [obj for obj in vars(module).values() if isinstance(obj, Flow)]
+        if flows:
+            return flows[0]
+    return None
+
+
+@pytest.mark.integration
+def test_no_canary_anywhere(prefect_harness, kodomo_env, canary_inbox, collected_logs, capfd, monkeypatch):
+    from flows.monthly import monthly_run
+    from kodomo.pipeline import decide, export, persist
+
+    directory, my_numbers, texts = canary_inbox
+    assert len(my_numbers) > 50 and len(texts) > 50
+    first, name = my_numbers[0], texts[0]
+    states = []
+
+    # 1. a clean monthly run (the generator's bad rows go through pandera into the quarantine)
+    states.append(monthly_run(month=MONTH, inbox=str(directory), operator_id="demo-operator", return_state=True))
+    assert states[-1].is_completed()
+
+    # 2. forced failures carrying canaries in exception texts, failure cases, DB error details and logs
+    for target, attribute, replacement in (
+        (export, "export_month_lists", _failing(f"cannot print {first} / {name}")),
+        (persist, "persist_inputs", _schema_failure(first, name)),
+        (decide, "decide_month", _unique_violation(first)),
+    ):
+        with monkeypatch.context() as patch:
+            patch.setattr(target, attribute, replacement)
+            state = monthly_run(month=MONTH, inbox=str(directory), operator_id="demo-operator", return_state=True)
+        assert state.is_failed(), attribute
+        states.append(state)
+
+    _scan_everything(kodomo_env, states, my_numbers, texts, collected_logs, capfd)
+
+    # 3. PMH sync against the simulator answering 500s, then everything is scanned again
+    pmh_flow = _pmh_sync_flow()
+    if pmh_flow is None:
+        pytest.xfail("the PMH sync flow is not in flows/ yet (PMH issue); the monthly part passed its scan")
+    states.append(_run_pmh_sync(pmh_flow, kodomo_env))
+    _scan_everything(kodomo_env, states, my_numbers, texts, collected_logs, capfd)
+
+
+def _run_pmh_sync(pmh_flow, settings):
+    """Run the PMH sync flow with the simulator returning 500 for a share of requests."""
+    import inspect
+
+    from kodomo.pmh.simulator import SimConfig, SimServer
+    from kodomo.pmh.testing import TOKEN
+
+    with SimServer(SimConfig(token=TOKEN, error_rate=0.5, seed=3, task_delay_ms=5)) as server:
+        kwargs = {}
+        parameters = inspect.signature(pmh_flow.fn).parameters
+        if "operator_id" in parameters:
+            kwargs["operator_id"] = "demo-operator"
+        if "pmh_url" in parameters:
+            kwargs["pmh_url"] = server.url
+        import os
+
+        os.environ["KODOMO_PMH_URL"] = server.url
+        os.environ["KODOMO_PMH_TOKEN"] = TOKEN
+        from kodomo.settings import get_settings
+
+        get_settings.cache_clear()
+        try:
+            return pmh_flow(return_state=True, **kwargs)
+        finally:
+            os.environ.pop("KODOMO_PMH_URL", None)
+            os.environ.pop("KODOMO_PMH_TOKEN", None)
+            get_settings.cache_clear()
+
+
+def _scan_everything(settings, states, my_numbers, texts, collected_logs, capfd):
+    import prefect.settings
+
+    from store.db import engine_for
+
+    scanner = CanaryScanner(my_numbers, texts)
+    numbers_only = CanaryScanner(my_numbers, [])
+    flow_run_ids = [str(s.state_details.flow_run_id) for s in states]
+    hits = []
+
+    # Prefect database (after the log and event workers flushed)
+    _flush_prefect(flow_run_ids)
+    prefect_engine = _prefect_engine()
+    hits += scanner.scan_database(prefect_engine, label="prefect-db")
+    generic = _generic_in_database(prefect_engine)
+    prefect_engine.dispose()
+
+    # result storage
+    storage = Path(prefect.settings.PREFECT_LOCAL_STORAGE_PATH.value())
+    hits += scanner.scan_tree(storage)
+
+    # states returned to the caller (what a UI/API client sees as the message)
+    for state in states:
+        hits += scanner.scan_text(f"{state.name} {state.message}", f"state:{state.state_details.flow_run_id}")
+
+    # logs and console
+    log_text = "\n".join(collected_logs.lines)
+    captured = capfd.readouterr()
+    hits += scanner.scan_text(log_text, "logs")
+    hits += scanner.scan_text(captured.out + captured.err, "stdout/stderr")
+    generic += find_my_number_like(log_text) + find_my_number_like(captured.out + captured.err)
+
+    # project database: every value, ciphertexts included (no plaintext inside them), plus pg_dump
+    engine = engine_for(settings.resolved_database_url)
+    hits += scanner.scan_database(engine, label="project-db")
+    if engine.dialect.name == "postgresql" and shutil.which("pg_dump"):
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        dump = subprocess.run(["pg_dump", "--data-only", url], capture_output=True, timeout=60)
+        if dump.returncode == 0:
+            hits += scanner.scan_bytes(dump.stdout, "pg_dump")
+
+    # every output file except PMH payloads; staff lists carry names by design (My Numbers only there)
+    home = Path(settings.home)
+
+    def is_pmh_payload(path: Path) -> bool:
+        return "pmh" in {p.lower() for p in path.relative_to(home).parts[:-1]}
+
+    def is_staff_list(path: Path) -> bool:
+        return path.name.startswith(STAFF_LIST_PREFIXES)
+
+    hits += scanner.scan_tree(home, exclude=lambda p: is_pmh_payload(p) or is_staff_list(p))
+    hits += numbers_only.scan_tree(home, exclude=lambda p: is_pmh_payload(p) or not is_staff_list(p))
+
+    assert not hits, "canaries found:\n" + "\n".join(sorted({str(h) for h in hits}))
+    assert generic == 0, f"{generic} check-digit-valid 12-digit number(s) in the Prefect database or logs"
+
+
+def _generic_in_database(engine) -> int:
+    from sqlalchemy import MetaData, select
+
+    meta = MetaData()
+    meta.reflect(engine)
+    total = 0
+    with engine.connect() as conn:
+        for table in meta.sorted_tables:
+            for row in conn.execute(select(table)):
+                for value in row:
+                    if isinstance(value, str):
+                        total += find_my_number_like(value)
+    return total
