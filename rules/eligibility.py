@@ -627,13 +627,37 @@ def _deciding_income(guardians: pd.DataFrame, tax: pd.DataFrame, test: pd.DataFr
 # ---------------------------------------------------------------------------------------------------
 
 
+def default_horizon(as_of: pd.Timestamp | str, policy: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(program.start_date, last day of the month after as_of)`` — enough for :func:`decide_month`.
+
+    The start is the first day of the regime (2012-01-01, S12/S13) so that stored periods keep their
+    history; the end reaches one month past ``as_of`` so that renewals can be issued ahead.
+    """
+    as_of = pd.Timestamp(as_of)
+    start = policy.at(as_of).get("program.start_date") if _has_parameter(policy, "program.start_date") else None
+    end = (as_of + pd.offsets.MonthBegin(1)) + pd.offsets.MonthEnd(1)
+    return pd.Timestamp(start or "2012-01-01"), pd.Timestamp(end).normalize()
+
+
+def _has_parameter(policy: Any, name: str) -> bool:
+    try:
+        policy.at("2012-01-01").get(name)
+    except KeyError:
+        return False
+    return True
+
+
 def determine_eligibility(
     inputs: EligibilityInputs,
     policy: Any,
-    horizon_start: pd.Timestamp | str,
-    horizon_end: pd.Timestamp | str,
+    horizon_start: pd.Timestamp | str | None = None,
+    horizon_end: pd.Timestamp | str | None = None,
+    *,
+    as_of: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
     """Eligibility periods per registered child, clipped to ``[horizon_start, horizon_end]``.
+
+    Pass either the horizon or ``as_of`` (then the horizon is :func:`default_horizon`).
 
     The periods are age ∩ residence ∩ insurance ∩ registration, minus 生活保護, split by the income-test
     status (see the module docstring and the component functions for the legal rules, effective dates
@@ -647,6 +671,10 @@ def determine_eligibility(
         ``RULE:parameter=value@effective_from`` codes of every rule that shaped the period;
         ``sources`` lists, position by position, the domain.md source ids of each code (comma-joined).
     """
+    if horizon_start is None or horizon_end is None:
+        if as_of is None:
+            raise TypeError("determine_eligibility needs horizon_start and horizon_end, or as_of")
+        horizon_start, horizon_end = default_horizon(as_of, policy)
     hs, he = pd.Timestamp(horizon_start), pd.Timestamp(horizon_end)
     policy = cached_policy(policy)
     codes = _ReasonCodes()

@@ -66,10 +66,38 @@ def apply_events(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     (``merge_asof`` forward by person); several starts paired with the same end form one spell from
     the earliest of them.
     """
+    return _spells(residents, events, extra_ends=None)
+
+
+def residence_from_persons(persons: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Residence intervals from stored person rows and stored events.
+
+    Like :func:`apply_events`, but ``persons`` may also carry the stored ``residence_end_date`` (last
+    resident day, inclusive) and ``residence_end_reason`` (``MOVE_OUT``/``DEATH``) of the person's latest
+    spell — e.g. when the ending event itself is older than the stored event history. ``events`` need
+    no ``birth_date`` (it is taken from ``persons``).
+    """
+    extra = None
+    if "residence_end_date" in persons:
+        ended = persons.loc[persons["residence_end_date"].notna()]
+        extra = pd.DataFrame(
+            {
+                "person_id": ended["person_id"].astype("str").to_numpy(),
+                "event_date": as_dates(ended["residence_end_date"]).to_numpy(),
+                "end": as_dates(ended["residence_end_date"]).to_numpy(),
+                "end_reason": ended["residence_end_reason"].astype("string").fillna("MOVE_OUT").to_numpy(),
+            }
+        )
+    return _spells(persons, events, extra_ends=extra)
+
+
+def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFrame | None) -> pd.DataFrame:
     residents = residents.assign(
         residence_start_date=as_dates(residents["residence_start_date"]),
         birth_date=as_dates(residents["birth_date"]),
     )
+    if "birth_date" not in events:
+        events = events.merge(residents[["person_id", "birth_date"]], on="person_id", how="left")
     events = events.assign(event_date=as_dates(events["event_date"]), birth_date=as_dates(events["birth_date"]))
     births = _birth_dates(residents, events)
 
@@ -108,7 +136,10 @@ def apply_events(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
             ).to_numpy(),
         }
     )
+    if extra_ends is not None and len(extra_ends):
+        ends = pd.concat([ends, extra_ends[["person_id", "event_date", "end", "end_reason"]]], ignore_index=True)
     ends["end"] = ends["end"].astype("datetime64[ns]")
+    ends["event_date"] = ends["event_date"].astype("datetime64[ns]")
     ends["person_id"] = ends["person_id"].astype("str")
     ends = ends.sort_values(["end", "person_id"], kind="stable").reset_index(drop=True)
     ends["end_id"] = range(len(ends))

@@ -458,3 +458,10 @@ def test_output_contract(policy):
     assert periods["sources"].iloc[0].split(";")[0] == "S12"
     again = run(policy, t16_household(), start="2021-04-01", end="2022-09-30")
     pd.testing.assert_frame_equal(periods, again)
+
+
+def test_as_of_gives_the_default_horizon(policy):
+    periods = determine_eligibility(t16_household(), policy, as_of="2021-09-30")
+    assert periods["valid_from"].min() == pd.Timestamp("2014-06-01")
+    assert periods["valid_to"].max() == pd.Timestamp("2021-10-31")
+    assert periods.iloc[-1]["end_reason"] == "OPEN"

@@ -268,3 +268,19 @@ def test_latest_household_after_m3_events():
     assert persons.set_index("person_id").loc["0000000009", "birth_date"] == D("2019-09-09")
     older = collect_persons(residents, events, extract_date="2023-01-01")
     assert older.set_index("person_id").loc["0000000001", "household_id"] == "H1"
+
+
+def test_residence_from_stored_persons_uses_the_stored_end_and_needs_no_event_birth_date():
+    from rules.residence import residence_from_persons
+
+    persons = pd.DataFrame({
+        "person_id": ["0000000001", "0000000002"], "household_id": ["H1", "H1"], "relationship_code": ["03", "03"],
+        "birth_date": ["2015-05-10", "2016-01-01"], "residence_start_date": ["2015-05-10", "2016-01-01"],
+        "residence_end_date": ["2020-04-09", None], "residence_end_reason": ["MOVE_OUT", None],
+    })
+    events = pd.DataFrame({"event_id": ["e1"], "person_id": ["0000000002"], "household_id": ["H1"],
+                           "event_code": ["D3"], "event_date": ["2021-07-07"]})
+    assert _res(residence_from_persons(persons, events)) == [
+        ("0000000001", "2015-05-10", "2020-04-09", "MOVE_OUT"),
+        ("0000000002", "2016-01-01", "2021-07-07", "DEATH"),
+    ]
