@@ -46,8 +46,10 @@ def between(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> np.n
 
 def my_numbers(rng: np.random.Generator, count: int) -> np.ndarray:
     """``count`` distinct valid 12-digit My Numbers (総務省令第85号 第5条 check digit), random order."""
-    start = int(rng.integers(10**9, 2 * 10**10))
-    bodies = start + np.cumsum(rng.integers(1, 150_000, count, dtype=np.int64))
+    # Distinct bodies spread over the whole 11-digit range: increasing random gaps, then shuffled.
+    gap = max(2, int(9 * 10**10 // max(count, 1)))
+    start = int(rng.integers(10**9, 5 * 10**9))
+    bodies = start + np.cumsum(rng.integers(1, gap, count, dtype=np.int64))
     bodies = rng.permutation(bodies)
     digits = (bodies[:, None] // (10 ** np.arange(10, -1, -1, dtype=np.int64))) % 10
     remainder = (digits * np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])).sum(axis=1) % 11

@@ -271,3 +271,20 @@ def test_eligibility_period_stage_schema_checks_periods():
     assert len(EligibilityPeriodSchema.validate(periods)) == 2
     with pytest.raises(Exception, match="period_ends_after_start"):
         EligibilityPeriodSchema.validate(periods.assign(valid_to=pd.to_datetime(["2026-03-01", None])))
+
+
+@pytest.mark.parametrize("file_name", list(INPUT_SCHEMAS))
+def test_the_example_rows_of_the_format_pages_are_valid(tmp_path, file_name):
+    from pathlib import Path
+
+    from connectors.files import read_input_csv
+
+    page = Path(__file__).parents[2] / "docs" / "formats" / file_name.replace(".csv", ".md")
+    example = re.search(r"```csv\n(.*?)```", page.read_text(encoding="utf-8"), re.S).group(1)
+    path = tmp_path / file_name
+    path.write_text(example, encoding="utf-8")
+
+    frame = read_input_csv(path, INPUT_COLUMNS[file_name])
+    result = validate_frame(frame, INPUT_SCHEMAS[file_name], file_name, EXTRACT)
+
+    assert len(frame) == 2 and result.quarantine.empty
