@@ -12,6 +12,7 @@ column (which is what Pandera does when coercion fails).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 from dataclasses import dataclass
@@ -261,7 +262,8 @@ def validate_frame(
         frame: string columns plus ``source_row``.
         model: the file's ``pa.DataFrameModel`` (schemas.INPUT_SCHEMAS).
         file_name: written into the quarantine table.
-        extract_date: the manifest's extract date; dates after it are "in the future" (default today).
+        extract_date: the manifest's extract date; dates after it are "in the future". Default: the
+            date set by an enclosing ``schemas.checks.using_reference_date`` block, else today.
 
     Returns:
         ``good``: the rows without any failure, typed per the model; ``quarantine``: one row per
@@ -307,7 +309,9 @@ def validate_frame(
                 }
             )
         )
-    with using_reference_date(extract_date):
+    # An explicit extract date wins; otherwise keep the caller's context (schemas.checks.using_reference_date).
+    context = using_reference_date(extract_date) if extract_date is not None else contextlib.nullcontext()
+    with context:
         try:
             check_schema.validate(work, lazy=True, inplace=False)
         except pa.errors.SchemaErrors as err:

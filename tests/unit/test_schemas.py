@@ -288,3 +288,14 @@ def test_the_example_rows_of_the_format_pages_are_valid(tmp_path, file_name):
     result = validate_frame(frame, INPUT_SCHEMAS[file_name], file_name, EXTRACT)
 
     assert len(frame) == 2 and result.quarantine.empty
+
+
+def test_an_enclosing_reference_date_applies_when_no_extract_date_is_given():
+    from schemas.checks import using_reference_date
+
+    frame = _frame("applications.csv", {"application_date": "2026-11-15"})
+    model = INPUT_SCHEMAS["applications.csv"]
+    with using_reference_date("2026-10-31"):
+        assert len(validate_frame(frame, model, "applications.csv").quarantine) == 1
+    with using_reference_date("2026-12-31"):
+        assert validate_frame(frame, model, "applications.csv").quarantine.empty
