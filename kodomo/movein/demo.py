@@ -134,3 +134,40 @@ def write_certificate(path: str | Path, h: DemoHousehold, tax_year: int = 2026, 
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, iq.TAX_COLUMNS, tax_rows([h.guardian_id, h.spouse_id], tax_year, income))
     return path
+
+
+EVENT_COLUMNS = [
+    "event_id", "person_id", "household_id", "relationship_code", "my_number", "name", "name_kana", "address",
+    "birth_date", "sex_code", "dv_support_flag", "event_code", "event_date", "notified_date",
+]
+
+
+def event_row(h: DemoHousehold, person_id: str, event_code: str, event_date: dt.date, *, event_id: str,
+              notified_date: dt.date | None = None, birth_date: dt.date | None = None) -> dict[str, str]:
+    """A 異動 event of a member of ``h`` (or of a newborn when ``birth_date`` is given)."""
+    members = {r["person_id"]: r for r in registry_rows(h)}
+    if person_id in members:
+        base = {k: v for k, v in members[person_id].items() if k in EVENT_COLUMNS}
+    else:
+        seed = int(person_id)
+        base = {"person_id": person_id, "household_id": h.household_id, "relationship_code": "03",
+                "my_number": synthetic_my_number(seed % 10_000_000_000), "name": f"出生 試験{person_id[-3:]}",
+                "name_kana": "シュッセイ シケン", "address": f"仙台市青葉区国分町三丁目{int(person_id[-2:])}番地",
+                "birth_date": (birth_date or event_date).isoformat(), "sex_code": "2", "dv_support_flag": "0"}
+    return {**base, "event_id": event_id, "event_code": event_code, "event_date": event_date.isoformat(),
+            "notified_date": (notified_date or event_date).isoformat()}
+
+
+def write_events(directory: str | Path, rows: list[dict[str, str]], *, applications: list[dict[str, str]] = (),
+                 insurance: list[dict[str, str]] = (), name: str = "resident_events.csv") -> Path:
+    """An events batch (plus optional sibling applications.csv / insurance.csv)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory / name, EVENT_COLUMNS, rows)
+    if applications:
+        _write(directory / "applications.csv",
+               ["application_id", "child_person_id", "guardian_person_id", "application_date"], list(applications))
+    if insurance:
+        _write(directory / "insurance.csv",
+               ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"], list(insurance))
+    return directory / name

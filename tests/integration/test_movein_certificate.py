@@ -1,0 +1,55 @@
+"""Move-in with a submitted income certificate, then the same case again (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kodomo.movein import demo, service, steps
+from kodomo.movein import testing as mt
+from store import models
+from store.movein_models import IncomeSource, MoveInCase
+
+inquiry_simulator = mt.inquiry_simulator
+movein_env = mt.movein_env
+
+
+def test_move_in_with_certificate_registers_household_once(movein_env):
+    env, h = movein_env, movein_env["known"]
+    cert = demo.write_certificate(env["tmp"] / "cert.csv", h)
+    req = mt.movein_request(h, income_source="certificate", certificate_path=str(cert))
+    result = steps.run_move_in(req, connectors=env["connectors"])
+
+    assert result["status"] == "DETERMINED"
+    assert result["determination"]["by_type"] == {"NEW": 2}
+    assert result["inquiries"] == {"registry": 1}  # guardians covered by the certificate: no tax inquiry
+    assert [r["service"] for r in env["sim"].log] == ["registry"]
+    with env["engine"].connect() as conn:
+        decisions = conn.execute(select(models.Decision.person_id, models.Decision.valid_from)).all()
+        outbox = conn.execute(select(models.PmhOutbox.person_id, models.PmhOutbox.change_type)).all()
+        sources = conn.execute(select(IncomeSource.person_id, IncomeSource.source)).all()
+        recipients = conn.execute(select(models.Recipient.person_id)).scalars().all()
+    with Session(env["engine"]) as session:
+        case = session.scalars(select(MoveInCase)).one()
+        run = session.get(models.Run, result["run_id"])
+    assert sorted(p for p, _ in decisions) == sorted(h.child_ids) == sorted(recipients)
+    assert {v for _, v in decisions} == {mt.MOVE_IN}  # applied within 30 days: covered from the move-in date
+    assert sorted(outbox) == sorted((c, "1") for c in h.child_ids)
+    assert sorted(sources) == sorted([(h.guardian_id, "certificate"), (h.spouse_id, "certificate")])
+    assert case.status == "DETERMINED" and case.household_id == h.household_id and case.move_in_date == mt.MOVE_IN
+    assert run.status == "COMPLETED" and run.flow_name == "move-in"
+    # artifacts and the run record name the household only by masked ids
+    text = service.summary_markdown(result) + json.dumps(result, default=str) + (run.counts_json or "")
+    for pid in [h.household_id, *h.person_ids]:
+        assert pid not in text
+    assert f"******{h.household_id[-4:]}" in text
+    # the issuance list for staff has the two children
+    issued = (env["settings"].resolved_outbox_dir / "2026-11" / "受給者証交付一覧_2026-11.csv").read_bytes()
+    assert all(c.encode() in issued for c in h.child_ids)
+
+    before = mt.snapshot(env["engine"])
+    again = steps.run_move_in(req, connectors=env["connectors"])
+    assert mt.snapshot(env["engine"]) == before
+    assert again["determination"]["new_decisions"] == 0 and again["case_changed"] is False
