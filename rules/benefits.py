@@ -73,9 +73,8 @@ def _i64(series: pd.Series) -> np.ndarray:
 
 def _codes(values: pd.Series, categories: pd.Index | pd.Series) -> np.ndarray:
     """Position of each value in the unique ``categories`` (-1 when absent or missing)."""
-    index = pd.Index(pd.Series(categories).dropna().astype(str).to_numpy(dtype=object))
-    codes = index.get_indexer(values.astype("string").fillna("\x00").astype(str).to_numpy(dtype=object))
-    return codes.astype(np.int64)
+    index = pd.Index(pd.Series(categories).dropna().to_numpy(dtype=object))
+    return index.get_indexer(values.to_numpy(dtype=object)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,46 +131,49 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     """
     out = claims.copy()
     rec = recipients[["recipient_no", "person_id"]].drop_duplicates("recipient_no")
-    claim_rec_code = _codes(out["recipient_no"], rec["recipient_no"].astype(str))
+    claim_rec_code = _codes(out["recipient_no"], rec["recipient_no"])
     registered = claim_rec_code >= 0
-    person_of_rec = rec["person_id"].astype(str).to_numpy(dtype=object)
+    person_of_rec = rec["person_id"].to_numpy(dtype=object)
     person = np.where(registered, person_of_rec[np.maximum(claim_rec_code, 0)] if len(rec) else None, None)
-    out["person_id"] = pd.Series(person, index=out.index, dtype="string")
+    out["person_id"] = pd.Series(person, index=out.index, dtype=object)
 
     pers = persons[["person_id", "birth_date"]].drop_duplicates("person_id")
-    birth_lookup = pd.Series(pd.to_datetime(pers["birth_date"]).to_numpy(), index=pers["person_id"].astype(str))
-    out["birth_date"] = pd.Series(birth_lookup.reindex(out["person_id"].astype(str)).to_numpy(),
-                                  index=out.index).astype("datetime64[ns]")
+    birth_of = np.append(pd.to_datetime(pers["birth_date"]).to_numpy(dtype="datetime64[ns]"),
+                         np.datetime64("NaT", "ns"))
+    person_code = _codes(out["person_id"], pers["person_id"])
+    out["birth_date"] = pd.Series(birth_of[np.where(person_code >= 0, person_code, len(pers))], index=out.index)
 
     first = out["first_service_date"]
     last = out["last_service_date"].fillna(first)
-    route = out["route"].astype(str).to_numpy(dtype=object)
+    route = out["route"].to_numpy(dtype=object)
 
     # 償還払い deadline (時効), counted from the service date.
-    years = policy.series("reimbursement.claim_deadline_years", first).fillna(0).astype("int64")
-    deadline = dates.add_years_clamped(first, years)
-    applied = out["application_date"] if "application_date" in out else pd.Series(pd.NaT, index=out.index)
-    late = ((route == REIMBURSEMENT) & (applied > deadline).fillna(False).to_numpy(dtype=bool))
+    late = np.zeros(len(out), dtype=bool)
+    reimbursed = np.flatnonzero(route == REIMBURSEMENT)
+    if len(reimbursed) and "application_date" in out:
+        sub_first = first.iloc[reimbursed]
+        years = policy.series("reimbursement.claim_deadline_years", sub_first).fillna(0).astype("int64")
+        deadline = dates.add_years_clamped(sub_first, years)
+        late[reimbursed] = (out["application_date"].iloc[reimbursed] > deadline).fillna(False).to_numpy(dtype=bool)
 
     # 現物給付 only inside the prefecture, never for fittings.
-    in_kind_pref = policy.series("reimbursement.in_kind_prefecture_code", first).astype(str).to_numpy(dtype=object)
-    pref = out["institution_code"].astype("string").str.slice(0, 2).fillna("").to_numpy(dtype=object)
-    care = out["care_type"].astype(str).to_numpy(dtype=object)
+    in_kind_pref = policy.series("reimbursement.in_kind_prefecture_code", first).to_numpy(dtype=object)
+    pref = out["institution_code"].str.slice(0, 2).fillna("").to_numpy(dtype=object)
+    care = out["care_type"].to_numpy(dtype=object)
     devices = policy.series("reimbursement.therapeutic_devices_reimbursed", first).fillna(True).to_numpy(dtype=bool)
     not_in_kind = (route == IN_KIND) & ((pref != in_kind_pref) | ((care == copay_rules.ORTHOSIS) & devices))
 
     # Interval join: the latest (coalesced) period starting on or before the first service date.
     merged_periods = coalesce_periods(periods)
-    categories = pd.Series(pd.unique(pd.concat([merged_periods["person_id"].astype(str),
-                                                out["person_id"].dropna().astype(str)])))
+    categories = pd.Series(pd.unique(merged_periods["person_id"].to_numpy(dtype=object)))
     probe = pd.DataFrame({"_row": np.arange(len(out)), "pid": _codes(out["person_id"], categories),
                           "on": first.to_numpy(dtype="datetime64[ns]")})
     probe = probe[probe["on"].notna()].sort_values("on", kind="stable")
     table = pd.DataFrame({"pid": _codes(merged_periods["person_id"], categories),
                           "on": pd.to_datetime(merged_periods["valid_from"]).to_numpy(dtype="datetime64[ns]"),
                           "valid_to": pd.to_datetime(merged_periods["valid_to"]).to_numpy(dtype="datetime64[ns]"),
-                          "status": merged_periods["status"].astype(str).to_numpy(dtype=object),
-                          "end_reason": merged_periods["end_reason"].astype(str).to_numpy(dtype=object)})
+                          "status": merged_periods["status"].to_numpy(dtype=object),
+                          "end_reason": merged_periods["end_reason"].to_numpy(dtype=object)})
     table = table.sort_values("on", kind="stable")
     hit = pd.merge_asof(probe, table, on="on", by="pid", direction="backward")
     valid_to = np.full(len(out), np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -189,11 +191,11 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     eligible = covers_all & (status == "ELIGIBLE")
 
     birth = out["birth_date"]
-    out_limit = dates.school_year_end_after_age(birth, policy.series("age_limit.outpatient", first).fillna(0))
-    in_limit = dates.school_year_end_after_age(birth, policy.series("age_limit.inpatient", first).fillna(0))
     is_in = care == copay_rules.INPATIENT
-    over_out = ~is_in & (last > out_limit).fillna(True).to_numpy(dtype=bool)
-    over_in = is_in & (last > in_limit).fillna(True).to_numpy(dtype=bool)
+    over_out = ~is_in & ~copay_rules.within_school_year_after_age(birth, last, policy.series("age_limit.outpatient",
+                                                                                             first))
+    over_in = is_in & ~copay_rules.within_school_year_after_age(birth, last, policy.series("age_limit.inpatient",
+                                                                                           first))
 
     reason = np.select(
         [~registered, late, not_in_kind, suspended, ~eligible, over_out, over_in],
@@ -219,9 +221,8 @@ def insured_self_pay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     (exact for receipts, whose 総医療費 is points × 10 yen).
     """
     service = frame["first_service_date"]
-    boundary = dates.school_year_end_after_age(
-        frame["birth_date"], policy.series("insurance.preschool_boundary_age", service).fillna(6))
-    preschool = (service <= boundary).fillna(False).to_numpy(dtype=bool)
+    preschool = copay_rules.within_school_year_after_age(
+        frame["birth_date"], service, policy.series("insurance.preschool_boundary_age", service))
     percent = np.where(preschool, _i64(policy.series("insurance.self_pay_percent_preschool", service)),
                        _i64(policy.series("insurance.self_pay_percent", service)))
     total = _i64(frame["total_cost_amount"])
@@ -394,7 +395,7 @@ def age_band(birth: pd.Series, service: pd.Series) -> pd.Series:
     PRESCHOOL (to 6歳到達年度末), ELEMENTARY (12), JUNIOR_HIGH (15), HIGH_SCHOOL (18), else OVER_AGE.
     """
     labels = list(AGE_BANDS)
-    conditions = [(service <= dates.school_year_end_after_age(birth, n)).fillna(False).to_numpy(dtype=bool)
+    conditions = [copay_rules.within_school_year_after_age(birth, service, np.full(len(service), n))
                   for n in AGE_BANDS.values()]
     return pd.Series(np.select(conditions, labels, default="OVER_AGE"), index=service.index, dtype="string")
 

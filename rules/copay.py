@@ -60,38 +60,58 @@ def _int(series: pd.Series) -> np.ndarray:
     return series.fillna(0).to_numpy(dtype=np.int64)
 
 
+def _year_month(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    days = np.asarray(values, dtype="datetime64[D]")
+    missing = np.isnat(days)
+    months = days.astype("datetime64[M]").astype(np.int64)
+    return months // 12 + 1970, months % 12 + 1, missing
+
+
+def within_school_year_after_age(birth: pd.Series, service: pd.Series, age: pd.Series | np.ndarray) -> np.ndarray:
+    """``service <= rules.dates.school_year_end_after_age(birth, age)``, in integer arithmetic (fast path).
+
+    N歳に達する日 = the day before the N-th birthday (a Feb 29 birth reaches it on Feb 28, still in February),
+    so its first March 31 on or after is March 31 of ``year(birth − 1 day) + N + (month(birth − 1 day) > 3)``
+    (年齢計算ニ関スル法律, 民法143条; domain.md §6, S43–S45). Missing dates or N give False.
+    """
+    day_before = np.asarray(birth, dtype="datetime64[D]") - np.timedelta64(1, "D")
+    b_year, b_month, b_missing = _year_month(day_before)
+    n = pd.Series(np.asarray(age)).astype("Float64")
+    n_missing = n.isna().to_numpy()
+    end_year = b_year + n.fillna(0).to_numpy(dtype=np.int64) + (b_month > 3)
+    s_year, s_month, s_missing = _year_month(service)
+    inside = (s_year < end_year) | ((s_year == end_year) & (s_month <= 3))
+    return inside & ~b_missing & ~s_missing & ~n_missing
+
+
 def in_free_band(birth: pd.Series, service: pd.Series, age: pd.Series, basis: pd.Series) -> pd.Series:
     """True where the child is in a free age band.
 
     ``completed_age``: the age on the service date is below N; ``school_year_end``: the service date is on
     or before the first March 31 after reaching N (age law, rules.dates).
     """
-    n = age.fillna(0).astype("int64")
-    by_age = dates.age_on(birth, service) < n
-    by_school_year = service <= dates.school_year_end_after_age(birth, n)
-    use_school_year = (basis == "school_year_end").fillna(False).to_numpy(dtype=bool)
-    result = np.where(use_school_year, by_school_year.fillna(False).to_numpy(dtype=bool),
-                      by_age.fillna(False).to_numpy(dtype=bool))
+    by_school_year = within_school_year_after_age(birth, service, age)
+    by_age_rows = (basis == "completed_age").fillna(False).to_numpy(dtype=bool)
+    result = np.where(by_age_rows, False, by_school_year)
+    if by_age_rows.any():
+        n = age[by_age_rows].fillna(0).astype("int64")
+        younger = dates.age_on(birth[by_age_rows], service[by_age_rows]) < n
+        result[by_age_rows] = younger.fillna(False).to_numpy(dtype=bool)
     return pd.Series(result, index=service.index)
 
 
-def admission_day_offsets(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Days (and rule co-pay) of the same admission *before* each receipt, counted across month ends.
+def admission_day_offsets(inpatient: pd.DataFrame) -> pd.Series:
+    """Days of the same admission *before* each inpatient receipt, counted across month ends.
 
     Vectorised: sort the inpatient receipts by admission and first service date, take the cumulative
-    sum per ``admission_id`` and subtract the receipt's own value; add what earlier runs stored
-    (``admission_prior_days``). Returns (prior_days, order) where order sorts the frame that way.
+    sum per ``admission_id`` and subtract the receipt's own days; add what earlier runs stored
+    (``admission_prior_days``).
     """
-    prior_history = (frame["admission_prior_days"].fillna(0).astype("int64")
-                     if "admission_prior_days" in frame else pd.Series(0, index=frame.index, dtype="int64"))
-    days = frame["service_days"].fillna(0).astype("int64")
-    key = frame["admission_id"].astype("string").fillna("")
-    order = pd.DataFrame({"key": key, "d": frame["first_service_date"], "c": frame["claim_id"]}).sort_values(
-        ["key", "d", "c"], kind="stable").index
-    sorted_days = days.loc[order]
-    cumulative = sorted_days.groupby(key.loc[order].to_numpy(), sort=False).cumsum() - sorted_days
-    prior = cumulative.reindex(frame.index) + prior_history
-    return prior.astype("int64"), pd.Series(order)
+    history = inpatient.get("admission_prior_days", pd.Series(0, index=inpatient.index)).fillna(0).astype("int64")
+    ordered = inpatient.sort_values(["admission_id", "first_service_date", "claim_id"], kind="stable")
+    days = ordered["service_days"].fillna(0).astype("int64")
+    before = days.groupby(ordered["admission_id"].to_numpy(), sort=False).cumsum() - days
+    return (before.reindex(inpatient.index) + history).astype("int64")
 
 
 def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -109,7 +129,7 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """
     service = frame["first_service_date"]
     birth = frame["birth_date"]
-    care = frame["care_type"].astype("string").fillna("").to_numpy(dtype=object)
+    care = frame["care_type"].to_numpy(dtype=object)
     is_in = care == INPATIENT
     is_out = (care == OUTPATIENT) | (care == DENTAL)
     is_pharm = care == PHARMACY
@@ -123,22 +143,30 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     revisit_amount = _int(policy.series("copay.outpatient.revisit_amount", service))
     pharmacy_amount = _int(policy.series("copay.pharmacy_amount", service))
 
-    # Inpatient: day number across month ends, then the per-admission cap over the rule amounts.
+    # Inpatient: day number across month ends, then the per-admission cap over the rule amounts. Only the
+    # inpatient rows take part (grouped by admission_id); days in the free band count as days of the stay.
     daily = _int(policy.series("copay.inpatient.daily_amount", service))
     max_days = _int(policy.series("copay.inpatient.max_charged_days", service))
     cap = _int(policy.series("copay.inpatient.cap_per_admission", service))
     days = _int(frame["service_days"])
-    prior_days, order = admission_day_offsets(frame)
-    charged_days = np.clip(max_days - prior_days.to_numpy(dtype=np.int64), 0, days)
-    charged_days = np.where(is_in & ~free_in, charged_days, 0)
-    day_amount = charged_days * daily
-    prior_copay = (_int(frame["admission_prior_copay_amount"]) if "admission_prior_copay_amount" in frame
-                   else np.zeros(len(frame), dtype=np.int64))
-    day_series = pd.Series(day_amount, index=frame.index).loc[order]
-    key = frame["admission_id"].astype("string").fillna("").loc[order].to_numpy()
-    prior_in_frame = (day_series.groupby(key, sort=False).cumsum() - day_series).reindex(frame.index)
-    room = np.maximum(cap - prior_copay - prior_in_frame.to_numpy(dtype=np.int64), 0)
-    inpatient_amount = np.minimum(day_amount, room)
+    charged_days = np.zeros(len(frame), dtype=np.int64)
+    inpatient_amount = np.zeros(len(frame), dtype=np.int64)
+    rows = np.flatnonzero(is_in)
+    if len(rows):
+        sub = frame.iloc[rows]
+        sub = sub.assign(admission_id=sub["admission_id"].fillna(sub["claim_id"]))
+        prior_days = admission_day_offsets(sub).to_numpy(dtype=np.int64)
+        charged = np.where(free_in[rows], 0, np.clip(max_days[rows] - prior_days, 0, days[rows]))
+        amount = charged * daily[rows]
+        prior_copay = _int(sub["admission_prior_copay_amount"]) if "admission_prior_copay_amount" in sub else 0
+        ordered = pd.DataFrame({"key": sub["admission_id"].to_numpy(), "d": sub["first_service_date"].to_numpy(),
+                                "c": sub["claim_id"].to_numpy(), "amount": amount}).sort_values(
+            ["key", "d", "c"], kind="stable")
+        before = (ordered["amount"].groupby(ordered["key"].to_numpy(), sort=False).cumsum() - ordered["amount"])
+        before = before.sort_index().to_numpy(dtype=np.int64)
+        room = np.maximum(cap[rows] - prior_copay - before, 0)
+        charged_days[rows] = charged
+        inpatient_amount[rows] = np.minimum(amount, room)
 
     code = np.select(
         [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],

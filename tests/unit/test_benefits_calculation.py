@@ -224,3 +224,21 @@ def test_explanations_name_rule_and_parameter():
     result = assess(claim("t5", birth=GRADE3_2025, first="2025-06-10", total=5_000, first_visit=True))
     text = benefits.explain(result).iloc[0]
     assert "FIRST_VISIT" in text and "copay.outpatient.first_visit_amount" in text and "30%" in text
+
+
+def test_fast_school_year_boundary_matches_the_age_law_helpers():
+    import numpy as np
+
+    from rules import copay, dates
+
+    rng = np.random.default_rng(5)
+    births = pd.Series(pd.to_datetime(np.datetime64("2000-01-01") + rng.integers(0, 9_000, 3_000)))
+    births.iloc[:6] = pd.to_datetime(["2008-04-01", "2008-04-02", "2008-02-29", "2012-02-29", "2019-04-01",
+                                      "2019-04-02"])
+    service = pd.Series(pd.to_datetime(np.datetime64("2010-01-01") + rng.integers(0, 8_000, 3_000)))
+    service.iloc[:6] = pd.to_datetime(["2026-03-31", "2027-03-31", "2026-03-31", "2030-04-01", "2037-03-31",
+                                       "2038-04-01"])
+    ages = pd.Series(rng.choice([3, 6, 9, 12, 15, 18], 3_000))
+    ages.iloc[:6] = 18
+    expected = (service <= dates.school_year_end_after_age(births, ages)).to_numpy()
+    assert (copay.within_school_year_after_age(births, service, ages) == expected).all()

@@ -1,0 +1,47 @@
+"""The benefit run of a month: receipts → assessment → payments and refund claims → files → summary.
+
+The monthly flow calls it after eligibility (the stored periods are what the receipts are judged by).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from tasks import benefits as t
+
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
+OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Transfer date, YYYY-MM-DD")]
+
+
+@flow(name="benefit-run", log_prints=False, persist_result=False, validate_parameters=True)
+def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-scheduler",
+                transfer_date: IsoDate | None = None) -> dict:
+    """Assess the month's receipts and applications, book payments and 返還請求, write the files.
+
+    Args:
+        month: the processing month (YYYY-MM).
+        inbox: directory holding claims.csv and/or reimbursement_applications.csv.
+        operator_id: the staff member or service principal (must be registered).
+        transfer_date: 取組日 of the 全銀 file; default the 25th of the month.
+    """
+    operator = t.authorise_operator(operator_id)
+    run_id = t.begin_run(month, operator)
+    try:
+        claim_inbox = t.load_claims(inbox, month, run_id)
+        assessed = t.assess_claims(claim_inbox)
+        counts = {"load": claim_inbox.counts()}
+        counts["store"] = t.store_claims(assessed, claim_inbox, month, run_id, operator)
+        reassessed = t.reassess_changed_claims(month, run_id, assessed)
+        counts["settle"] = t.settle_claims(assessed, reassessed, month, run_id)
+        counts["payment_file"] = t.write_payment_file(month, transfer_date or f"{month}-25", run_id, operator)
+        counts["reports"] = t.write_reports(month, assessed, run_id, operator)
+        counts["summary"] = t.publish_summary(month, assessed, counts["settle"], counts["payment_file"])
+    except BaseException:
+        t.finish_run(run_id, "FAILED", {})
+        raise
+    t.finish_run(run_id, "COMPLETED", counts)
+    return counts["summary"]
