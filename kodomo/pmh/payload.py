@@ -56,15 +56,17 @@ def load_subjects(conn: Connection, rows: pd.DataFrame, ring: KeyRing) -> pd.Dat
         ).where(person_t.c.person_id.in_(chunk))).all())
         payers.extend(conn.execute(select(recipient_t.c.person_id, recipient_t.c.public_payer_number)
                                    .where(recipient_t.c.person_id.in_(chunk))).all())
-    person = pd.DataFrame(people, columns=["person_id", "my_number_enc", "profile_enc", "birth_date",
-                                           "sex_code", "dv_support_flag"])
-    payer = pd.DataFrame(payers, columns=["person_id", "public_payer_number"])
+    person = pd.DataFrame([tuple(r) for r in people], columns=[
+        "person_id", "my_number_enc", "profile_enc", "birth_date", "sex_code", "dv_support_flag"])
+    payer = pd.DataFrame([tuple(r) for r in payers], columns=["person_id", "public_payer_number"])
     frame = rows.merge(person, on="person_id", how="left").merge(payer, on="person_id", how="left")
     keys = frame["person_id"].astype(str).tolist()
-    frame["my_number"] = ring.decrypt_many(frame["my_number_enc"].where(frame["my_number_enc"].notna(), None)
-                                           .tolist(), table="person", column="my_number", row_keys=keys)
-    profiles = ring.decrypt_many(frame["profile_enc"].where(frame["profile_enc"].notna(), None).tolist(),
-                                 table="person", column="profile", row_keys=keys)
+    def blobs(column: str) -> list[bytes | None]:
+        return [b if isinstance(b, (bytes, memoryview)) else None for b in frame[column].tolist()]
+
+    frame["my_number"] = ring.decrypt_many(blobs("my_number_enc"), table="person", column="my_number",
+                                           row_keys=keys)
+    profiles = ring.decrypt_many(blobs("profile_enc"), table="person", column="profile", row_keys=keys)
     loads = orjson.loads
     parsed = [loads(p) if p is not None else {} for p in profiles]
     frame["name"] = [p.get("name") for p in parsed]

@@ -494,3 +494,20 @@ class SimServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kodomo.pmh.simulator``: same options as ``kodomo pmh-sim`` (used by the benchmark)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kodomo.pmh.simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--config", default="{}", help="SimConfig fields as JSON")
+    args = parser.parse_args(argv)
+    SimServer(SimConfig(**json.loads(args.config)), host=args.host, port=args.port).serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
