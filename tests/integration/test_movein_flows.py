@@ -1,0 +1,113 @@
+"""The move-in and resident-changes flows under the Prefect test harness (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from connectors import inquiry as iq
+from kodomo.movein import demo
+from kodomo.movein import testing as mt
+from kodomo.movein.params import MoveInCase
+from store import models
+
+inquiry_simulator = mt.inquiry_simulator
+movein_env = mt.movein_env
+
+
+def _use_http(monkeypatch, env):
+    from kodomo.settings import get_settings
+
+    monkeypatch.setenv("KODOMO_CONNECTOR", "http")
+    monkeypatch.setenv("KODOMO_INQUIRY_URL", env["url"])
+    get_settings.cache_clear()
+
+
+@pytest.mark.integration
+def test_move_in_flow_registers_the_household_at_pmh_file_mode(prefect_harness, movein_env, monkeypatch):
+    from prefect import get_client
+
+    from flows.movein import move_in
+
+    env, h = movein_env, movein_env["known"]
+    _use_http(monkeypatch, env)
+    cert = demo.write_certificate(env["tmp"] / "cert.csv", h)
+    case = MoveInCase(case_id="MI-2026-0001", person_id=h.child_ids[0], operator_id="demo-operator",
+                      income_source="certificate", certificate_path=str(cert), insurer_number=mt.INSURER,
+                      as_of=mt.AS_OF)
+    state = move_in(case=case, return_state=True)
+    summary = state.result()
+
+    assert summary["status"] == "DETERMINED" and summary["decisions"] == {"NEW": 2}
+    assert summary["household"] == "******" + h.household_id[-4:]
+    assert summary["pmh"]["records_sent"] == 2  # file mode: the daily JSON batch is written
+    assert list((env["settings"].resolved_outbox_dir / "pmh").rglob("batch-*.json"))
+    with env["engine"].connect() as conn:
+        statuses = conn.execute(select(models.PmhOutbox.status)).scalars().all()
+        run = conn.execute(select(models.Run.run_id, models.Run.status)).one()
+    assert statuses == ["SENT", "SENT"] and run.status == "COMPLETED"
+    assert run.run_id == str(state.state_details.flow_run_id)
+
+    import anyio
+
+    async def artifacts():
+        async with get_client() as client:
+            from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+
+    found = anyio.run(artifacts)
+    text = " ".join(str(a.data) for a in found)
+    assert "MI-2026-0001" in text and "******" + h.household_id[-4:] in text
+    assert not any(pid in text for pid in [h.household_id, *h.person_ids])
+
+
+@pytest.mark.integration
+def test_move_in_flow_without_consent_fails_clearly_and_queries_nothing(prefect_harness, movein_env, monkeypatch):
+    from flows.movein import move_in
+
+    env, h = movein_env, movein_env["unknown"]
+    _use_http(monkeypatch, env)
+    case = MoveInCase(person_id=h.guardian_id, operator_id="demo-operator", income_source="inquiry",
+                      consent_id="CN-NONE", as_of=mt.AS_OF)
+    with pytest.raises(iq.ConsentMissing, match="consent 'CN-NONE' is not recorded"):
+        move_in(case=case)
+    assert env["sim"].log == []
+    with env["engine"].connect() as conn:
+        assert conn.execute(select(models.Run.status)).scalars().all() == ["FAILED"]
+        assert conn.execute(select(models.Person.person_id)).first() is None
+
+
+@pytest.mark.integration
+def test_resident_changes_flow_processes_a_death(prefect_harness, movein_env):
+    from flows.resident_changes import resident_changes
+    from kodomo.movein import steps
+
+    env, h = movein_env, movein_env["known"]
+    steps.run_move_in(mt.movein_request(h, income_source="not_yet"), connectors=iq.file_connectors(env["inquiry_dir"]),
+                      notices=False)
+    events = demo.write_events(env["tmp"] / "ev", [demo.event_row(h, h.child_ids[1], "D3", dt.date(2026, 11, 10),
+                                                                  event_id="EV-D9")])
+    summary = resident_changes(events_file=str(events), operator_id="demo-operator", as_of=dt.date(2026, 11, 20),
+                               send_to_pmh=False)
+    assert summary["by_type"] == {"LOSS_DEATH": 1} and summary["events"] == 1
+    assert summary["notices"]["loss"] == 1
+
+
+def test_flow_parameters_render_as_a_typed_form():
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.movein import move_in
+
+    schema = parameter_schema(move_in.fn).model_dump()
+    fields = schema["definitions"]["MoveInCase"]["properties"]
+    assert fields["income_source"]["enum"] == ["certificate", "inquiry", "not_yet"]
+    assert fields["person_id"]["anyOf"][0]["pattern"] == "^[0-9]{10}$"  # a 12-digit My Number cannot be entered
+    assert {"case_id", "operator_id", "certificate_path", "consent_id"} <= set(fields)
+    with pytest.raises(ValueError, match="case id or a 宛名番号"):
+        MoveInCase(operator_id="demo-operator", income_source="not_yet")
+    with pytest.raises(ValueError):
+        MoveInCase(person_id="123456789018", operator_id="demo-operator", income_source="not_yet")
