@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,16 +46,28 @@ class PmhError(Exception):
     safe_message = True
 
 
+_SAFE = re.compile(r"[^A-Za-z0-9_.:\-]")
+
+
+def safe_code(value: object, limit: int = 64) -> str | None:
+    """A server-supplied code or field name reduced to ``[A-Za-z0-9_.:-]`` (so no value can ride along)."""
+    if value is None:
+        return None
+    return _SAFE.sub("", str(value))[:limit] or None
+
+
 class PmhRejected(PmhError):  # noqa: N818 - name fixed by the issue
     """PMH refused the request (4xx). ``errors`` holds PMH's codes: ``{"index", "field", "code"}``."""
 
     def __init__(self, status: int, code: str, errors: Sequence[Mapping] = ()) -> None:
         self.status = status
-        self.code = code
+        self.code = safe_code(code) or f"HTTP_{status}"
         self.errors = [
-            {"index": e.get("index"), "field": e.get("field"), "code": e.get("code")} for e in errors
+            {"index": e.get("index") if isinstance(e.get("index"), int) else None,
+             "field": safe_code(e.get("field"), 128), "code": safe_code(e.get("code"))}
+            for e in errors if isinstance(e, Mapping)
         ]
-        super().__init__(f"PMH rejected the request: HTTP {status} {code} ({len(self.errors)} errors)")
+        super().__init__(f"PMH rejected the request: HTTP {status} {self.code} ({len(self.errors)} errors)")
 
 
 class PmhUnavailable(PmhError):  # noqa: N818 - name fixed by the issue

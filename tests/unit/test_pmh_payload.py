@@ -133,3 +133,13 @@ def test_rate_limiter_spaces_acquisitions():
     for _ in range(21):
         limiter.acquire()
     assert time.monotonic() - start >= 0.095
+
+
+def test_rejection_keeps_only_codes():
+    from connectors.pmh import PmhRejected
+
+    errors = [{"index": 1, "field": "basicFiveInfo.name", "code": "x 123456789012"}, "junk"]
+    exc = PmhRejected(400, "SCHEMA ERROR 仙台 花子", errors)
+    assert exc.code == "SCHEMAERROR" and exc.errors == [
+        {"index": 1, "field": "basicFiveInfo.name", "code": "x123456789012"}]
+    assert "仙台" not in str(exc)
