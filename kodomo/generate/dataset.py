@@ -32,7 +32,7 @@ EXTENSION_MAILING = ("2025-11-04", "2026-03-31")
 
 
 def _strings(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values).astype(np.int64).astype(str).astype(object)
+    return np.array(list(map(str, np.asarray(values).astype(np.int64).tolist())), dtype=object)
 
 
 # -- the six files ------------------------------------------------------------------------------------
@@ -347,7 +347,19 @@ def _corrupt(
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, encoding: str) -> None:
-    frame.to_csv(path, index=False, encoding=encoding, lineterminator="\n", na_rep="")
+    """Write ``frame`` as CSV (``\n`` line ends, empty = missing) exactly as pandas would, ~5x faster.
+
+    Generated values never need quoting; if one did (a comma, quote or line break), pandas writes it.
+    """
+    rows = len(frame)
+    columns = [frame[column].to_numpy(dtype=object, na_value="") for column in frame.columns]
+    body = "\n".join(map(",".join, zip(*columns, strict=True)))
+    text = ",".join(frame.columns) + "\n" + body + ("\n" if rows else "")
+    separators = (len(frame.columns) - 1) * (rows + 1)
+    if '"' in text or text.count(",") != separators or text.count("\n") != rows + 1 or "\r" in text:
+        frame.to_csv(path, index=False, encoding=encoding, lineterminator="\n", na_rep="")
+        return
+    path.write_bytes(text.encode(encoding))
 
 
 def generate_dataset(
