@@ -43,8 +43,17 @@ class ProgramConfig:
     is_always_reimbursement: str = "0"
 
 
+SUBJECT_COLUMNS = ["my_number_enc", "profile_enc", "birth_date", "sex_code", "dv_support_flag"]
+
+
 def load_subjects(conn: Connection, rows: pd.DataFrame, ring: KeyRing) -> pd.DataFrame:
-    """Join outbox ``rows`` with person and recipient data and decrypt the personal fields (in memory)."""
+    """Join outbox ``rows`` with person and recipient data and decrypt the personal fields (in memory).
+
+    ``rows`` may already carry the person columns (:data:`SUBJECT_COLUMNS` + ``public_payer_number``,
+    joined in SQL by the relay); then only the decryption happens here.
+    """
+    if "my_number_enc" in rows.columns:
+        return _decrypt(rows.copy(), ring)
     ids = rows["person_id"].drop_duplicates().tolist()
     person_t, recipient_t = Person.__table__, Recipient.__table__
     people, payers = [], []
@@ -60,6 +69,10 @@ def load_subjects(conn: Connection, rows: pd.DataFrame, ring: KeyRing) -> pd.Dat
         "person_id", "my_number_enc", "profile_enc", "birth_date", "sex_code", "dv_support_flag"])
     payer = pd.DataFrame([tuple(r) for r in payers], columns=["person_id", "public_payer_number"])
     frame = rows.merge(person, on="person_id", how="left").merge(payer, on="person_id", how="left")
+    return _decrypt(frame, ring)
+
+
+def _decrypt(frame: pd.DataFrame, ring: KeyRing) -> pd.DataFrame:
     keys = frame["person_id"].astype(str).tolist()
     def blobs(column: str) -> list[bytes | None]:
         return [b if isinstance(b, (bytes, memoryview)) else None for b in frame[column].tolist()]

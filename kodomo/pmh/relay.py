@@ -44,9 +44,9 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, u
 from connectors.base import PmhClient, PmhReceipt, PmhTaskStatus
 from connectors.pmh import PmhRejected, PmhUnavailable
 from kodomo.pmh.outbox import batch_key
-from kodomo.pmh.payload import ProgramConfig, build_records, load_subjects, validate_subjects
+from kodomo.pmh.payload import SUBJECT_COLUMNS, ProgramConfig, build_records, load_subjects, validate_subjects
 from kodomo.privacy.crypto import KeyRing
-from store.models import PmhOutbox
+from store.models import Person, PmhOutbox, Recipient
 from store.pmh_models import PmhBatch, PmhResult, PmhSubject
 
 FAULT_ENV = "KODOMO_PMH_FAULT"
@@ -276,11 +276,21 @@ class OutboxRelay:
 
     # -- claim -------------------------------------------------------------------------------------------
     def _rows(self, conn: Connection, where, limit: int | None = None) -> pd.DataFrame:
-        stmt = select(*[OUTBOX.c[c] for c in _ROW_COLUMNS]).where(where).order_by(OUTBOX.c.id)
+        """Outbox rows in id order, joined with the (encrypted) person and recipient columns."""
+        person, recipient = Person.__table__, Recipient.__table__
+        columns = [OUTBOX.c[c] for c in _ROW_COLUMNS] + [person.c[c] for c in SUBJECT_COLUMNS] + [
+            recipient.c.public_payer_number]
+        stmt = (select(*columns)
+                .select_from(OUTBOX.outerjoin(person, person.c.person_id == OUTBOX.c.person_id)
+                             .outerjoin(recipient, recipient.c.person_id == OUTBOX.c.person_id))
+                .where(where).order_by(OUTBOX.c.id))
         if limit is not None:
             stmt = stmt.limit(limit)
         rows = conn.execute(stmt).all()
-        return pd.DataFrame([tuple(r) for r in rows], columns=_ROW_COLUMNS)
+        names = [*_ROW_COLUMNS, *SUBJECT_COLUMNS, "public_payer_number"]
+        if not rows:
+            return pd.DataFrame(columns=names)
+        return pd.DataFrame(dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True)))
 
     def _busy_persons(self):
         """Persons with a change in flight (claimed, failed, or sent and not settled)."""
