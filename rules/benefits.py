@@ -157,8 +157,9 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
         late[reimbursed] = (out["application_date"].iloc[reimbursed] > deadline).fillna(False).to_numpy(dtype=bool)
 
     # 現物給付 only inside the prefecture, never for fittings.
-    in_kind_pref = policy.series("reimbursement.in_kind_prefecture_code", first).to_numpy(dtype=object)
-    pref = out["institution_code"].str.slice(0, 2).fillna("").to_numpy(dtype=object)
+    in_kind_pref = policy.series("reimbursement.in_kind_prefecture_code", first).to_numpy(dtype=object,
+                                                                                        na_value="").astype("U2")
+    pref = out["institution_code"].to_numpy(dtype=object, na_value="").astype("U2")
     care = out["care_type"].to_numpy(dtype=object)
     devices = policy.series("reimbursement.therapeutic_devices_reimbursed", first).fillna(True).to_numpy(dtype=bool)
     not_in_kind = (route == IN_KIND) & ((pref != in_kind_pref) | ((care == copay_rules.ORTHOSIS) & devices))
@@ -203,9 +204,9 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
          "NOT_ELIGIBLE_ON_SERVICE_DATE", "OUTPATIENT_AGE_NOT_COVERED", "INPATIENT_AGE_NOT_COVERED"],
         default="",
     )
-    out["rejection_reason"] = pd.Series(reason, index=out.index, dtype="string").replace("", pd.NA)
+    out["rejection_reason"] = pd.Series(np.where(reason == "", None, reason).astype(object), index=out.index)
     cause = np.where(reason == "NOT_ELIGIBLE_ON_SERVICE_DATE", end_reason, None)
-    out["ineligibility_cause"] = pd.Series(cause, index=out.index, dtype="string")
+    out["ineligibility_cause"] = pd.Series(cause.astype(object), index=out.index)
     return out
 
 
@@ -405,7 +406,8 @@ def summarise_for_prefecture(assessed: pd.DataFrame) -> pd.DataFrame:
     paid = assessed[assessed["is_payable"]]
     setting = np.where(paid["care_type"].astype(str) == copay_rules.INPATIENT, "INPATIENT", "OUTPATIENT")
     keyed = pd.DataFrame({
-        "service_month": paid["first_service_date"].dt.strftime("%Y-%m"),
+        "service_month": (paid["service_month"].to_numpy(dtype=object) if "service_month" in paid
+                          else paid["first_service_date"].dt.strftime("%Y-%m").to_numpy(dtype=object)),
         "age_band": age_band(paid["birth_date"], paid["first_service_date"]),
         "setting": setting,
         "total_cost_amount": _i64(paid["total_cost_amount"]),
