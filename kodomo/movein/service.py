@@ -36,7 +36,6 @@ from kodomo.pipeline import persist
 from kodomo.privacy.audit import record_access
 from kodomo.privacy.crypto import KeyRing
 from kodomo.privacy.masking import mask_id
-from schemas.applications import ApplicationSchema
 from schemas.insurance import InsuranceSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
@@ -275,19 +274,21 @@ def _insurance(request: MoveInRequest, residents: pd.DataFrame, move_in_date: dt
 
 # -- 3. apply ----------------------------------------------------------------------------------------
 def _applications(g: Gathered) -> pd.DataFrame:
-    """One 資格登録届 per child (続柄 03) of the household, received on the case's application date."""
+    """One 資格登録届 per child (続柄 03) of the household, received on the case's application date.
+
+    Built from validated ids (case id ≤ 16 characters → application id ≤ 19, within the
+    applications.csv format), so it is typed directly instead of going through Pandera again.
+    """
     residents = g.residents.sort_values("person_id")
     children = residents.loc[residents["relationship_code"] == "03", "person_id"].tolist()
     heads = residents.loc[residents["relationship_code"] == "01", "person_id"].tolist()
     guardian = heads[0] if heads else residents["person_id"].iloc[0]
-    raw = pd.DataFrame({
-        "application_id": [f"{g.context.case_id}-{i + 1:02d}" for i in range(len(children))],
-        "child_person_id": children,
+    return pd.DataFrame({
+        "application_id": pd.Series([f"{g.context.case_id}-{i + 1:02d}" for i in range(len(children))], dtype="str"),
+        "child_person_id": pd.Series(children, dtype="str"),
         "guardian_person_id": guardian,
-        "application_date": g.context.application_date.isoformat(),
-    }, dtype="str")
-    raw["source_row"] = pd.RangeIndex(2, len(raw) + 2, dtype="int64")
-    return _validated(raw, ApplicationSchema, "move-in-application", g.context.as_of)
+        "application_date": pd.Timestamp(g.context.application_date),
+    }).astype({"application_date": "datetime64[ns]"})
 
 
 def _children_insured(conn, residents: pd.DataFrame) -> bool:

@@ -30,11 +30,17 @@ def engine():
     return engine_for(get_settings().resolved_database_url)
 
 
+_PREPARED: set[str] = set()
+
+
 def prepare_database() -> None:
-    """Migrate the database and make sure the move-in tables exist."""
-    settings = get_settings()
-    migrate.upgrade(settings.resolved_database_url)
+    """Migrate the database and make sure the move-in tables exist (once per database and process)."""
+    url = get_settings().resolved_database_url
+    if url in _PREPARED:
+        return
+    migrate.upgrade(url)
     ensure_tables(engine())
+    _PREPARED.add(url)
 
 
 def begin_run(flow_name: str, operator_id: str, run_id: str | None = None) -> str:

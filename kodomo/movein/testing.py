@@ -35,6 +35,21 @@ def snapshot(engine: Engine, tables=BUSINESS_TABLES) -> dict[str, list[tuple]]:
     return out
 
 
+def prepared_engine(url: str) -> Engine:
+    """The process engine for ``url`` after migrations (schema from the models if none exist yet)."""
+    from sqlalchemy import inspect
+
+    import store.models  # noqa: F401 - registers every table
+    from kodomo.movein import steps
+    from store.db import Base, engine_for
+
+    steps.prepare_database()
+    engine = engine_for(url)
+    if not inspect(engine).has_table("person"):
+        Base.metadata.create_all(engine)
+    return engine
+
+
 # -- pytest fixtures (imported by name into the move-in test modules) ----------------------------------
 try:
     import pytest
@@ -57,8 +72,8 @@ if pytest is not None:
             yield running
 
     @pytest.fixture
-    def movein_env(kodomo_env, engine, tmp_path, inquiry_simulator):
-        """A fresh database (both dialects via ``engine``), two synthetic households behind the simulator.
+    def movein_env(kodomo_env, tmp_path, inquiry_simulator):
+        """A fresh database (both dialects via ``db_url``), two synthetic households behind the simulator.
 
         Household 1 knows its previous city in the registry; household 2 does not (住基ネット has it).
         """
@@ -66,6 +81,7 @@ if pytest is not None:
         from kodomo import inquiry_sim
         from kodomo.movein import demo
 
+        engine = prepared_engine(kodomo_env.resolved_database_url)
         known = demo.demo_household(1, move_in_date=MOVE_IN)
         unknown = demo.demo_household(2, move_in_date=MOVE_IN, known_previous_city=False)
         directory = demo.write_inquiry_dir(tmp_path / "inquiry", [known, unknown])

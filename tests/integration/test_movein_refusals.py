@@ -24,7 +24,6 @@ def _access(engine):
 
 def test_inquiry_without_consent_is_refused_and_nothing_is_queried(movein_env):
     env, h = movein_env, movein_env["unknown"]
-    steps.prepare_database()
     before = mt.snapshot(env["engine"])
     with pytest.raises(iq.ConsentMissing) as info:
         steps.run_move_in(mt.movein_request(h, income_source="inquiry", consent_id="CN-404"),
