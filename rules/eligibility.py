@@ -204,8 +204,8 @@ def _eras(policy: Any, name: str) -> pd.DataFrame:
 def lookup_parameter(policy: Any, name: str, dates: pd.Series) -> pd.DataFrame:
     """Value, effective date and reference of ``name`` in force on each date (sorted-array search).
 
-    Returns ``value`` (object; None where not in force), ``effective_from`` and ``reference``, aligned to
-    ``dates``.
+    Returns ``value`` (object; None where not in force), ``effective_from``, ``reference`` and ``era``
+    (position of the era, -1 before the first), aligned to ``dates``.
     """
     eras = _eras(policy, name)
     stamps = iv.as_dates(dates).to_numpy()
@@ -222,6 +222,7 @@ def lookup_parameter(policy: Any, name: str, dates: pd.Series) -> pd.DataFrame:
             "reference": pd.Series(eras["reference"].to_numpy(dtype=object)[position], index=dates.index).where(
                 valid, None
             ),
+            "era": pd.Series(np.where(valid, position, -1), index=dates.index),
         }
     )
     return frame
@@ -374,9 +375,10 @@ def registration_component(
         }
     ).dropna()
     apps = apps.loc[apps["person_id"].isin(spans["person_id"])].sort_values("application_date", kind="stable")
-    apps["person_id"] = apps["person_id"].astype("str")
     targets = spans.rename(columns={"start": "span_start", "end": "span_end"}).sort_values("span_end", kind="stable")
-    targets["person_id"] = targets["person_id"].astype("str")
+    if apps["person_id"].dtype != targets["person_id"].dtype:
+        apps["person_id"] = apps["person_id"].astype("str")
+        targets["person_id"] = targets["person_id"].astype("str")
     found = pd.merge_asof(
         apps,
         targets[["person_id", "span_start", "span_end"]],
@@ -412,7 +414,10 @@ def registration_component(
             "l_ref": late["reference"],
         }
     )
-    group = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
+    # one group per (rule, era): small integer keys, not the object columns
+    n_late = int(late["era"].max()) + 2 if len(late) else 1
+    raw = in_window.astype(np.int64) * 1_000_000 + (window["era"].to_numpy() + 1) * n_late + late["era"].to_numpy() + 1
+    group = pd.factorize(raw)[0]
     distinct = keys.groupby(group, sort=True).head(1)
     masks = np.array(
         [
@@ -583,6 +588,8 @@ def _guardian_pairs(children: pd.DataFrame, applications: pd.DataFrame, resident
     ].rename(columns={"person_id": "guardian_id"})
     household = children[["person_id", "household_id"]].dropna().merge(heads.dropna(), on="household_id")
     pairs = pd.concat([applicants, household[["person_id", "guardian_id"]]], ignore_index=True).dropna()
+    if pairs["guardian_id"].dtype.kind == "i":
+        pairs = pairs.loc[pairs["guardian_id"].to_numpy() >= 0]
     pairs = pairs.loc[pairs["person_id"].isin(children["person_id"]) & (pairs["person_id"] != pairs["guardian_id"])]
     return pairs.drop_duplicates(ignore_index=True)
 
@@ -596,30 +603,45 @@ def _deciding_income(guardians: pd.DataFrame, tax: pd.DataFrame, test: pd.DataFr
     ].drop_duplicates(["person_id", "tax_year"], keep="last")
     records = records.rename(columns={"person_id": "guardian_id"})
     records["tax_year"] = records["tax_year"].astype("int64")
-    params = test[["seg_id", "tax_year", "income_limit.base_amount", "income_limit.per_dependent_amount",
-                   "income_limit.elderly_dependent_addition", "income_limit.flat_deduction"]]
-    params = params.assign(tax_year=params["tax_year"].astype("int64"))
-    rows = records.merge(params, on="tax_year")
+    def _amounts(values: pd.Series) -> np.ndarray:
+        return pd.to_numeric(values, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
 
-    def _int(column: str) -> np.ndarray:
-        return pd.to_numeric(rows[column], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-
-    deductions = sum(_int(c) for c in TAX_DEDUCTION_COLUMNS)
-    rows["income"] = np.maximum(_int("total_income_amount") - _int("income_limit.flat_deduction") - deductions, 0)
+    # per-segment parameters as small arrays indexed by seg_id (seg_id = 0..n-1)
+    base = _amounts(test["income_limit.base_amount"])
+    per_dependent = _amounts(test["income_limit.per_dependent_amount"])
+    elderly = _amounts(test["income_limit.elderly_dependent_addition"])
+    flat = _amounts(test["income_limit.flat_deduction"])
+    cycles = pd.DataFrame(
+        {"tax_year": test["tax_year"].astype("int64").to_numpy(), "seg_id": test["seg_id"].to_numpy()}
+    )
+    rows = records.merge(cycles, on="tax_year")
+    seg = rows["seg_id"].to_numpy()
+    deductions = sum(_amounts(rows[c]) for c in TAX_DEDUCTION_COLUMNS)
+    rows["income"] = np.maximum(_amounts(rows["total_income_amount"]) - flat[seg] - deductions, 0)
     rows["limit"] = (
-        _int("income_limit.base_amount")
-        + _int("income_limit.per_dependent_amount") * _int("dependents_count")
-        + _int("income_limit.elderly_dependent_addition") * _int("elderly_dependents_count")
+        base[seg]
+        + per_dependent[seg] * _amounts(rows["dependents_count"])
+        + elderly[seg] * _amounts(rows["elderly_dependents_count"])
     )
     rows = rows[["guardian_id", "seg_id", "income", "limit"]]
     joined = guardians.merge(rows, on="guardian_id")
-    joined = joined.sort_values(
-        ["person_id", "seg_id", "income", "limit", "guardian_id"],
-        ascending=[True, True, False, True, True],
-        kind="stable",
-    )
-    return joined.drop_duplicates(["person_id", "seg_id"])[["person_id", "seg_id", "income", "limit",
-                                                            "guardian_id"]]
+    if joined.empty:
+        return joined[["person_id", "seg_id", "income", "limit", "guardian_id"]]
+    # highest income first per (child, segment); among equal incomes one over its limit first (stricter);
+    # one int64 sort key: group (high bits) | inverted income (39 bits, < 5.5e11 yen) | not-over (1 bit)
+    child_codes = pd.factorize(joined["person_id"])[0].astype(np.int64)
+    segments = joined["seg_id"].to_numpy(dtype=np.int64)
+    group = child_codes * (int(segments.max()) + 1) + segments
+    income = np.clip(joined["income"].to_numpy(dtype=np.int64), 0, (1 << 39) - 1)
+    within = (income <= joined["limit"].to_numpy(dtype=np.int64)).astype(np.int64)
+    if group.max() < (1 << 23):
+        order = np.argsort((group << 40) | (((1 << 39) - 1 - income) << 1) | within, kind="stable")
+    else:  # very large inputs: the same order with a (slower) multi-key sort
+        order = np.lexsort((within, -income, group))
+    key = group[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return joined.iloc[order[first]][["person_id", "seg_id", "income", "limit", "guardian_id"]]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -678,8 +700,10 @@ def determine_eligibility(
     hs, he = pd.Timestamp(horizon_start), pd.Timestamp(horizon_end)
     policy = cached_policy(policy)
     codes = _ReasonCodes()
+    inputs, person_ids = _encode_ids(inputs)
     residents = inputs.residents
     child_ids = pd.Index(inputs.applications["child_person_id"].dropna().unique())
+    child_ids = child_ids[child_ids.to_numpy() != -1] if child_ids.dtype.kind == "i" else child_ids
     children = residents.loc[residents["person_id"].isin(child_ids)].drop_duplicates("person_id")
     kid_index = pd.Index(children["person_id"])
 
@@ -723,7 +747,7 @@ def determine_eligibility(
     reason_codes, sources = codes.render(merged["codes"])
     periods = pd.DataFrame(
         {
-            "person_id": merged["person_id"].to_numpy(),
+            "person_id": person_ids[merged["person_id"].to_numpy()],
             "valid_from": merged["start"].astype("datetime64[ns]").to_numpy(),
             "valid_to": merged["end"].astype("datetime64[ns]").to_numpy(),
             "status": pd.Series(np.asarray(STATUSES)[merged["status"].to_numpy()]).astype("string"),
@@ -735,6 +759,59 @@ def determine_eligibility(
     periods["reason_codes"] = periods["reason_codes"].astype("string")
     periods["sources"] = periods["sources"].astype("string")
     return periods
+
+
+def _encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray]:
+    """Replace person and household ids by int64 codes (fast joins/sorts); return the id lookup array.
+
+    Rows whose id is missing get code -1 and are dropped where the id is a key.
+    """
+    person_columns = {
+        "residents": inputs.residents["person_id"],
+        "residence": inputs.residence["person_id"],
+        "insurance": inputs.insurance["person_id"],
+        "child": inputs.applications["child_person_id"],
+        "guardian": inputs.applications["guardian_person_id"],
+        "tax": inputs.tax["person_id"],
+    }
+    person_codes, people = _factorize(person_columns)
+    household_codes, _ = _factorize(
+        {"residents": inputs.residents["household_id"], "welfare": inputs.welfare["household_id"]}
+    )
+
+    def person(key: str) -> np.ndarray:
+        return person_codes[key]
+
+    def household(key: str) -> np.ndarray:
+        return household_codes[key]
+
+    residents = inputs.residents.assign(person_id=person("residents"), household_id=household("residents"))
+    welfare = inputs.welfare.assign(household_id=household("welfare"))
+    encoded = EligibilityInputs(
+        residents=residents.loc[residents["person_id"] >= 0],
+        residence=_known(inputs.residence.assign(person_id=person("residence"))),
+        insurance=_known(inputs.insurance.assign(person_id=person("insurance"))),
+        welfare=welfare.loc[welfare["household_id"] >= 0],
+        tax=_known(inputs.tax.assign(person_id=person("tax"))),
+        applications=inputs.applications.assign(child_person_id=person("child"), guardian_person_id=person("guardian")),
+    )
+    # households of -1 (missing) must not match each other
+    encoded.residents.loc[encoded.residents["household_id"] < 0, "household_id"] = -2 - np.arange(
+        int((encoded.residents["household_id"] < 0).sum()))
+    return encoded, np.asarray(people, dtype=object)
+
+
+def _factorize(columns: dict[str, pd.Series]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One hashing pass over several id columns: int64 codes per column (-1 = missing), and the ids."""
+    values = np.concatenate([c.to_numpy(dtype=object) for c in columns.values()])
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    bounds = np.cumsum([0, *(len(c) for c in columns.values())])
+    split = {key: codes[bounds[i]:bounds[i + 1]].astype(np.int64) for i, key in enumerate(columns)}
+    return split, np.asarray(uniques, dtype=object)
+
+
+def _known(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.loc[frame["person_id"].to_numpy() >= 0]
 
 
 def _empty_periods() -> pd.DataFrame:
