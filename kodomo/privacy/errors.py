@@ -100,30 +100,51 @@ def _sqlalchemy(exc: BaseException) -> tuple[str, str, dict[str, int]] | None:
     except ImportError:  # pragma: no cover
         return None
     if not isinstance(exc, sa_exc.SQLAlchemyError):
+        if _is_dbapi_error(exc):  # raised by the driver directly (e.g. psycopg COPY)
+            parts = [type(exc).__name__]
+            _describe_dbapi(exc, parts)
+            return "DB_ERROR", " ".join(parts), {}
         return None
     parts = [type(exc).__name__]
     orig = getattr(exc, "orig", None)
     if orig is not None:
         parts.append(f"dbapi={type(orig).__name__}")
-        diag = getattr(orig, "diag", None)
-        constraint = getattr(diag, "constraint_name", None) if diag is not None else None
-        sqlstate = getattr(orig, "sqlstate", None)
-        if sqlstate:
-            parts.append(f"sqlstate={sqlstate}")
-        for attribute in ("table_name", "column_name"):
-            value = getattr(diag, attribute, None) if diag is not None else None
-            if value:
-                parts.append(f"{attribute.split('_')[0]}={value}")
-        first = str(orig.args[0]).splitlines()[0] if orig.args else ""
-        if constraint is None and first:
-            match = _IDENT.search(first)
-            constraint = match.group(1) if match else None
-        if constraint:
-            parts.append(f"constraint={constraint}")
-        elif diag is None and _SAFE_SQLITE.match(first):
-            parts.append(f"message={first!r}")
+        _describe_dbapi(orig, parts)
     code = "DB_INTEGRITY" if isinstance(exc, sa_exc.IntegrityError) else "DB_ERROR"
     return code, " ".join(parts), {}
+
+
+def _is_dbapi_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, psycopg.Error)
+
+
+def _describe_dbapi(orig: BaseException, parts: list[str]) -> None:
+    """Append SQLSTATE, table, column and constraint names (identifiers only) of a DBAPI error."""
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) if diag is not None else None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        parts.append(f"sqlstate={sqlstate}")
+    for attribute in ("table_name", "column_name"):
+        value = getattr(diag, attribute, None) if diag is not None else None
+        if value:
+            parts.append(f"{attribute.split('_')[0]}={value}")
+    first = str(orig.args[0]).splitlines()[0] if orig.args else ""
+    if constraint is None and first:
+        match = _IDENT.search(first)
+        constraint = match.group(1) if match else None
+    if constraint:
+        parts.append(f"constraint={constraint}")
+    elif diag is None and _SAFE_SQLITE.match(first):
+        parts.append(f"message={first!r}")
 
 
 def _requests(exc: BaseException) -> tuple[str, str, dict[str, int]] | None:

@@ -67,7 +67,7 @@ class MyNumberMaskingFilter(logging.Filter):
         return True
 
 
-def _install_record_factory() -> None:
+def install_record_factory() -> None:
     """Wrap the LogRecord factory so every record is scrubbed at creation, whatever handler emits it."""
     current = logging.getLogRecordFactory()
     if getattr(current, "__kodomo_masking__", False):
@@ -92,7 +92,7 @@ def install_masking_filter(*logger_names: str) -> None:
 
     Idempotent; call it at process start (the CLI does) and at the start of each flow.
     """
-    _install_record_factory()
+    install_record_factory()
     flt = MyNumberMaskingFilter()
     for name in logger_names or ("", "prefect", "kodomo", "sqlalchemy"):
         logger = logging.getLogger(name)

@@ -96,10 +96,10 @@ def _prefect_engine():
 def _flush_prefect(flow_run_ids: list[str]) -> None:
     """Drain the client-side log/event workers, then wait (bounded) for the server to persist events."""
     from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
     from sqlalchemy import text
 
-    APILogHandler.flush()
+    APILogWorker.drain_all(timeout=10)
     EventsWorker.drain_all(timeout=10)
     engine = _prefect_engine()
 
@@ -114,9 +114,13 @@ def _flush_prefect(flow_run_ids: list[str]) -> None:
     engine.dispose()
 
 
-def _failing(message: str):
+def _failing(message: str, my_number: str):
     def fail(*_args, **_kwargs):
-        logging.getLogger("kodomo.canary").warning("about to fail: %s", message)
+        # an accidental log line with a My Number (the masking must catch it); names are never logged
+        logging.getLogger("kodomo.canary").warning("about to fail for %s", my_number)
+        from prefect import get_run_logger
+
+        get_run_logger().warning("run logger: %s-%s-%s", my_number[:4], my_number[4:8], my_number[8:])
         raise ValueError(message)
 
     return fail
@@ -181,7 +185,7 @@ def test_no_canary_anywhere(prefect_harness, kodomo_env, canary_inbox, collected
 
     # 2. forced failures carrying canaries in exception texts, failure cases, DB error details and logs
     for target, attribute, replacement in (
-        (export, "export_month_lists", _failing(f"cannot print {first} / {name}")),
+        (export, "export_month_lists", _failing(f"cannot print {first} / {name}", first)),
         (persist, "persist_inputs", _schema_failure(first, name)),
         (decide, "decide_month", _unique_violation(first)),
     ):
@@ -223,7 +227,13 @@ def _run_pmh_sync(pmh_flow, settings):
 
         get_settings.cache_clear()
         try:
-            return pmh_flow(return_state=True, **kwargs)
+            state = pmh_flow(return_state=True, **kwargs)
+            from kodomo.pmh.testing import sim_stats
+
+            stats = sim_stats(server.url)
+            assert stats.get("responses_503", 0) + stats.get("responses_500", 0) > 0, "no forced 5xx happened"
+            assert state.is_completed() or state.is_failed()
+            return state
         finally:
             os.environ.pop("KODOMO_PMH_URL", None)
             os.environ.pop("KODOMO_PMH_TOKEN", None)

@@ -118,3 +118,16 @@ def test_schema_object_messages_are_kept_but_values_are_not(tmp_path):
         conn.execute(text(f"SELECT * FROM t WHERE x = '{CANARY}' AND"))  # syntax error quoting a value
     assert CANARY not in _all_text(info.value) and info.value.code == "DB_ERROR"
     engine.dispose()
+
+
+def test_raw_driver_errors_are_sanitised(tmp_path):
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "raw.db")
+    conn.execute("CREATE TABLE t (v TEXT UNIQUE)")
+    conn.execute("INSERT INTO t VALUES (?)", (CANARY,))
+    with pytest.raises(SanitisedError) as info, sanitised():
+        conn.execute("INSERT INTO t VALUES (?)", (CANARY,))
+    conn.close()
+    assert info.value.code == "DB_ERROR" and "constraint=t.v" in info.value.detail
+    assert CANARY not in _all_text(info.value)
