@@ -117,13 +117,23 @@ def _line_of(raw: bytes, position: int) -> int:
 _UNMAPPED = re.compile("[\x80-\x9f\ue000-\uf8ff]")
 
 
-def _reject_unmapped(text: str, name: str, problem: str) -> None:
-    found = _UNMAPPED.search(text)
-    if found:
-        raise InputFileError(name, problem, text.count("\n", 0, found.start()) + 1)
+def _reject_unmapped(text: str, name: str, problem: str) -> bytes:
+    """Raise on unmapped characters; return ``text`` as UTF-8 (for the C parser)."""
+    data = text.encode("utf-8")
+    # Those characters encode with a lead byte C2, EE or EF: a fast byte search rules out most files.
+    if data.find(b"\xc2") >= 0 or data.find(b"\xee") >= 0 or data.find(b"\xef") >= 0:
+        found = _UNMAPPED.search(text)
+        if found:
+            raise InputFileError(name, problem, text.count("\n", 0, found.start()) + 1)
+    return data
 
 
-def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
+def _utf8_bytes(raw: bytes) -> bytes | memoryview:
+    return memoryview(raw)[len(_BOM) :] if raw.startswith(_BOM) else raw
+
+
+def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, bytes | memoryview]:
+    """Return the text and its UTF-8 bytes (the file's own bytes when it is UTF-8)."""
     """Decode strictly in the declared encoding, or detect UTF-8 (BOM optional) then CP932."""
     if encoding is not None:
         try:
@@ -138,15 +148,15 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
                 name, f"bytes that are not valid {declared} (declared encoding)", _line_of(raw, exc.start)
             ) from None
         if declared == "cp932":
-            _reject_unmapped(text, name, "bytes that are not valid cp932 text (declared encoding)")
-        return text, declared
+            return text, _reject_unmapped(text, name, "bytes that are not valid cp932 text (declared encoding)")
+        return text, _utf8_bytes(raw)
     try:
-        return raw.decode("utf-8-sig"), "utf-8"
+        return raw.decode("utf-8-sig"), _utf8_bytes(raw)
     except UnicodeDecodeError as utf8_error:
         utf8_start = utf8_error.start
     # Multi-byte UTF-8 before the first bad byte (or a BOM) means this is a UTF-8 file with a
     # broken byte; CP932 would "succeed" on it and produce mojibake, so report the UTF-8 error.
-    if raw.startswith(_BOM) or any(byte >= 0x80 for byte in raw[:utf8_start]):
+    if raw.startswith(_BOM) or not raw[:utf8_start].isascii():
         raise InputFileError(name, "bytes that are not valid utf-8", _line_of(raw, utf8_start))
     try:
         text = raw.decode("cp932")
@@ -155,8 +165,7 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
         raise InputFileError(
             name, "bytes that are valid neither in utf-8 nor in cp932", _line_of(raw, position)
         ) from None
-    _reject_unmapped(text, name, "bytes that are valid neither in utf-8 nor in cp932")
-    return text, "cp932"
+    return text, _reject_unmapped(text, name, "bytes that are valid neither in utf-8 nor in cp932")
 
 
 def _check_header(header: list[str], columns: list[str], name: str) -> None:
@@ -211,17 +220,10 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
     if encoding is None:
         encoding = read_manifest(path.parent).get("encoding")
     raw = path.read_bytes()
-    text, codec = _decode(raw, name, encoding)
+    text, data = _decode(raw, name, encoding)
     if not text.strip():
         raise InputFileError(name, "the file is empty (no header row)", 1)
 
-    # The C parser reads UTF-8 natively (much faster than from a str): hand it UTF-8 bytes.
-    if codec == "cp932":
-        data: bytes | memoryview = text.encode("utf-8")
-    elif raw.startswith(_BOM):
-        data = memoryview(raw)[len(_BOM) :]
-    else:
-        data = raw
     first_line = text.split("\n", 1)[0].rstrip("\r")
     header = next(csv.reader([first_line]))
     _check_header(header, columns, name)
@@ -230,6 +232,7 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
+            # The C parser reads UTF-8 natively, much faster than from a str: hand it UTF-8 bytes.
             frame = pd.read_csv(
                 io.BytesIO(data),
                 engine="c",

@@ -160,3 +160,14 @@ def test_manifest_is_optional_and_checked(tmp_path):
 def test_file_sha256_is_the_hex_digest_of_the_bytes(tmp_path):
     path = _write(tmp_path / "tax.csv", "person_id\n0000000001\n")
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cp932_user_defined_characters_are_rejected_not_passed_on(tmp_path):
+    path = tmp_path / "residents.csv"
+    head = "person_id,name,birth_date\n0000000001,佐藤,2015-04-02\n".encode("cp932")
+    path.write_bytes(head + b"0000000002,\xf0\x40,2012-01-31\n")  # 0xF040: first 外字 (private use area)
+
+    with pytest.raises(InputFileError) as error:
+        read_input_csv(path, COLUMNS, encoding="cp932")
+
+    assert error.value.line == 3
