@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.checks import ID10, row_check
+from schemas.checks import ID10, column_check, reference_date, row_check
 
 
 class TaxSchema(pa.DataFrameModel):
@@ -36,6 +36,11 @@ class TaxSchema(pa.DataFrameModel):
         strict = True
         coerce = True
         unique = ["person_id", "tax_year"]
+
+    @column_check("tax_year", "tax_year_not_in_future", "課税年度 after the year of the extract date")
+    @classmethod
+    def tax_year_not_in_future(cls, values: Series[int]) -> Series[bool]:
+        return ~(values > reference_date().year)
 
     @row_check(
         "elderly_within_dependents",

@@ -137,6 +137,8 @@ CASES = [
                  id="tax: more elderly than dependents"),
     pytest.param("tax.csv", {"tax_year": "20X4"}, ("tax_year", "coerce_dtype"), "**X4",
                  id="tax: tax year not a number"),
+    pytest.param("tax.csv", {"tax_year": "2027"}, ("tax_year", "tax_year_not_in_future"), "**27",
+                 id="tax: tax year after the extract year"),
     pytest.param("welfare.csv", {"end_date": "2024-05-31"}, ("end_date", "end_not_before_start"), "********31",
                  id="welfare: case ends before it starts"),
     pytest.param("welfare.csv", {"household_id": "H-0001"}, ("household_id", "matches_format"), "****01",
