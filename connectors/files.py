@@ -41,6 +41,7 @@ _ENCODING_ALIASES = {
     "sjis": "cp932",
 }
 _BOM = b"\xef\xbb\xbf"
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 
 
 class InputFileError(Exception):
@@ -169,14 +170,21 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, bytes | m
 
 
 def _check_header(header: list[str], columns: list[str], name: str) -> None:
-    duplicated = sorted({c for c in header if header.count(c) > 1})
+    duplicated = sorted({c for c in header if header.count(c) > 1 and c in columns})
     missing = [c for c in columns if c not in header]
     unexpected = [c for c in header if c not in columns]
+    # Only name header cells that look like column names: a file without a header row would
+    # otherwise put personal data (its first record) into the error message.
+    named = [c for c in unexpected if _COLUMN_NAME.fullmatch(c)]
     problems = []
     if missing:
         problems.append("missing columns: " + ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected columns: " + ", ".join(unexpected))
+    if named:
+        problems.append("unexpected columns: " + ", ".join(named))
+    if len(named) < len(unexpected):
+        problems.append(
+            f"{len(unexpected) - len(named)} header cells that are not column names (is the header row missing?)"
+        )
     if duplicated:
         problems.append("duplicated columns: " + ", ".join(duplicated))
     if problems:

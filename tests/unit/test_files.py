@@ -171,3 +171,14 @@ def test_cp932_user_defined_characters_are_rejected_not_passed_on(tmp_path):
         read_input_csv(path, COLUMNS, encoding="cp932")
 
     assert error.value.line == 3
+
+
+def test_a_file_without_header_row_is_rejected_without_showing_its_data(tmp_path):
+    path = _write(tmp_path / "residents.csv", ROWS)
+
+    with pytest.raises(InputFileError) as error:
+        read_input_csv(path, COLUMNS)
+
+    message = str(error.value)
+    assert "missing columns: person_id, name, birth_date" in message and "header row missing" in message
+    assert "0000000001" not in message and "佐藤" not in message and "2015" not in message
