@@ -36,7 +36,7 @@ import pandas as pd
 
 from rules import intervals as iv
 from rules.dates import month_bounds
-from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, lookup_parameter, source_ids
+from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, cached_policy, lookup_parameter, source_ids
 
 LOST = "LOST"
 DECISION_TYPES = (
@@ -80,10 +80,15 @@ def certificate_cycle(policy: Any, dates: pd.Series) -> tuple[np.ndarray, np.nda
     """
     d = pd.Series(_dates(dates))
     found = lookup_parameter(policy, RENEWAL_PARAMETER, d)
-    month_day = found["value"].astype("string")
-    has = month_day.notna().to_numpy()
-    month = pd.to_numeric(month_day.str[:2], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
-    day = pd.to_numeric(month_day.str[3:5], errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+    # month and day per era (a handful of values), then taken per row
+    era_values = pd.Series(policy.eras(RENEWAL_PARAMETER)["value"].to_numpy(dtype=object)).astype("string")
+    era_month = pd.to_numeric(era_values.str[:2], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    era_day = pd.to_numeric(era_values.str[3:5], errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    era = found["era"].to_numpy()
+    month = np.where(era >= 0, era_month[np.maximum(era, 0)], 0)
+    day = np.where(era >= 0, era_day[np.maximum(era, 0)], 0)
+    has = month > 0
+    month, day = np.where(has, month, 1), np.where(has, day, 1)
     year = d.dt.year.fillna(2000).to_numpy(dtype=np.int64)
     this_year = _ymd(year, month, day)
     on_or_before = this_year <= d.to_numpy()
@@ -104,7 +109,10 @@ def _pick_code(reason_codes: pd.Series, prefixes: tuple[str, ...]) -> pd.Series:
     """The last code starting with one of ``prefixes`` in each ``;``-joined list (NA when none)."""
     alternatives = "|".join(prefixes)
     pattern = rf"(?:^|.*;)((?:{alternatives})[^;]*)"
-    return reason_codes.astype("string").str.extract(pattern, expand=False).astype("string")
+    lists = reason_codes.astype("string")
+    distinct = pd.Series(lists.dropna().unique(), dtype="string")  # few distinct code lists
+    picked = dict(zip(distinct, distinct.str.extract(pattern, expand=False), strict=True))
+    return lists.map(picked).astype("string")
 
 
 def _code_sources(codes: pd.Series, policy: Any) -> pd.Series:
@@ -122,7 +130,6 @@ def _code_sources(codes: pd.Series, policy: Any) -> pd.Series:
 
 def _prepare_periods(periods: pd.DataFrame) -> pd.DataFrame:
     p = periods.reset_index(drop=True).copy()
-    p["person_id"] = p["person_id"].astype("str")
     p["valid_from"] = _dates(p["valid_from"])
     p["valid_to"] = _dates(p["valid_to"])
     is_open = (p["end_reason"].astype("string") == "OPEN").fillna(False).to_numpy(bool)
@@ -153,7 +160,6 @@ def _prepare_previous(previous: pd.DataFrame) -> pd.DataFrame:
             }
         )
     prev = previous[CERTIFICATE_COLUMNS].rename(columns=columns)
-    prev["person_id"] = prev["person_id"].astype("str")
     prev["prev_from"] = _dates(prev["prev_from"])
     prev["prev_to"] = pd.Series(_dates(prev["prev_to"])).fillna(iv.OPEN_END).to_numpy()
     prev["prev_status"] = prev["prev_status"].astype("string")
@@ -187,8 +193,16 @@ def decide_month(
         certificate status after the decision (``LOST`` for a loss).
     """
     m_start, m_end = month_bounds(month)
-    p = _prepare_periods(periods)
-    prev = _prepare_previous(previous_certificates)
+    policy = cached_policy(policy)
+    previous = previous_certificates if previous_certificates is not None else pd.DataFrame(
+        columns=CERTIFICATE_COLUMNS)
+    # int codes in sorted id order: fast joins, and sorting by code sorts by person_id
+    codes, ids = pd.factorize(
+        np.concatenate([periods["person_id"].to_numpy(dtype=object), previous["person_id"].to_numpy(dtype=object)]),
+        sort=True,
+    )
+    p = _prepare_periods(periods.assign(person_id=codes[: len(periods)]))
+    prev = _prepare_previous(previous.assign(person_id=codes[len(periods):]))
     frames = [_issue(p, prev, m_start, m_end, policy), _losses(p, prev, m_start, m_end, policy)]
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -196,6 +210,8 @@ def decide_month(
     decisions = pd.concat(frames, ignore_index=True)
     decisions["_order"] = decisions["decision_type"].map({t: i for i, t in enumerate(DECISION_TYPES)})
     decisions = decisions.sort_values(["person_id", "effective_date", "_order"], kind="stable")
+    decisions["person_id"] = pd.Series(np.asarray(ids, dtype=object)[decisions["person_id"].to_numpy()],
+                                       index=decisions.index).astype("str")
     return decisions[DECISION_COLUMNS].reset_index(drop=True)
 
 
