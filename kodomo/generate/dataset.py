@@ -169,7 +169,7 @@ def _applications(pop: Population, rng: np.random.Generator) -> pd.DataFrame:
     late = rng.random(len(child)) < 0.12
     delay = np.where(late, rng.integers(31, 240, len(child)), rng.integers(0, 31, len(child)))
     first = start + delay
-    applies = (rng.random(len(child)) < 0.97) & (first <= today) & (first < end)
+    applies = (rng.random(len(child)) < 0.98) & (first <= today) & (first < end)  # ~97 % have applied
 
     cohort = (birth >= day(EXTENSION_COHORT[0])) & (birth <= day(EXTENSION_COHORT[1]))
     mailing_from, mailing_to = day(EXTENSION_MAILING[0]), day(EXTENSION_MAILING[1])
