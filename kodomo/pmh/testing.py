@@ -113,7 +113,7 @@ def kill_and_rerun(engine: Engine, ring: KeyRing, url: str, db_url: str, home: s
     from kodomo.pmh.relay import RelayOptions, relay_once
     from kodomo.pmh.synthetic import create_subjects
 
-    create_subjects(engine, ring, 250, start=start)
+    create_subjects(engine, ring, 150, start=start)
     child = subprocess.run(
         [sys.executable, "-m", "kodomo.pmh.relay", "--claim-batches", "1"],
         env=subprocess_env(db_url, url, ring, home, fault=f"{point}:kill:{nth}"),

@@ -22,5 +22,5 @@ def test_sigkill_at_fault_points_then_rerun(engine, key_ring, server, db_url, tm
     for n, point in enumerate(POINTS):
         nth = 1 if point == "after_poll_before_commit" else 2
         outcome = kill_and_rerun(engine, key_ring, server.url, db_url, str(tmp_path), point, 1 + 1000 * n, nth)
-        assert outcome["outbox_rows"] == 250 * (n + 1)
-        assert outcome["before_rerun"].get("COMPLETED", 0) < 250 * (n + 1)  # the kill left work undone
+        assert outcome["outbox_rows"] == 150 * (n + 1)
+        assert outcome["before_rerun"].get("COMPLETED", 0) < 150 * (n + 1)  # the kill left work undone
