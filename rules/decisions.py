@@ -162,7 +162,8 @@ def _prepare_previous(previous: pd.DataFrame) -> pd.DataFrame:
     prev = previous[CERTIFICATE_COLUMNS].rename(columns=columns)
     prev["prev_from"] = _dates(prev["prev_from"])
     prev["prev_to"] = pd.Series(_dates(prev["prev_to"])).fillna(iv.OPEN_END).to_numpy()
-    prev["prev_status"] = prev["prev_status"].astype("string")
+    # a store that keeps "ACTIVE" for an eligible certificate means ELIGIBLE
+    prev["prev_status"] = prev["prev_status"].astype("string").replace({"ACTIVE": ELIGIBLE})
     prev = prev.sort_values(["person_id", "prev_from"], kind="stable").drop_duplicates("person_id", keep="last")
     return prev
 

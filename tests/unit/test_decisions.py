@@ -301,3 +301,8 @@ def test_a_year_of_months_from_eligibility_periods(policy):
     assert state[["valid_from", "valid_to", "status"]].values.tolist() == [
         [pd.Timestamp("2026-10-01"), pd.Timestamp("2027-09-30"), "ELIGIBLE"]
     ]
+
+
+def test_a_stored_active_status_counts_as_eligible(policy):
+    p = periods((A, "2015-07-01", "2028-12-31", "ELIGIBLE", "OPEN"))
+    assert decide_month(p, certificates((A, "2025-10-01", "2026-09-30", "ACTIVE")), "2026-05", policy).empty
