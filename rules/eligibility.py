@@ -20,6 +20,20 @@ eligible while **all** of these hold, each an interval set per child:
 * **income test** while ``income_limit.base_amount`` is in force (2012-01-01 → 2023-03-31; S9, S7, S8, S5):
   over the limit the period is *suspended* (支給停止, ``SUSPENDED_INCOME``), not lost.
 
+Assumptions [I] (not stated by a source; confirm with こども支援給付課):
+
+* A registration lasts for the whole residence∩age span it was made for; a gap in insurance or a
+  生活保護 case inside the span suspends coverage but needs no new application. A new span (after a
+  move-out, or after the age limit ended and a later extension applies) needs a new application.
+* The household used for 生活保護 and for the 世帯主/配偶者 guardians is the child's latest household
+  (:func:`rules.residence.collect_persons`), not the household on each day.
+* The 30-day window counts calendar days; the roll-over of a deadline falling on a closed day
+  (``registration.deadline_rolls_to_next_open_day``) needs a 閉庁日 calendar and is not applied.
+* An income exactly at the limit is within it (支給停止 only when 所得 exceeds the limit); with no tax
+  record for any guardian the status is ``SUSPENDED_INCOME``/``INCOME_UNKNOWN`` until the record arrives.
+* 措置 children (``eligibility.excludes_institutional_placement``) and the COVID special
+  (``income_limit.covid_reduced_income_special``) have no input data yet and are not applied.
+
 The age limit and the income limit change on dates; they are expressed as parameter eras
 (:meth:`policy.Policy.eras`), cross-joined with the children and cut into pieces, never as
 ``if date < …`` branches. Every piece carries the reason codes of the rules that produced it; adjacent
