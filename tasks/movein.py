@@ -80,7 +80,7 @@ def publish_case_summary(result: dict) -> dict:
         "decisions": (result.get("determination") or {}).get("by_type", {}),
         "pmh_outbox_rows": (result.get("determination") or {}).get("pmh_outbox_rows", 0),
         "pmh": {k: v for k, v in (result.get("pmh") or {}).items() if k in ("completed", "records_sent",
-                                                                          "failed", "error")},
+                                                                          "failed", "error", "skipped")},
     }
 
 

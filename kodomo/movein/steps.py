@@ -107,11 +107,24 @@ def issue_notices(month: str, run_id: str, operator_id: str) -> dict:
                                          operator_id=operator_id, run_id=run_id)
 
 
-def send_to_pmh(run_id: str, client=None) -> dict:
+#: A case drains the PMH outbox itself only when the backlog is small; a large backlog (e.g. right after a
+#: monthly run) is left to the PMH sync deployment so that a counter case never waits for it.
+MAX_PMH_BACKLOG = 500
+
+
+def send_to_pmh(run_id: str, client=None, max_backlog: int = MAX_PMH_BACKLOG) -> dict:
     """Drain the PMH outbox once (HTTP or file mode); PMH trouble leaves rows queued, it never fails the case."""
+    from sqlalchemy import func
+
     from connectors.pmh import PmhError, make_pmh_client
     from kodomo.pmh.relay import RelayOptions, relay_once
+    from store.models import PmhOutbox
 
+    with engine().connect() as conn:
+        pending = int(conn.execute(select(func.count()).select_from(PmhOutbox)
+                                   .where(PmhOutbox.status == "PENDING")).scalar_one())
+    if pending > max_backlog:
+        return {"skipped": "backlog", "pending": pending}
     settings = get_settings()
     own_client = client is None
     client = client or make_pmh_client(settings)
