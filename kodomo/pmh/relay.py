@@ -216,16 +216,15 @@ class OutboxRelay:
                     inflight[pool.submit(self._send, batch)] = ("send", batch)
                     sends_inflight += 1
                 now = time.monotonic()
-                if opts.wait_for_results:
+                patient = now - last_activity < opts.result_timeout_s  # progress seen recently
+                if opts.wait_for_results and patient:
                     for batch_id, (task_id, _n, due) in awaiting.items():
                         if due <= now and batch_id not in polling and len(polling) < opts.senders * 2:
                             polling.add(batch_id)
                             inflight[pollers.submit(self._poll, batch_id, task_id)] = ("poll", batch_id)
-                waiting_results = opts.wait_for_results and awaiting and (
-                    now - last_activity < opts.result_timeout_s)
-                if not inflight and not send_queue and not waiting_results and (
-                        not pending_exists or self._stop_claiming or not self._claimable_later(awaiting)):
-                    break
+                waiting_results = opts.wait_for_results and awaiting and patient
+                if not inflight and not send_queue and not waiting_results:
+                    break  # nothing in flight, nothing claimable, no results worth waiting for
                 next_due = min((due for _, _, due in awaiting.values()), default=now + 0.2)
                 pause = max(0.001, min(0.2, next_due - now))
                 if not inflight:
@@ -234,12 +233,12 @@ class OutboxRelay:
                 done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
                 if not done:
                     continue
-                last_activity = time.monotonic()
                 sends = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "send"]
                 polls = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "poll"]
                 for f in done:
                     del inflight[f]
                 if sends:
+                    last_activity = time.monotonic()
                     for batch_id, task_id in self._record_sends(sends).items():
                         awaiting[batch_id] = (task_id, 0, time.monotonic() + opts.poll_interval_s)
                     if not pending_exists and not self._stop_claiming:
@@ -250,6 +249,8 @@ class OutboxRelay:
                         polling.discard(batch_id)
                     for batch_id in settled:
                         awaiting.pop(batch_id, None)
+                    if settled:
+                        last_activity = time.monotonic()
                     pending_exists = pending_exists or self._count_pending() > 0
                 self._report_progress()
         self.report.awaiting_results = self._count_status("SENT_HTTP")
@@ -607,10 +608,6 @@ class OutboxRelay:
             else:
                 stmt = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status == status)
             return int(conn.execute(stmt).scalar_one())
-
-    def _claimable_later(self, awaiting: dict) -> bool:
-        """Whether waiting could unblock PENDING rows (their persons have batches still awaiting results)."""
-        return bool(awaiting) and self.options.wait_for_results
 
     def _report_progress(self) -> None:
         if self.progress is not None:

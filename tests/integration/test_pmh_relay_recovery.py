@@ -12,12 +12,7 @@ from connectors.pmh import FilePmhClient, HttpPmhClient, PmhRejected
 from kodomo.pmh.relay import RelayOptions, relay_once
 from kodomo.pmh.simulator import SimConfig, SimServer
 from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import (
-    TOKEN,
-    fast_client,
-    outbox_status_counts,
-    sim_stats,
-)
+from kodomo.pmh.testing import TOKEN, fast_client, outbox_status_counts, sim_stats, stored_pmh_ids
 from store.pmh_models import PmhBatch
 
 OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=5)
@@ -76,3 +71,15 @@ def test_file_mode_writes_daily_batches(engine, key_ring, tmp_path):
         batches = set(conn.execute(select(PmhBatch.batch_id, PmhBatch.status)).all())
     assert {(f.stem.removeprefix("batch-"), "WRITTEN") for f in files} == batches
     assert relay_once(engine, client, key_ring, OPTS).claimed == 0
+
+
+def test_results_not_ready_are_collected_by_the_next_run(engine, key_ring, sim):
+    sim.sim.reconfigure(task_delay_ms=800)
+    create_subjects(engine, key_ring, 50)
+    first = relay_once(engine, fast_client(sim.url), key_ring,
+                       RelayOptions(poll_interval_s=0.01, result_timeout_s=0.2))
+    assert first.records_sent == 50 and first.completed == 0 and first.awaiting_results == 50
+    assert outbox_status_counts(engine) == {"SENT": 50}
+    second = relay_once(engine, fast_client(sim.url), key_ring, OPTS)
+    assert second.claimed == 0 and second.completed == 50 and sim_stats(sim.url)["tasks"] == 1
+    assert len(stored_pmh_ids(engine, key_ring)) == 50
