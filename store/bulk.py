@@ -1,9 +1,11 @@
-"""Bulk, idempotent writes of pandas frames.
+"""Bulk, idempotent writes and fast reads of pandas frames.
 
 Re-running the same month must change nothing (issue 2 §7): rows are matched on their natural key and
-compared on a keyed digest; only new rows are inserted and only changed rows are updated. PostgreSQL
-inserts use ``COPY`` (psycopg 3); SQLite uses ``executemany``. Values travel as bound parameters only
-(never literals in SQL), so nothing personal can reach a SQL log line.
+compared on their values (or on a keyed digest where the values are ciphertexts); only new rows are
+inserted and only changed rows are updated. Writes go through the DBAPI directly — ``COPY`` on
+PostgreSQL (psycopg 3), ``executemany`` on SQLite — because building one SQLAlchemy parameter dict per
+row costs more than the database work. Values always travel as bound parameters or COPY data, never as
+SQL literals, so nothing personal can reach a SQL log line.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table, and_, bindparam, select
 
@@ -27,50 +30,103 @@ class UpsertCounts:
     unchanged: int
 
 
-def _python_records(frame: pd.DataFrame) -> list[dict]:
-    """Frame → list of dicts with plain Python values (None for missing, date for datetimes)."""
-    out = frame.astype(object).where(frame.notna(), None)
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            out[column] = [None if v is None else v.date() for v in out[column]]
-    return out.to_dict("records")
+def _column_values(series: pd.Series) -> list:
+    """A column as a list of plain Python values: None for missing, ISO text for dates."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        text = series.dt.strftime("%Y-%m-%d")
+        return text.astype(object).where(text.notna(), None).tolist()
+    if series.dtype == object:
+        return series.where(series.notna(), None).tolist() if series.isna().any() else series.tolist()
+    if pd.api.types.is_bool_dtype(series) and not series.isna().any():
+        return series.astype(bool).tolist()
+    if pd.api.types.is_integer_dtype(series) and not series.isna().any():
+        return series.astype(np.int64).tolist()
+    values = series.astype(object)
+    return values.where(series.notna(), None).tolist()
+
+
+def _rows(frame: pd.DataFrame) -> list[tuple]:
+    return list(zip(*(_column_values(frame[c]) for c in frame.columns), strict=True)) if len(frame) else []
 
 
 def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = None, where=None) -> pd.DataFrame:
-    """Read ``columns`` of ``table`` into a frame (dates as datetime64)."""
+    """Read ``columns`` of ``table`` into a frame (dates as ``datetime64``), through the DBAPI cursor."""
     cols = [table.c[name] for name in (columns or table.c.keys())]
     stmt = select(*cols)
     if where is not None:
         stmt = stmt.where(where)
-    result = conn.execute(stmt)
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        params = compiled.params
+        if conn.dialect.name == "sqlite":
+            cursor.execute(str(compiled), [params[name] for name in compiled.positiontup or []] or ())
+        else:
+            cursor.execute(str(compiled), params or None)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    names = [c.name for c in cols]
+    if rows:
+        data = dict(zip(names, (list(v) for v in zip(*rows, strict=True)), strict=True))
+    else:
+        data = {name: [] for name in names}
+    frame = pd.DataFrame(data, columns=names)
     for col in cols:
-        if col.type.python_type in (dt.date, dt.datetime) and col.name in frame:
-            frame[col.name] = pd.to_datetime(frame[col.name])
+        python_type = _python_type(col)
+        if python_type in (dt.date, dt.datetime):
+            frame[col.name] = pd.to_datetime(frame[col.name], errors="coerce")
+        elif python_type is bytes:
+            frame[col.name] = [None if v is None else bytes(v) for v in frame[col.name]]
+        elif python_type is bool and conn.dialect.name == "sqlite":
+            frame[col.name] = frame[col.name].astype("boolean")
     return frame
+
+
+def _python_type(column) -> type | None:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
 
 
 def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     """Insert every row of ``frame`` (columns named like the table's)."""
     if frame.empty:
         return 0
+    columns = list(frame.columns)
     if conn.dialect.name == "postgresql":
-        return _copy_frame(conn, table, frame)
-    for start in range(0, len(frame), _CHUNK):
-        conn.execute(table.insert(), _python_records(frame.iloc[start:start + _CHUNK]))
+        raw = conn.connection.driver_connection
+        cols_sql = ", ".join(f'"{c}"' for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({cols_sql}) FROM STDIN') as copy:
+            for start in range(0, len(frame), _CHUNK):
+                for row in _rows(frame.iloc[start:start + _CHUNK]):
+                    copy.write_row(row)
+        return len(frame)
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES ({placeholders})'
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        for start in range(0, len(frame), _CHUNK):
+            cursor.executemany(sql, _rows(frame.iloc[start:start + _CHUNK]))
+    finally:
+        cursor.close()
     return len(frame)
 
 
-def _copy_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
-    """PostgreSQL ``COPY … FROM STDIN`` in binary-safe text format via psycopg 3."""
-    raw = conn.connection.driver_connection
-    columns = list(frame.columns)
-    cols_sql = ", ".join(f'"{c}"' for c in columns)
-    records = _python_records(frame)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({cols_sql}) FROM STDIN') as copy:
-        for record in records:
-            copy.write_row(tuple(record[c] for c in columns))
-    return len(records)
+def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """Canonical text of ``columns`` per row, comparable between a fresh frame and a stored one."""
+    def text(series: pd.Series) -> pd.Series:
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return series.dt.strftime("%Y-%m-%d").fillna("")
+        if pd.api.types.is_bool_dtype(series):
+            return series.astype("boolean").map({True: "1", False: "0"}).astype("string").fillna("")
+        return series.astype("string").fillna("")
+
+    joined = text(frame[columns[0]])
+    for column in columns[1:]:
+        joined = joined.str.cat(text(frame[column]), sep="\x1f")
+    return joined
 
 
 def upsert_frame(
@@ -78,29 +134,40 @@ def upsert_frame(
     table: Table,
     frame: pd.DataFrame,
     key_columns: Sequence[str],
-    digest_column: str = "row_digest",
+    digest_column: str | None = None,
     existing: pd.DataFrame | None = None,
 ) -> UpsertCounts:
-    """Insert new rows, update rows whose digest changed, leave the rest untouched."""
+    """Insert new rows, update rows whose values (or ``digest_column``) changed, leave the rest."""
     if frame.empty:
         return UpsertCounts(0, 0, 0)
+    keys = list(key_columns)
+    compare = [digest_column] if digest_column else [c for c in frame.columns if c not in keys]
     if existing is None:
-        existing = read_frame(conn, table, [*key_columns, digest_column])
-    keyed = frame.merge(
-        existing.rename(columns={digest_column: "_old_digest"}), on=list(key_columns), how="left", indicator=True
-    )
+        existing = read_frame(conn, table, [*keys, *compare])
+    fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
+    stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy()) if len(existing) else (
+        existing[keys].assign(_old=pd.Series(dtype="string")))
+    for key in keys:  # align key dtypes (the DB gives datetime64/int64; the frame may hold text)
+        if pd.api.types.is_datetime64_any_dtype(fresh[key]) or pd.api.types.is_datetime64_any_dtype(stored[key]):
+            fresh[key], stored[key] = pd.to_datetime(fresh[key]), pd.to_datetime(stored[key])
+        elif fresh[key].dtype != stored[key].dtype:
+            fresh[key], stored[key] = fresh[key].astype("string"), stored[key].astype("string")
+    keyed = fresh.merge(stored, on=keys, how="left", indicator=True)
     is_new = (keyed["_merge"] == "left_only").to_numpy()
-    changed = (~is_new) & (keyed[digest_column].to_numpy() != keyed["_old_digest"].to_numpy())
-    new_rows = frame.loc[is_new]
+    old = keyed["_old"].astype(object).where(keyed["_old"].notna(), None).to_numpy()
+    changed = (~is_new) & (keyed["_sig"].astype(object).to_numpy() != old)
+    inserted = insert_frame(conn, table, frame.loc[is_new])
     changed_rows = frame.loc[changed]
-    inserted = insert_frame(conn, table, new_rows)
     if len(changed_rows):
-        where = and_(*[table.c[k] == bindparam(f"_k_{k}") for k in key_columns])
-        values = {c: bindparam(c) for c in changed_rows.columns if c not in key_columns}
-        records = _python_records(changed_rows)
+        where = and_(*[table.c[k] == bindparam(f"_k_{k}") for k in keys])
+        values = {c: bindparam(c) for c in changed_rows.columns if c not in keys}
+        records = [dict(zip(changed_rows.columns, row, strict=True)) for row in _rows(changed_rows)]
         for record in records:
-            for k in key_columns:
+            for k in keys:
                 record[f"_k_{k}"] = record[k]
+            for name, value in record.items():
+                if isinstance(value, str) and _python_type(table.c.get(name.removeprefix("_k_"))) is dt.date:
+                    record[name] = dt.date.fromisoformat(value)
         conn.execute(table.update().where(where).values(values), records)
     return UpsertCounts(int(inserted), int(len(changed_rows)), int(len(frame) - inserted - len(changed_rows)))
 
@@ -109,20 +176,13 @@ def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_colu
     """Insert only the rows whose natural key is not in the table yet (append-only effects)."""
     if frame.empty:
         return 0
-    existing = read_frame(conn, table, list(key_columns))
+    keys = list(key_columns)
+    existing = read_frame(conn, table, keys)
     if existing.empty:
         return insert_frame(conn, table, frame)
-    probe = frame[list(key_columns)].copy()
-    for key in key_columns:  # align dtypes (dates/ints come back from the DB as datetime64/int64)
-        if pd.api.types.is_datetime64_any_dtype(probe[key]) or pd.api.types.is_datetime64_any_dtype(existing[key]):
-            probe[key] = pd.to_datetime(probe[key])
-            existing[key] = pd.to_datetime(existing[key])
-        elif probe[key].dtype != existing[key].dtype:
-            probe[key] = probe[key].astype(str)
-            existing[key] = existing[key].astype(str)
-    marker = probe.merge(existing.assign(_present=True), on=list(key_columns), how="left")["_present"]
-    mask = marker.isna().to_numpy()
-    return insert_frame(conn, table, frame.loc[mask])
+    probe = _signature(frame, keys)
+    present = set(_signature(existing, keys))
+    return insert_frame(conn, table, frame.loc[~probe.isin(present).to_numpy()])
 
 
 def delete_keys(conn: Connection, table: Table, key_column: str, keys: Sequence) -> int:
@@ -133,8 +193,3 @@ def delete_keys(conn: Connection, table: Table, key_column: str, keys: Sequence)
         chunk = keys[start:start + 10_000]
         total += conn.execute(table.delete().where(table.c[key_column].in_(chunk))).rowcount or 0
     return total
-
-
-__all__ = [
-    "UpsertCounts", "read_frame", "insert_frame", "upsert_frame", "insert_missing", "delete_keys",
-]

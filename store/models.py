@@ -92,9 +92,7 @@ class Person(Base):
     birth_date: Mapped[dt.date] = mapped_column(Date)
     sex_code: Mapped[str] = mapped_column(String(1))
     dv_support_flag: Mapped[bool] = mapped_column(default=False, doc="住民基本台帳 支援措置")
-    residence_start_date: Mapped[dt.date | None] = mapped_column(Date)
-    residence_end_date: Mapped[dt.date | None] = mapped_column(Date)
-    residence_end_reason: Mapped[str | None] = mapped_column(String(16))
+    residence_start_date: Mapped[dt.date | None] = mapped_column(Date, doc="from the extract; spells: rules.residence")
     row_digest: Mapped[str] = mapped_column(String(64), doc="Keyed digest of the source row (change check)")
     updated_run_id: Mapped[str | None] = mapped_column(String(64))
 
@@ -129,7 +127,6 @@ class TaxRecord(Base):
     disability_deduction_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     dependents_count: Mapped[int] = mapped_column(Integer, default=0)
     elderly_dependents_count: Mapped[int] = mapped_column(Integer, default=0)
-    row_digest: Mapped[str] = mapped_column(String(64))
 
 
 class WelfareCase(Base):
@@ -141,7 +138,6 @@ class WelfareCase(Base):
     household_id: Mapped[str] = mapped_column(String(15), index=True)
     start_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date)
-    row_digest: Mapped[str] = mapped_column(String(64))
 
 
 class InsuranceCoverage(Base):
@@ -156,7 +152,6 @@ class InsuranceCoverage(Base):
     insured_type_code: Mapped[str] = mapped_column(String(1), doc="1 本人 / 2 家族")
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    row_digest: Mapped[str] = mapped_column(String(64))
 
 
 class Application(Base):
@@ -168,7 +163,6 @@ class Application(Base):
     child_person_id: Mapped[str] = mapped_column(String(15), index=True)
     guardian_person_id: Mapped[str] = mapped_column(String(15))
     application_date: Mapped[dt.date] = mapped_column(Date)
-    row_digest: Mapped[str] = mapped_column(String(64))
 
 
 class EligibilityPeriod(Base):

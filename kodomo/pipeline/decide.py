@@ -20,9 +20,6 @@ from store import models
 from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
 
 PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
-#: Decisions that put a certificate in force (新規, 更新, 変更) and those that end it (喪失).
-ISSUING = ["NEW", "RENEWAL", "CHANGE"]
-LOSSES = ["LOSS_MOVE_OUT", "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE"]
 #: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
 PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
                    "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
@@ -31,12 +28,11 @@ PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": 
 def load_eligibility_inputs(conn: Connection) -> eligibility.EligibilityInputs:
     """Every stored input the eligibility rules need (no decrypted personal data)."""
     persons = read_frame(conn, models.Person.__table__, [
-        "person_id", "household_id", "relationship_code", "birth_date", "residence_start_date",
-        "residence_end_date", "residence_end_reason"])
+        "person_id", "household_id", "relationship_code", "birth_date", "residence_start_date"])
     events = read_frame(conn, models.ResidentEvent.__table__,
-                        ["event_id", "person_id", "household_id", "event_code", "event_date"])
+                        ["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"])
     return eligibility.EligibilityInputs(
-        residents=persons,
+        residents=persons[["person_id", "birth_date", "household_id", "relationship_code"]],
         residence=residence.residence_from_persons(persons, events),
         insurance=read_frame(conn, models.InsuranceCoverage.__table__,
                              ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"]),
@@ -81,30 +77,18 @@ def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_numb
     return len(need)
 
 
-def update_certificates(conn: Connection, new_decisions: pd.DataFrame, month: str) -> int:
-    """Apply the month's new decisions to the current certificate state of each child."""
+def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: pd.DataFrame, month: str) -> int:
+    """Store the certificate state after the month's new decisions (:func:`rules.decisions.apply_decisions`)."""
     if new_decisions.empty:
         return 0
+    state = decisions.apply_decisions(previous, new_decisions)
+    touched = state[state["person_id"].isin(new_decisions["person_id"])]
+    rows = touched.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
+                         on="person_id", how="inner").assign(last_decision_month=month)
     table = models.Certificate.__table__
-    order = {t: i for i, t in enumerate(["SUSPEND_INCOME", *ISSUING, *LOSSES])}
-    latest = (new_decisions.assign(_order=new_decisions["decision_type"].map(order))
-              .sort_values(["person_id", "_order"]).drop_duplicates("person_id", keep="last"))
-    current = read_frame(conn, table)
-    merged = latest.merge(current, on="person_id", how="left", suffixes=("", "_cur"))
-    merged = merged.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
-                          on="person_id", how="left", suffixes=("_old", ""))
-    is_loss = merged["decision_type"].isin(LOSSES)
-    rows = pd.DataFrame({
-        "person_id": merged["person_id"],
-        "recipient_no": merged["recipient_no"],
-        "valid_from": merged["valid_from"].fillna(merged.get("valid_from_cur")),
-        "valid_to": merged["valid_to"].fillna(merged.get("valid_to_cur")),
-        "status": merged["decision_type"].map({"SUSPEND_INCOME": "SUSPENDED_INCOME"}).fillna(
-            pd.Series(["LOST" if lost else "ACTIVE" for lost in is_loss], index=merged.index)),
-        "last_decision_month": month,
-    }).dropna(subset=["recipient_no", "valid_from", "valid_to"])
     delete_keys(conn, table, "person_id", rows["person_id"].tolist())
-    insert_frame(conn, table, rows)
+    insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status",
+                                    "last_decision_month"]])
     return len(rows)
 
 
@@ -128,7 +112,7 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
                                  snapshot.get("program.public_payer_number"), run_id)
     inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
-    certificates = update_certificates(conn, new_decisions, month)
+    certificates = store_certificates(conn, previous, new_decisions, month)
     recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"])
     changes = new_decisions.merge(recipients, on="person_id", how="left")
     queued = outbox.enqueue_changes(session, pd.DataFrame({

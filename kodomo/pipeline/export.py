@@ -9,10 +9,10 @@ temporary name and renamed when complete: a crash never leaves a half-written li
 from __future__ import annotations
 
 import codecs
-import json
 import os
 from pathlib import Path
 
+import orjson
 import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -71,7 +71,7 @@ def month_decisions_with_profiles(conn: Connection, month: str, ring: KeyRing) -
     ], ignore_index=True)
     profiles = ring.decrypt_many(persons["profile_enc"].tolist(), table="person", column="profile",
                                  row_keys=persons["person_id"].tolist())
-    parsed = pd.DataFrame([json.loads(p) if p else {} for p in profiles], index=persons.index)
+    parsed = pd.DataFrame([orjson.loads(p) if p else {} for p in profiles], index=persons.index)
     persons = pd.concat([persons.drop(columns=["profile_enc"]), parsed], axis=1)
     recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"])
     return decisions.merge(persons, on="person_id", how="left").merge(recipients, on="person_id", how="left")

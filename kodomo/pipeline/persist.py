@@ -7,9 +7,9 @@ rows that are new or changed are encrypted, so a re-run costs no cryptography.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+import orjson
 import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -82,7 +82,7 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     keys = to_write["person_id"].tolist()
     my_numbers = to_write["my_number"].astype(object).where(to_write["my_number"].notna(), None).tolist()
     profiles = [
-        json.dumps({"name": n, "name_kana": k, "address": a}, ensure_ascii=False, separators=(",", ":"))
+        orjson.dumps({"name": n, "name_kana": k, "address": a}).decode()
         for n, k, a in zip(to_write["name"], to_write["name_kana"], to_write["address"], strict=True)
     ]
     rows = pd.DataFrame({
@@ -99,7 +99,7 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
         "row_digest": to_write["row_digest"].to_numpy(),
         "updated_run_id": run_id,
     })
-    return upsert_frame(conn, table, rows, ["person_id"], existing=existing)
+    return upsert_frame(conn, table, rows, ["person_id"], digest_column="row_digest", existing=existing)
 
 
 def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str) -> PersistCounts:
@@ -125,9 +125,7 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         if frame is None or frame.empty:
             continue
         columns = [c.name for c in table.columns if c.name in frame.columns]
-        rows = frame[columns].copy()
-        rows["row_digest"] = keyed_digest(rows, columns, ring)
-        counts.add(table.name, upsert_frame(conn, table, rows, keys))
+        counts.add(table.name, upsert_frame(conn, table, frame[columns], keys))
     return counts
 
 
