@@ -134,8 +134,10 @@ def _utf8_bytes(raw: bytes) -> bytes | memoryview:
 
 
 def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, bytes | memoryview]:
-    """Return the text and its UTF-8 bytes (the file's own bytes when it is UTF-8)."""
-    """Decode strictly in the declared encoding, or detect UTF-8 (BOM optional) then CP932."""
+    """Decode strictly in the declared encoding, or detect UTF-8 (BOM optional) then CP932.
+
+    Returns the text and its UTF-8 bytes (the file's own bytes, BOM dropped, when it is UTF-8).
+    """
     if encoding is not None:
         try:
             declared = normalise_encoding(encoding)
@@ -232,7 +234,8 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
     if not text.strip():
         raise InputFileError(name, "the file is empty (no header row)", 1)
 
-    first_line = text.split("\n", 1)[0].rstrip("\r")
+    end = text.find("\n")
+    first_line = (text if end < 0 else text[:end]).rstrip("\r")
     header = next(csv.reader([first_line]))
     _check_header(header, columns, name)
 
