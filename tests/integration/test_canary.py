@@ -169,8 +169,23 @@ def _pmh_sync_flow():
     return None
 
 
+@pytest.fixture
+def project_schema(kodomo_env):
+    """Migrate the project database; create any table the migrations do not (yet) cover."""
+    import store.models  # noqa: F401
+    from store.db import Base, make_engine
+    from store.migrate import upgrade
+
+    upgrade(kodomo_env.resolved_database_url)
+    engine = make_engine(kodomo_env.resolved_database_url)
+    Base.metadata.create_all(engine)  # checkfirst: a no-op once the migrations create everything
+    engine.dispose()
+    return kodomo_env
+
+
 @pytest.mark.integration
-def test_no_canary_anywhere(prefect_harness, kodomo_env, canary_inbox, collected_logs, capfd, monkeypatch):
+def test_no_canary_anywhere(prefect_harness, project_schema, kodomo_env, canary_inbox, collected_logs, capfd,
+                            monkeypatch):
     from flows.monthly import monthly_run
     from kodomo.pipeline import decide, export, persist
 
