@@ -368,20 +368,30 @@ def _finish(out: pd.DataFrame, code: pd.Series, source: pd.Series) -> pd.DataFra
 def _losses(
     p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd.Timestamp, policy: Any
 ) -> pd.DataFrame:
-    """LOSS_* decisions for periods that end in the month for a loss reason (資格喪失)."""
+    """LOSS_* decisions (資格喪失).
+
+    For periods that end in the month for a loss reason, and — catching up a loss reported late (e.g. a
+    転出 notified after the month it happened in) — for earlier such periods whose certificate is still
+    held beyond the loss date.
+    """
     reason = p["end_reason"].astype("string")
-    ending = p.loc[reason.isin(list(LOSS_TYPES)).fillna(False).to_numpy(bool)
-                   & (p["valid_to"] >= m_start).to_numpy() & (p["valid_to"] <= m_end).to_numpy()]
+    is_loss = reason.isin(list(LOSS_TYPES)).fillna(False).to_numpy(bool)
+    ending = p.loc[is_loss & (p["valid_to"] <= m_end).to_numpy()]
     if ending.empty:
         return _empty_decisions()
     c = ending.merge(prev, on="person_id", how="left")
     prev_from, prev_to = c["prev_from"].to_numpy(), c["prev_to"].to_numpy()
     prev_status = c["prev_status"].astype("string").fillna("").to_numpy()
-    related = ~np.isnat(prev_from) & (prev_to >= c["spell_start"].to_numpy()) & (
-        prev_from <= c["valid_to"].to_numpy())
-    already = related & (prev_status == LOST) & (prev_to == c["valid_to"].to_numpy())
-    c = c.loc[~already].reset_index(drop=True)
-    related = related[~already]
+    valid_to = c["valid_to"].to_numpy()
+    related = ~np.isnat(prev_from) & (prev_to >= c["spell_start"].to_numpy()) & (prev_from <= valid_to)
+    in_month = valid_to >= np.datetime64(m_start, "ns")
+    late = ~in_month & related & (prev_status != LOST) & (prev_to > valid_to)
+    already = related & (prev_status == LOST) & (prev_to == valid_to)
+    keep = (in_month | late) & ~already
+    c = c.loc[keep].reset_index(drop=True)
+    related = related[keep]
+    if c.empty:
+        return _empty_decisions()
     cycle_start, _, _ = certificate_cycle(policy, c["valid_to"])
     valid_from = np.where(related, c["prev_from"].to_numpy(), np.maximum(c["valid_from"].to_numpy(), cycle_start))
     out = pd.DataFrame(

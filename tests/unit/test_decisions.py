@@ -306,3 +306,12 @@ def test_a_year_of_months_from_eligibility_periods(policy):
 def test_a_stored_active_status_counts_as_eligible(policy):
     p = periods((A, "2015-07-01", "2028-12-31", "ELIGIBLE", "OPEN"))
     assert decide_month(p, certificates((A, "2025-10-01", "2026-09-30", "ACTIVE")), "2026-05", policy).empty
+
+
+def test_a_loss_reported_after_its_month_is_caught_up(policy):
+    # 転出 on 2026-04-20 known only in the June run; the certificate is still held to 2026-09-30
+    p = periods((A, "2015-07-01", "2026-04-19", "ELIGIBLE", "MOVE_OUT"))
+    previous = certificates((A, "2025-10-01", "2026-09-30", "ELIGIBLE"))
+    out = assert_idempotent(p, previous, "2026-06", policy)
+    assert summary(out) == [(A, "LOSS_MOVE_OUT", "2026-04-20", "2025-10-01", "2026-04-19", "LOST")]
+    assert decide_month(p, certificates((A, "2025-10-01", "2026-04-19", "LOST")), "2026-06", policy).empty
