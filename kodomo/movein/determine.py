@@ -38,25 +38,24 @@ def load_household_inputs(conn, person_ids: set[str], household_ids: set[str]) -
     """The eligibility inputs of the scoped persons and households only (same frames as the monthly run).
 
     ``residents`` is the stored person row (the latest household and 続柄 after every stored event);
-    ``residence`` comes from :func:`rules.residence.apply_events` over the stored residence start and the
-    stored 異動 events, exactly as in the monthly run.
+    ``residence`` comes from :func:`rules.residence.residence_from_persons` over the stored residence
+    start and the stored 異動 events, exactly as in the monthly run (``kodomo.pipeline.decide``).
     """
     p, e = models.Person.__table__, models.ResidentEvent.__table__
     persons = read_frame(conn, p, ["person_id", "household_id", "relationship_code", "birth_date",
                                    "residence_start_date"], where=_in(p, "person_id", person_ids))
-    events = read_frame(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date"],
-                        where=_in(e, "person_id", person_ids))
-    events = events.merge(persons[["person_id", "birth_date"]], on="person_id", how="left")
+    events = read_frame(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date",
+                                  "notified_date"], where=_in(e, "person_id", person_ids))
     i, w, t, a = (models.InsuranceCoverage.__table__, models.WelfareCase.__table__, models.TaxRecord.__table__,
                   models.Application.__table__)
     return eligibility.EligibilityInputs(
         residents=persons[["person_id", "birth_date", "household_id", "relationship_code"]],
-        residence=residence.apply_events(persons, events),
+        residence=residence.residence_from_persons(persons, events),
         insurance=read_frame(conn, i, ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
                              where=_in(i, "person_id", person_ids)),
         welfare=read_frame(conn, w, ["case_id", "household_id", "start_date", "end_date"],
                            where=_in(w, "household_id", household_ids)),
-        tax=read_frame(conn, t, ["person_id", *TAX_COLUMNS], where=_in(t, "person_id", person_ids)),
+        tax=read_frame(conn, t, TAX_COLUMNS, where=_in(t, "person_id", person_ids)),
         applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
                                           "application_date"], where=_in(a, "child_person_id", person_ids)),
     )
@@ -95,15 +94,9 @@ def store_scoped_periods(session: Session, periods: pd.DataFrame, person_ids: se
 
 
 def determine_periods(inputs, policy, month: str) -> pd.DataFrame:
-    """Eligibility periods over the same horizon as the monthly run (so stored periods agree)."""
-    horizon = getattr(decide, "eligibility_horizon", None)
-    if horizon is not None:
-        start, end = horizon(month, policy)
-    else:
-        _, month_end = month_bounds(month)
-        start = pd.Timestamp(policy.at(month_end).get("program.start_date") or "2012-01-01")
-        end = month_end + pd.offsets.MonthEnd(1)
-    return eligibility.determine_eligibility(inputs, policy, start, end)
+    """Eligibility periods over the monthly run's horizon (``as_of`` = month end), so stored periods agree."""
+    _, month_end = month_bounds(month)
+    return eligibility.determine_eligibility(inputs, policy, as_of=month_end)
 
 
 def store_certificates(conn, previous: pd.DataFrame, new: pd.DataFrame, recipients: pd.DataFrame,
