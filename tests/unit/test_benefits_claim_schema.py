@@ -80,3 +80,25 @@ def test_stage_frame_turns_points_into_yen_and_prefixes_applications():
 )
 def test_fast_check_digit_agrees_with_the_reference_examples(values, lengths, expected):
     assert schema.modulus10_w21(pd.Series(values, dtype=object), lengths).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("page", "columns", "model"),
+    [
+        pytest.param("claims.md", schema.CLAIM_COLUMNS, schema.ClaimSchema, id="claims.csv"),
+        pytest.param("reimbursement_applications.md", schema.REIMBURSEMENT_COLUMNS,
+                     schema.ReimbursementApplicationSchema, id="reimbursement_applications.csv"),
+    ],
+)
+def test_the_example_rows_of_the_format_pages_are_valid(tmp_path, page, columns, model):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "formats" / page).read_text(encoding="utf-8")
+    example = re.search(r"```csv\n(.*?)```", text, re.S).group(1)
+    path = tmp_path / "example.csv"
+    path.write_text(example, encoding="utf-8")
+    frame = read_input_csv(path, columns)
+    with using_reference_date("2025-06-30"):
+        result = validate_frame(frame, model, page, extract_date="2025-06-30")
+    assert len(frame) == 2 and result.quarantine.empty
