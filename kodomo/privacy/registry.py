@@ -25,6 +25,7 @@ ENCRYPTED_COLUMNS: list[EncryptedColumn] = [
     EncryptedColumn("person", "my_number_enc", "my_number", "person_id"),
     EncryptedColumn("person", "profile_enc", "profile", "person_id"),
     EncryptedColumn("pmh_subject", "pmh_id_enc", "pmh_id", "person_id"),
+    EncryptedColumn("benefit_claim", "payee_enc", "payee", "claim_id"),
 ]
 
 

@@ -91,8 +91,7 @@ def test_rotation_end_to_end(engine, tmp_path):
         records = s.execute(select(AccessRecord).where(AccessRecord.purpose == "key-rotation")).scalars().all()
         assert sum(r.record_count for r in records) == 10
     # nothing left under v1 -> a second re-encryption is a no-op
-    assert reencrypt(engine, retired, actor_id="demo-admin") == {
-        "person.my_number_enc": 0, "person.profile_enc": 0, "pmh_subject.pmh_id_enc": 0}
+    assert set(reencrypt(engine, retired, actor_id="demo-admin").values()) == {0}
 
 
 def test_retire_refuses_primary_and_versions_in_use(engine, tmp_path):
