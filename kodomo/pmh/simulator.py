@@ -251,7 +251,10 @@ class PmhSimulator:
 
     def _configure(self) -> None:
         c = self.config
-        self._rng = random.Random(c.seed)
+        # one generator per knob: each knob's sequence of outcomes is reproducible whatever the interleaving
+        self._rng_error = random.Random(c.seed * 3 + 1)
+        self._rng_timeout = random.Random(c.seed * 3 + 2)
+        self._rng_drop = random.Random(c.seed * 3 + 3)
 
         def bucket(rate: float | None) -> _Bucket | None:
             return _Bucket(rate, c.burst or max(1, int(rate / 10))) if rate else None
@@ -306,7 +309,7 @@ class PmhSimulator:
             return throttled
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
-        if self.config.error_rate and self._rng.random() < self.config.error_rate:
+        if self.config.error_rate and self._rng_error.random() < self.config.error_rate:
             self.state.counters["responses_503"] += 1
             return _json(503, {"code": "TEMPORARILY_UNAVAILABLE"})
         return None
@@ -421,14 +424,14 @@ class PmhSimulator:
         body = {"taskId": task.task_id, "status": "ACCEPTED", "recordCount": len(task.records)}
         headers = {"Idempotent-Replayed": "true" if replayed else "false"}
         c = self.config
-        if c.drop_after_commit_rate and self._rng.random() < c.drop_after_commit_rate:
+        if c.drop_after_commit_rate and self._rng_drop.random() < c.drop_after_commit_rate:
             self.state.counters["faults_dropped"] += 1
             transport = request.scope.get("extensions", {}).get("kodomo.transport")
             if transport is not None:
                 transport.abort()
                 return Response(status_code=204)
             raise ConnectionAbortedError("simulated drop")
-        if c.timeout_rate and self._rng.random() < c.timeout_rate:
+        if c.timeout_rate and self._rng_timeout.random() < c.timeout_rate:
             self.state.counters["faults_timeout"] += 1
             await asyncio.sleep(c.timeout_sleep_s)
         self.state.counters["responses_202"] += 1

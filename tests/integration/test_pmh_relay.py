@@ -43,8 +43,10 @@ def sim(server):
 
 def test_happy_path_stores_encrypted_pmh_ids(engine, key_ring, sim):
     create_subjects(engine, key_ring, 250)
+    limited = relay_once(engine, fast_client(sim.url), key_ring, RelayOptions(**{**OPTS.__dict__, "limit": 120}))
+    assert limited.claimed == 120 and limited.completed == 120 and limited.batches_sent == 2
     report = relay_once(engine, fast_client(sim.url), key_ring, OPTS)
-    assert report.claimed == 250 and report.completed == 250 and report.batches_sent == 3
+    assert report.claimed == 130 and report.completed == 130 and report.batches_sent == 2
     assert outbox_status_counts(engine) == {"COMPLETED": 250}
     ids = stored_pmh_ids(engine, key_ring)
     assert ids == {k: v["pmhId"] for k, v in sim_subjects(sim.url).items()}
@@ -55,7 +57,7 @@ def test_happy_path_stores_encrypted_pmh_ids(engine, key_ring, sim):
     stats = sim_stats(sim.url)
     assert stats["records_applied"] == 250 and stats["duplicates"] == 0
     again = relay_once(engine, fast_client(sim.url), key_ring, OPTS)  # a re-run sends nothing
-    assert again.claimed == 0 and sim_stats(sim.url)["tasks"] == 3
+    assert again.claimed == 0 and sim_stats(sim.url)["tasks"] == 4
 
 
 def test_enqueue_is_idempotent(engine, key_ring):
