@@ -44,6 +44,7 @@ class PmhError(Exception):
     """Base class of PMH connector errors (messages carry codes only, never personal data)."""
 
     safe_message = True
+    code = "PMH_ERROR"
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -75,6 +76,7 @@ class PmhUnavailable(PmhError):  # noqa: N818 - name fixed by the issue
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+        self.code = f"PMH_UNAVAILABLE:{reason}"
         super().__init__(f"PMH unavailable: {reason}")
 
 
