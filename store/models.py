@@ -211,9 +211,9 @@ class Decision(Base):
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str | None] = mapped_column(String(20))
-    reason_code: Mapped[str] = mapped_column(String(64))
-    rule: Mapped[str] = mapped_column(String(128))
-    parameter: Mapped[str | None] = mapped_column(String(256))
+    reason_code: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(Text)
+    parameter: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str] = mapped_column(String(64))
 
@@ -269,7 +269,7 @@ def _import_feature_models() -> None:
     """Import feature modules so their tables join ``Base.metadata`` (they may not exist yet)."""
     import importlib
 
-    for name in ("store.benefit_models", "store.pmh_models", "store.privacy_models"):
+    for name in ("store.benefit_models", "store.pmh_models", "store.privacy_models", "store.movein_models"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
