@@ -203,15 +203,25 @@ def decide_month(
         sort=True,
     )
     p = _prepare_periods(periods.assign(person_id=codes[: len(periods)]))
-    prev = _prepare_previous(previous.assign(person_id=codes[len(periods):]))
-    frames = [_issue(p, prev, m_start, m_end, policy), _losses(p, prev, m_start, m_end, policy)]
+    previous = previous.assign(person_id=codes[len(periods):])
+    prev = _prepare_previous(previous)
+    issued = _issue(p, prev, m_start, m_end, policy)
+    # A certificate issued now that expires on the month's last day while eligibility goes on (e.g. a NEW
+    # in September) is followed at once by the next one, as a held certificate would be (look-ahead).
+    expiring = issued.loc[issued["valid_to"].to_numpy() == np.datetime64(m_end, "ns"), "person_id"]
+    if len(expiring):
+        held = apply_decisions(previous.loc[previous["person_id"].isin(expiring)],
+                               issued.loc[issued["person_id"].isin(expiring)])
+        follow = _issue(p.loc[p["person_id"].isin(expiring)], _prepare_previous(held), m_start, m_end, policy)
+        issued = pd.concat([issued, follow], ignore_index=True) if len(follow) else issued
+    frames = [issued, _losses(p, prev, m_start, m_end, policy)]
     frames = [f for f in frames if len(f)]
     if not frames:
         return _empty_decisions()
     decisions = pd.concat(frames, ignore_index=True)
     decisions["_order"] = decisions["decision_type"].map({t: i for i, t in enumerate(DECISION_TYPES)})
     decisions = decisions.sort_values(["person_id", "effective_date", "_order"], kind="stable")
-    decisions["person_id"] = pd.Series(np.asarray(ids, dtype=object)[decisions["person_id"].to_numpy()],
+    decisions["person_id"] = pd.Series(np.asarray(ids, dtype=object)[decisions["person_id"].to_numpy(dtype=np.int64)],
                                        index=decisions.index).astype("str")
     return decisions[DECISION_COLUMNS].reset_index(drop=True)
 

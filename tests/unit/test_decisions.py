@@ -273,7 +273,7 @@ def test_deterministic_whatever_the_row_order(policy):
 
 
 def test_a_year_of_months_from_eligibility_periods(policy):
-    """T4 (born 2010-04-02) from 2025-09 to 2026-10: NEW, two renewals, no loss at the old 15 limit."""
+    """T4 (born 2010-04-02) from 2025-09 to 2026-10: NEW with the next renewal, no loss at the old 15 limit."""
     residents = pd.DataFrame({"person_id": [A, "0000000901"], "household_id": ["H1", "H1"],
                               "relationship_code": ["03", "01"],
                               "birth_date": pd.to_datetime(["2010-04-02", "1980-01-01"])})
@@ -297,7 +297,7 @@ def test_a_year_of_months_from_eligibility_periods(policy):
         out = decide_month(p, state, month, policy)
         seen += [(month, t) for t in out["decision_type"]]
         state = apply_decisions(state, out)
-    assert seen == [("2025-09", "NEW"), ("2025-10", "RENEWAL"), ("2026-09", "RENEWAL")]
+    assert seen == [("2025-09", "NEW"), ("2025-09", "RENEWAL"), ("2026-09", "RENEWAL")]
     assert state[["valid_from", "valid_to", "status"]].values.tolist() == [
         [pd.Timestamp("2026-10-01"), pd.Timestamp("2027-09-30"), "ELIGIBLE"]
     ]
@@ -315,3 +315,12 @@ def test_a_loss_reported_after_its_month_is_caught_up(policy):
     out = assert_idempotent(p, previous, "2026-06", policy)
     assert summary(out) == [(A, "LOSS_MOVE_OUT", "2026-04-20", "2025-10-01", "2026-04-19", "LOST")]
     assert decide_month(p, certificates((A, "2025-10-01", "2026-04-19", "LOST")), "2026-06", policy).empty
+
+
+def test_new_in_the_month_before_renewal_comes_with_the_renewal(policy):
+    p = periods((A, "2025-09-05", "2027-12-31", "ELIGIBLE", "OPEN"))
+    out = assert_idempotent(p, None, "2025-09", policy)
+    assert summary(out) == [
+        (A, "NEW", "2025-09-05", "2025-09-05", "2025-09-30", "ELIGIBLE"),
+        (A, "RENEWAL", "2025-10-01", "2025-10-01", "2026-09-30", "ELIGIBLE"),
+    ]
