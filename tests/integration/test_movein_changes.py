@@ -1,4 +1,4 @@
-"""Resident changes between monthly runs: a birth, a death and a move-out (SQLite and PostgreSQL)."""
+"""Resident changes between monthly runs: a death and a move-out (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -34,34 +34,6 @@ def _outbox(engine):
     with engine.connect() as conn:
         return set(conn.execute(select(models.PmhOutbox.person_id, models.PmhOutbox.change_type,
                                        models.PmhOutbox.reason, models.PmhOutbox.event_date)).all())
-
-
-def test_birth_with_application_gets_a_certificate(movein_env):
-    env = movein_env
-    h = _registered_household(env)
-    baby = "3000000019"
-    born = dt.date(2026, 11, 5)
-    events = demo.write_events(env["tmp"] / "births", [
-        demo.event_row(h, baby, "A3", born, event_id="EV-B1", birth_date=born, notified_date=dt.date(2026, 11, 9))],
-        applications=[{"application_id": "AP-B1", "child_person_id": baby, "guardian_person_id": h.guardian_id,
-                       "application_date": "2026-11-12"}],
-        insurance=[{"person_id": baby, "insurer_number": mt.INSURER, "insured_type_code": "2",
-                    "valid_from": born.isoformat(), "valid_to": ""}])
-    summary = steps.run_resident_changes(str(events), "demo-operator", as_of=AS_OF)
-
-    assert summary["events"] == 1 and summary["by_type"] == {"NEW": 1} and summary["households"] == 1
-    assert (baby, "NEW") in _decisions(env["engine"])
-    with env["engine"].connect() as conn:
-        period = conn.execute(select(models.EligibilityPeriod.valid_from)
-                              .where(models.EligibilityPeriod.person_id == baby)).scalar_one()
-        person = conn.execute(select(models.Person.household_id, models.Person.residence_start_date)
-                              .where(models.Person.person_id == baby)).one()
-    assert period == born and tuple(person) == (h.household_id, born)  # covered from birth (applied ≤ 30 days)
-    assert {(p, t) for p, t, _, _ in _outbox(env["engine"])} >= {(baby, "1")}
-
-    before = mt.snapshot(env["engine"])
-    again = steps.run_resident_changes(str(events), "demo-operator", as_of=AS_OF)
-    assert again["by_type"] == {} and mt.snapshot(env["engine"]) == before
 
 
 def test_death_and_move_out_end_eligibility_and_delete_at_pmh(movein_env):
