@@ -108,21 +108,21 @@ BEGIN
     RAISE EXCEPTION 'access_record is append-only';
 END
 $$ LANGUAGE plpgsql""",
-    """CREATE TRIGGER access_record_no_change BEFORE UPDATE OR DELETE ON access_record
+    """CREATE OR REPLACE TRIGGER access_record_no_change BEFORE UPDATE OR DELETE ON access_record
 FOR EACH ROW EXECUTE FUNCTION access_record_append_only()""",
-    """CREATE TRIGGER access_record_no_truncate BEFORE TRUNCATE ON access_record
+    """CREATE OR REPLACE TRIGGER access_record_no_truncate BEFORE TRUNCATE ON access_record
 FOR EACH STATEMENT EXECUTE FUNCTION access_record_append_only()""",
 ]
 _SQLITE_GUARD = [
-    """CREATE TRIGGER access_record_no_update BEFORE UPDATE ON access_record
+    """CREATE TRIGGER IF NOT EXISTS access_record_no_update BEFORE UPDATE ON access_record
 BEGIN SELECT RAISE(ABORT, 'access_record is append-only'); END""",
-    """CREATE TRIGGER access_record_no_delete BEFORE DELETE ON access_record
+    """CREATE TRIGGER IF NOT EXISTS access_record_no_delete BEFORE DELETE ON access_record
 BEGIN SELECT RAISE(ABORT, 'access_record is append-only'); END""",
 ]
 
 
 def append_only_guard_statements(dialect_name: str) -> list[str]:
-    """DDL that makes ``access_record`` append-only (for migrations: run after creating the table)."""
+    """Idempotent DDL that makes ``access_record`` append-only (run after creating the table)."""
     if dialect_name == "postgresql":
         return list(_PG_GUARD)
     if dialect_name == "sqlite":

@@ -52,26 +52,12 @@ def ensure_privacy_schema(engine: Engine, *, migrate: bool = False) -> None:
     if missing:
         from store.db import Base
 
-        Base.metadata.create_all(engine, tables=missing)  # fires the guard DDL for access_record
-    elif not _guards_present(engine):
-        with engine.begin() as conn:
-            from sqlalchemy import text
+        Base.metadata.create_all(engine, tables=missing)
+    with engine.begin() as conn:  # idempotent: re-creates a dropped guard
+        from sqlalchemy import text
 
-            for statement in privacy_models.append_only_guard_statements(engine.dialect.name):
-                conn.execute(text(statement))
-
-
-def _guards_present(engine: Engine) -> bool:
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            sql = "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'access_record_no_%'"
-        elif engine.dialect.name == "sqlite":
-            sql = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'access_record_no_%'"
-        else:  # pragma: no cover
-            return True
-        return conn.execute(text(sql)).scalar_one() > 0
+        for statement in privacy_models.append_only_guard_statements(engine.dialect.name):
+            conn.execute(text(statement))
 
 
 def authorise(args, action: str, *, command: str) -> Operator:

@@ -91,3 +91,23 @@ def test_cli_end_to_end(cli_env, capsys):
     assert code == 0 and "確報 due 2026-12-31" in out
     code, out = _run(capsys, "operators check --operator demo-viewer --id demo-viewer --action run")
     assert code == 3 and "refused" in out
+
+
+def test_audit_verify_exit_code_on_tampering(cli_env, capsys, engine):
+    from sqlalchemy import text
+
+    from kodomo.privacy.audit import record_access
+    from store.db import session_scope
+
+    for n in range(3):
+        with session_scope(engine) as s:
+            record_access(s, actor_id="demo-operator", action="read", purpose=f"p{n}", subject_ids=[], record_count=n)
+    assert _run(capsys, "audit verify --operator demo-viewer")[0] == 0
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP TRIGGER access_record_no_change ON access_record"))
+        else:
+            conn.execute(text("DROP TRIGGER access_record_no_update"))
+        conn.execute(text("UPDATE access_record SET purpose = 'edited' WHERE seq = 2"))
+    code, out = _run(capsys, "audit verify --operator demo-viewer")
+    assert code == 2 and "TAMPERED" in out and "seq 2: entry_hash" in out
