@@ -34,6 +34,7 @@ def test_pmh_sync_flow(prefect_harness, kodomo_env, server, monkeypatch):
     from kodomo.pmh.synthetic import create_subjects, synthetic_my_numbers
     from kodomo.privacy.crypto import load_key_ring
     from kodomo.settings import get_settings
+    from store import migrate
     from store.db import Base, engine_for
     from store.models import Run
 
@@ -43,7 +44,7 @@ def test_pmh_sync_flow(prefect_harness, kodomo_env, server, monkeypatch):
     get_settings.cache_clear()
     settings = get_settings()
     engine = engine_for(settings.resolved_database_url)
-    Base.metadata.create_all(engine)
+    migrate.upgrade(settings.resolved_database_url)
     ring = load_key_ring(settings)
     create_subjects(engine, ring, 120)
 
