@@ -1,4 +1,4 @@
-"""The monthly run: ingest → validate → persist → decide → export → summary."""
+"""The monthly run: ingest → validate → persist → decide → export → summary → benefits → PMH sync."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from flows.benefits import benefit_run
+from flows.pmh_sync import pmh_sync
 from tasks import monthly as t
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month to decide, YYYY-MM")]
@@ -15,7 +17,8 @@ OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", descri
 
 @flow(name="monthly-run", log_prints=False, persist_result=False, validate_parameters=True)
 def monthly_run(month: Month | None = None, inbox: str | None = None,
-                operator_id: OperatorId = "system-scheduler") -> dict:
+                operator_id: OperatorId = "system-scheduler", run_benefits: bool = True,
+                sync_pmh: bool = True) -> dict:
     """Decide one month for every child from the inbox of that month.
 
     Args:
@@ -23,12 +26,15 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
             scheduled run on the 1st at 02:00 JST decides.
         inbox: inbox directory with the month's files; default ``<KODOMO_HOME>/inbox/<month>``.
         operator_id: the staff member or service principal running it (must be registered).
+        run_benefits: also assess the month's receipts when the inbox holds them (benefit-run subflow).
+        sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
     """
     operator = t.authorise_operator(operator_id, "run")
     month = t.resolve_month(month)
     run_id = t.begin_run("monthly-run", month, operator)
+    inbox = t.resolve_inbox(month, inbox)
     try:
-        inbox_data = t.load_inbox(t.resolve_inbox(month, inbox))
+        inbox_data = t.load_inbox(inbox)
         counts = {"ingest": inbox_data.counts()}
         counts["persist"] = t.persist_inputs(inbox_data, run_id, operator)
         counts["decide"] = t.decide_month(month, run_id, operator)
@@ -38,4 +44,8 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         t.finish_run(run_id, "FAILED", {})
         raise
     t.finish_run(run_id, "COMPLETED", counts)
+    if run_benefits and t.has_claims(inbox):
+        counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
+    if sync_pmh:
+        counts["summary"]["pmh"] = pmh_sync(operator_id=operator)
     return counts["summary"]

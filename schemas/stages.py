@@ -13,7 +13,7 @@ from pandera.typing import Series
 from schemas.checks import ID10, not_before, row_check
 
 ELIGIBILITY_STATUSES = ["ELIGIBLE", "SUSPENDED_INCOME"]
-END_REASONS = ["AGE", "MOVE_OUT", "DEATH", "WELFARE", "INSURANCE", "OPEN"]
+END_REASONS = ["AGE", "MOVE_OUT", "DEATH", "WELFARE", "INSURANCE", "INCOME", "OPEN"]
 RESIDENCE_END_REASONS = ["MOVE_OUT", "DEATH"]
 DECISION_TYPES = [
     "NEW", "CHANGE", "RENEWAL", "SUSPEND_INCOME", "LOSS_MOVE_OUT", "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE",
@@ -29,7 +29,10 @@ class EligibilityPeriodSchema(pa.DataFrameModel):
     status: str = pa.Field(isin=ELIGIBILITY_STATUSES, description="ELIGIBLE or SUSPENDED_INCOME")
     end_reason: str = pa.Field(isin=END_REASONS, description="why the period ends (OPEN while it runs)")
     reason_codes: str = pa.Field(
-        nullable=True, description="';'-joined rule codes, e.g. AGE_LIMIT_18@2026-04-01"
+        nullable=True, description="';'-joined rule codes, e.g. AGE_LIMIT:age_limit.inpatient=18@2026-04-01"
+    )
+    sources: str = pa.Field(
+        nullable=True, description="domain.md source ids of each reason code, position by position"
     )
 
     class Config:
@@ -57,6 +60,9 @@ class DecisionSchema(pa.DataFrameModel):
     rule: str = pa.Field(description="rule function name")
     parameter: str = pa.Field(nullable=True, description="policy parameter name used, if any")
     source: str = pa.Field(nullable=True, description="legal source of the rule (domain.md source id)")
+    status: str = pa.Field(
+        isin=["ELIGIBLE", "SUSPENDED_INCOME", "LOST"], description="certificate status after the decision"
+    )
 
     class Config:
         """Strict columns, coerced types."""

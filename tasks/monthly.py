@@ -59,6 +59,13 @@ def resolve_inbox(month: str, inbox: str | None) -> str:
     return inbox or str(get_settings().resolved_inbox_dir / month)
 
 
+@pipeline_task(name="has-claims")
+@sanitised(stage="has_claims")
+def has_claims(inbox_dir: str) -> bool:
+    """True when the inbox holds receipts or 償還払い applications for the benefit run."""
+    return ingest.has_claim_files(inbox_dir)
+
+
 @pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5)
 @sanitised(stage="load_inbox")
 def load_inbox(inbox_dir: str) -> ingest.Inbox:

@@ -99,8 +99,9 @@ def load_claim_files(inbox_dir: str | Path, month: str | None = None) -> ClaimIn
         with using_reference_date(extract_date):
             result = validate_frame(raw, model, name, extract_date=extract_date)
         good[name] = result.good
-        quarantines.append(result.quarantine)
-        inputs.append({"file_name": name, "sha256": file_sha256(path), "row_count": int(len(raw)),
+        digest = file_sha256(path)
+        quarantines.append(result.quarantine.assign(file_sha256=digest))
+        inputs.append({"file_name": name, "sha256": digest, "row_count": int(len(raw)),
                        "accepted_count": int(len(result.good)), "quarantined_count": result.quarantined_rows})
     claims = claims_stage_frame(good.get("claims.csv"), good.get("reimbursement_applications.csv"), month)
     applications = good.get("reimbursement_applications.csv")
@@ -109,7 +110,7 @@ def load_claim_files(inbox_dir: str | Path, month: str | None = None) -> ClaimIn
     else:
         payees = pd.DataFrame(columns=["claim_id", *PAYEE_COLUMNS])
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame(
-        columns=["file_name", "row_number", "column_name", "check_name", "masked_value", "reason"])
+        columns=["file_name", "file_sha256", "row_number", "column_name", "check_name", "masked_value", "reason"])
     return ClaimInbox(claims=claims, payees=payees, quarantine=quarantine, inputs=pd.DataFrame(inputs))
 
 
@@ -208,7 +209,8 @@ def store_claims(conn: Connection, assessed: pd.DataFrame, payees: pd.DataFrame,
     first_month = rows["claim_id"].map(existing.set_index("claim_id")["processed_month"]) if len(existing) else None
     if first_month is not None:
         rows["processed_month"] = first_month.fillna(month)
-    counts = upsert_frame(conn, table, rows, ["claim_id"], existing=existing[["claim_id", "row_digest"]])
+    counts = upsert_frame(conn, table, rows, ["claim_id"], digest_column="row_digest",
+                          existing=existing[["claim_id", "row_digest"]])
     return {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
 
 
@@ -266,7 +268,7 @@ def reassess_stored_claims(conn: Connection, policy: Policy, *, month: str, run_
     changed = changed[changed["row_digest"] != changed["_old"]]
     if len(changed):
         keep = ["claim_id", *RESULT_COLUMNS, "assessed_month", "policy_version", "run_id", "row_digest"]
-        upsert_frame(conn, table, changed[keep], ["claim_id"], existing=existing)
+        upsert_frame(conn, table, changed[keep], ["claim_id"], digest_column="row_digest", existing=existing)
     return assessed
 
 

@@ -16,6 +16,7 @@ from kodomo.pmh import outbox
 from kodomo.privacy.audit import record_access
 from rules import checkdigits, decisions, eligibility, residence
 from rules.dates import month_bounds
+from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from store import models
 from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
 
@@ -97,11 +98,12 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
     conn = session.connection()
     month_start, month_end = month_bounds(month)
     inputs = load_eligibility_inputs(conn)
-    periods = eligibility.determine_eligibility(inputs, policy, as_of=month_end)
+    # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
+    periods = EligibilityPeriodSchema.validate(eligibility.determine_eligibility(inputs, policy, as_of=month_end))
     changed_children = store_periods(conn, periods, policy.version, run_id)
 
     previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])
-    month_decisions = decisions.decide_month(periods, previous, month, policy)
+    month_decisions = DecisionSchema.validate(decisions.decide_month(periods, previous, month, policy))
     stored = read_frame(conn, models.Decision.__table__, ["person_id", "decision_type"],
                         where=models.Decision.__table__.c.month == month)
     fresh = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")

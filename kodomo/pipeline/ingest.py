@@ -98,3 +98,11 @@ def load_inbox(inbox_dir: str | Path) -> Inbox:
     """Read and validate a whole inbox directory."""
     manifest = read_manifest(inbox_dir)
     return validate_inbox(read_inbox(inbox_dir), manifest.get("extract_date"))
+
+
+CLAIM_FILES = ("claims.csv", "reimbursement_applications.csv")
+
+
+def has_claim_files(inbox_dir: str | Path) -> bool:
+    """Whether the inbox holds benefit inputs (receipts or 償還払い applications)."""
+    return any((Path(inbox_dir) / name).exists() for name in CLAIM_FILES)
