@@ -49,7 +49,8 @@ def test_monthly_run_decides_stores_exports_and_is_idempotent(prefect_harness, k
     assert summary["quarantined_rows"] == expected_bad
     with engine.connect() as conn:
         masked = conn.execute(select(models.QuarantinedRow.masked_value)).scalars().all()
-        run = conn.execute(select(models.Run.status, models.Run.counts_json).where(models.Run.flow_name == "monthly-run")).one()
+        run = conn.execute(select(models.Run.status, models.Run.counts_json)
+                           .where(models.Run.flow_name == "monthly-run")).one()
         inputs = conn.execute(select(models.RunInput.file_name, models.RunInput.sha256)).all()
     assert all(v is None or len(v.replace("*", "")) <= 2 for v in masked)
     assert run.status == "COMPLETED" and json.loads(run.counts_json)["summary"]["month"] == MONTH
