@@ -20,6 +20,7 @@ parser reads both. Names are converted to the 全銀 character set: half-width k
 from __future__ import annotations
 
 import datetime as dt
+import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +205,9 @@ def write_transfer_file(path: str | Path, payments: pd.DataFrame, remitter: Remi
     """Write :func:`build_transfer_file` to ``path``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(build_transfer_file(payments, remitter, transfer_date, record_separator))
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(build_transfer_file(payments, remitter, transfer_date, record_separator))
+    os.replace(temporary, path)  # a crash never leaves a half-written transfer file
     return path
 
 

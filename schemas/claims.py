@@ -165,27 +165,27 @@ class _ReceiptFields(pa.DataFrameModel):
 
     @column_check("insurer_number", "insurer_number_check_digit", "保険者番号 check digit is wrong")
     @classmethod
-    def _insurer(cls, values: Series[str]) -> Series[bool]:
+    def insurer_number_check_digit(cls, values: Series[str]) -> Series[bool]:
         return modulus10_w21(values, (6, 8))
 
     @column_check("recipient_no", "recipient_no_check_digit", "受給者番号 check digit is wrong")
     @classmethod
-    def _recipient(cls, values: Series[str]) -> Series[bool]:
+    def recipient_no_check_digit(cls, values: Series[str]) -> Series[bool]:
         return modulus10_w21(values, (7,))
 
     @column_check("service_month", "service_month_format", "診療年月 is not YYYY-MM")
     @classmethod
-    def _service_month(cls, values: Series[str]) -> Series[bool]:
+    def service_month_format(cls, values: Series[str]) -> Series[bool]:
         return year_month(values)
 
     @column_check("admission_id", "admission_id_format", "admission id is not 1-20 ASCII letters/digits/hyphens")
     @classmethod
-    def _admission_id(cls, values: Series[str]) -> Series[bool]:
+    def admission_id_format(cls, values: Series[str]) -> Series[bool]:
         return ascii_id(values)
 
     @row_check("amounts_are_yen", ("other_amount_1",), "an amount is not 1-10 digits")
     @classmethod
-    def _amounts(cls, frame: pd.DataFrame) -> Series[bool]:
+    def amounts_are_yen(cls, frame: pd.DataFrame) -> Series[bool]:
         ok = pd.Series(True, index=frame.index)
         for column in AMOUNT_COLUMNS:
             ok &= digits_of_length(frame[column], tuple(range(1, 11)))
@@ -193,7 +193,7 @@ class _ReceiptFields(pa.DataFrameModel):
 
     @row_check("law_numbers_are_two_digits", ("other_law_no_1",), "a 法別番号 is not 2 digits")
     @classmethod
-    def _law_numbers(cls, frame: pd.DataFrame) -> Series[bool]:
+    def law_numbers_are_two_digits(cls, frame: pd.DataFrame) -> Series[bool]:
         ok = pd.Series(True, index=frame.index)
         for i in OTHER_SLOTS:
             ok &= digits_of_length(frame[f"other_law_no_{i}"], (2,))
@@ -201,18 +201,18 @@ class _ReceiptFields(pa.DataFrameModel):
 
     @column_check("first_service_date", "service_date_not_in_future", "service date is after the extract date")
     @classmethod
-    def _not_future(cls, values: Series[pd.Timestamp]) -> Series[bool]:
+    def service_date_not_in_future(cls, values: Series[pd.Timestamp]) -> Series[bool]:
         return not_after_reference(values)
 
     @row_check("service_dates_ordered", ("last_service_date",), "last service date is before the first")
     @classmethod
-    def _ordered(cls, frame: pd.DataFrame) -> Series[bool]:
+    def service_dates_ordered(cls, frame: pd.DataFrame) -> Series[bool]:
         return not_before(frame["last_service_date"], frame["first_service_date"])
 
     @row_check("service_dates_in_service_month", ("service_month",),
                "service dates are outside the 診療年月")
     @classmethod
-    def _in_month(cls, frame: pd.DataFrame) -> Series[bool]:
+    def service_dates_in_service_month(cls, frame: pd.DataFrame) -> Series[bool]:
         month = _months(frame["service_month"])
         first = frame["first_service_date"].to_numpy(dtype="datetime64[M]")
         last = frame["last_service_date"].to_numpy(dtype="datetime64[M]")
@@ -221,24 +221,24 @@ class _ReceiptFields(pa.DataFrameModel):
 
     @row_check("service_days_fit_dates", ("service_days",), "実日数 exceeds the days between first and last date")
     @classmethod
-    def _days(cls, frame: pd.DataFrame) -> Series[bool]:
+    def service_days_fit_dates(cls, frame: pd.DataFrame) -> Series[bool]:
         span = (frame["last_service_date"] - frame["first_service_date"]).dt.days + 1
         return ~(frame["service_days"] > span).fillna(False).astype(bool)
 
     @row_check("inpatient_has_admission", ("admission_id",), "an inpatient receipt needs admission_id and date")
     @classmethod
-    def _admission(cls, frame: pd.DataFrame) -> Series[bool]:
+    def inpatient_has_admission(cls, frame: pd.DataFrame) -> Series[bool]:
         inpatient = frame["care_type"] == "INPATIENT"
         return ~(inpatient & (frame["admission_id"].isna() | frame["admission_date"].isna())).fillna(False)
 
     @row_check("admitted_before_service", ("admission_date",), "admission date is after the first service date")
     @classmethod
-    def _admitted(cls, frame: pd.DataFrame) -> Series[bool]:
+    def admitted_before_service(cls, frame: pd.DataFrame) -> Series[bool]:
         return not_before(frame["first_service_date"], frame["admission_date"])
 
     @row_check("other_programme_complete", ("other_law_no_1",), "a 他法 amount needs its 法別番号 and vice versa")
     @classmethod
-    def _other(cls, frame: pd.DataFrame) -> Series[bool]:
+    def other_programme_complete(cls, frame: pd.DataFrame) -> Series[bool]:
         ok = pd.Series(True, index=frame.index)
         for i in OTHER_SLOTS:
             ok &= frame[f"other_law_no_{i}"].isna() == frame[f"other_amount_{i}"].isna()
@@ -255,22 +255,22 @@ class ClaimSchema(_ReceiptFields):
 
     @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
     @classmethod
-    def _institution(cls, values: Series[str]) -> Series[bool]:
+    def institution_code_check_digit(cls, values: Series[str]) -> Series[bool]:
         return modulus10_w21(values, (10,))
 
     @column_check("claim_id", "claim_id_format", "claim id is not 1-20 ASCII letters/digits/hyphens")
     @classmethod
-    def _claim_id(cls, values: Series[str]) -> Series[bool]:
+    def claim_id_format(cls, values: Series[str]) -> Series[bool]:
         return ascii_id(values)
 
     @column_check("billing_month", "billing_month_format", "請求年月 is not YYYY-MM")
     @classmethod
-    def _billing_month(cls, values: Series[str]) -> Series[bool]:
+    def billing_month_format(cls, values: Series[str]) -> Series[bool]:
         return year_month(values)
 
     @row_check("billed_after_service", ("billing_month",), "請求年月 is before the 診療年月")
     @classmethod
-    def _billed(cls, frame: pd.DataFrame) -> Series[bool]:
+    def billed_after_service(cls, frame: pd.DataFrame) -> Series[bool]:
         billed, served = _months(frame["billing_month"]), _months(frame["service_month"])
         return pd.Series(~(billed < served), index=frame.index)
 
@@ -294,22 +294,22 @@ class ReimbursementApplicationSchema(_ReceiptFields):
 
     @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
     @classmethod
-    def _institution(cls, values: Series[str]) -> Series[bool]:
+    def institution_code_check_digit(cls, values: Series[str]) -> Series[bool]:
         return modulus10_w21(values, (10,))
 
     @column_check("application_id", "application_id_format", "application id is not 1-20 ASCII characters")
     @classmethod
-    def _application_id(cls, values: Series[str]) -> Series[bool]:
+    def application_id_format(cls, values: Series[str]) -> Series[bool]:
         return ascii_id(values)
 
     @row_check("applied_after_service", ("application_date",), "application date is before the service")
     @classmethod
-    def _applied(cls, frame: pd.DataFrame) -> Series[bool]:
+    def applied_after_service(cls, frame: pd.DataFrame) -> Series[bool]:
         return not_before(frame["application_date"], frame["first_service_date"])
 
     @row_check("institution_unless_fitting", ("institution_code",), "a receipt needs its 医療機関コード")
     @classmethod
-    def _institution_present(cls, frame: pd.DataFrame) -> Series[bool]:
+    def institution_unless_fitting(cls, frame: pd.DataFrame) -> Series[bool]:
         return ~((frame["care_type"] != "ORTHOSIS") & frame["institution_code"].isna()).fillna(False)
 
 

@@ -128,7 +128,7 @@ def write_payment_file(month: str, transfer_date: str, run_id: str, operator_id:
     settings = get_settings()
     with session_scope(_engine()) as session:
         result = stage.write_payment_file(session.connection(), month, load_key_ring(settings),
-                                          settings.resolved_outbox_dir, remitter_from_environment(),
+                                          settings.resolved_outbox_dir / month, remitter_from_environment(),
                                           dt.date.fromisoformat(transfer_date))
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-transfer-file",
                       subject_ids=None, record_count=int(result["transfers"]), run_id=run_id)
@@ -141,7 +141,7 @@ def write_reports(month: str, assessed: pd.DataFrame, run_id: str, operator_id: 
     """Accounts summary, prefecture report and refund notice list (CP932 CSV)."""
     settings = get_settings()
     with session_scope(_engine()) as session:
-        result = stage.write_reports(session.connection(), month, assessed, settings.resolved_outbox_dir)
+        result = stage.write_reports(session.connection(), month, assessed, settings.resolved_outbox_dir / month)
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-refund-notices",
                       subject_ids=None, record_count=int(result["refund_notices"]), run_id=run_id)
     return result

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from rules.checkdigits import assign_recipient_numbers, with_modulus10_w21
-from schemas.claims import CLAIM_COLUMNS, REIMBURSEMENT_COLUMNS
+from schemas.claims import CLAIM_COLUMNS, REIMBURSEMENT_COLUMNS, modulus10_w21
 
 CARE_SHARES = {"OUTPATIENT": 0.57, "PHARMACY": 0.28, "DENTAL": 0.135, "INPATIENT": 0.015}
 #: log-normal (median points, sigma) per care type; inpatient is per day.
@@ -244,6 +244,7 @@ def generate_claims(out_dir: str | Path, residents_frame_or_dir: pd.DataFrame | 
         from schemas import INPUT_COLUMNS
 
         insurance = read_input_csv(source / "insurance.csv", INPUT_COLUMNS["insurance.csv"])
+        insurance = insurance[modulus10_w21(insurance["insurer_number"], (6, 8))]  # skip its deliberately bad rows
         insurers = insurance.drop_duplicates("person_id", keep="last").set_index("person_id")["insurer_number"]
     frames = synthetic_receipts(children, month, seed, receipts_per_year=receipts_per_year, insurers=insurers)
     rng = np.random.default_rng([seed, 4])
