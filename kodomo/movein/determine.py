@@ -9,7 +9,8 @@ runs touches nobody else:
   applications, the households' welfare cases;
 * stored periods are replaced only for those persons; decisions are keyed (month, person, type) like the
   monthly run's, so the next monthly run finds them present and writes nothing twice;
-* 受給者番号, certificate state and PMH outbox rows go through the same helpers and idempotency keys.
+* 受給者番号, certificate state and PMH outbox rows go through the same helpers and idempotency keys;
+  the stage frames are validated with the same stage schemas before anything is stored.
 
 The month decided is the month of the processing date, under the policy in force on the dates the rules
 evaluate (``Policy.at``/``series`` inside the rules).
@@ -26,6 +27,7 @@ from kodomo.pmh import outbox
 from kodomo.privacy.audit import record_access
 from rules import decisions, eligibility, residence
 from rules.dates import month_bounds
+from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from store import models
 from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
 
@@ -96,23 +98,7 @@ def store_scoped_periods(session: Session, periods: pd.DataFrame, person_ids: se
 def determine_periods(inputs, policy, month: str) -> pd.DataFrame:
     """Eligibility periods over the monthly run's horizon (``as_of`` = month end), so stored periods agree."""
     _, month_end = month_bounds(month)
-    return eligibility.determine_eligibility(inputs, policy, as_of=month_end)
-
-
-def store_certificates(conn, previous: pd.DataFrame, new: pd.DataFrame, recipients: pd.DataFrame,
-                       month: str) -> int:
-    """The certificate state after the new decisions (:func:`rules.decisions.apply_decisions`)."""
-    if new.empty:
-        return 0
-    state = decisions.apply_decisions(previous, new)
-    rows = state.loc[state["person_id"].isin(new["person_id"])].merge(recipients, on="person_id", how="inner")
-    if rows.empty:
-        return 0
-    table = models.Certificate.__table__
-    delete_keys(conn, table, "person_id", rows["person_id"].tolist())
-    insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status"]].assign(
-        status=rows["status"].astype(str), last_decision_month=month))
-    return len(rows)
+    return EligibilityPeriodSchema.validate(eligibility.determine_eligibility(inputs, policy, as_of=month_end))
 
 
 def redetermine(session: Session, *, household_ids: set[str], person_ids: set[str], month: str, policy,
@@ -133,7 +119,7 @@ def redetermine(session: Session, *, household_ids: set[str], person_ids: set[st
     cert_table = models.Certificate.__table__
     previous = read_frame(conn, cert_table, ["person_id", "valid_from", "valid_to", "status"],
                           where=cert_table.c.person_id.in_(sorted(scope)))
-    month_decisions = decisions.decide_month(periods, previous, month, policy)
+    month_decisions = DecisionSchema.validate(decisions.decide_month(periods, previous, month, policy))
     month_decisions = month_decisions.loc[month_decisions["person_id"].isin(scope)]
     d = models.Decision.__table__
     stored = read_frame(conn, d, ["person_id", "decision_type"],
@@ -146,9 +132,9 @@ def redetermine(session: Session, *, household_ids: set[str], person_ids: set[st
                                         snapshot.get("program.public_payer_number"), run_id)
     inserted = insert_missing(conn, d, new.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
+    certificates = decide.store_certificates(conn, previous, new, month)
     r = models.Recipient.__table__
     recipients = read_frame(conn, r, ["person_id", "recipient_no"], where=r.c.person_id.in_(sorted(scope)))
-    certificates = store_certificates(conn, previous, new, recipients, month)
     changes = new.merge(recipients, on="person_id", how="left")
     queued = outbox.enqueue_changes(session, pd.DataFrame({
         "person_id": changes["person_id"],
