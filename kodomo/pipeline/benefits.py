@@ -198,10 +198,16 @@ def store_claims(conn: Connection, assessed: pd.DataFrame, payees: pd.DataFrame,
         return {"inserted": 0, "updated": 0, "unchanged": 0}
     rows = _claim_rows(assessed, month, run_id, policy, ring)
     rows["processed_month"] = month
-    payee_text = payees.set_index("claim_id")[PAYEE_COLUMNS].astype(str).to_dict("index") if len(payees) else {}
     keys = rows["claim_id"].astype(str).tolist()
-    texts = [json.dumps(payee_text[k], ensure_ascii=False, sort_keys=True) if k in payee_text else None for k in keys]
-    rows["payee_enc"] = ring.encrypt_many(texts, table="benefit_claim", column="payee", row_keys=keys)
+    # Payee accounts (applications only): compact JSON, encrypted with the claim id as row key.
+    payee = payees[payees["claim_id"].isin(rows["claim_id"])].drop_duplicates("claim_id")
+    payee_json = pd.Series(
+        [json.dumps(record, ensure_ascii=False, sort_keys=True)
+         for record in payee[PAYEE_COLUMNS].astype(str).to_dict("records")], index=payee["claim_id"].to_numpy(),
+        dtype=object)
+    texts = rows["claim_id"].map(payee_json).astype(object)
+    rows["payee_enc"] = ring.encrypt_many(texts.where(texts.notna(), None).tolist(), table="benefit_claim",
+                                          column="payee", row_keys=keys)
     table = bm.BenefitClaim.__table__
     existing = read_frame(conn, table, ["claim_id", "row_digest", "processed_month"],
                           where=table.c.claim_id.in_(keys) if len(keys) <= 10_000 else None)
@@ -343,8 +349,8 @@ def write_off_receivables(conn: Connection, receivable_ids: list[int]) -> int:
     """不納欠損: write off what is still open on ``receivable_ids``."""
     table = bm.Receivable.__table__
     current = read_frame(conn, table, ["id", "amount", "paid_amount"], where=table.c.id.in_(receivable_ids))
-    records = [{"_id": int(i), "written_off_amount": int(a - p), "status": "WRITTEN_OFF"}
-               for i, a, p in current[["id", "amount", "paid_amount"]].itertuples(index=False)]
+    records = pd.DataFrame({"_id": current["id"], "written_off_amount": current["amount"] - current["paid_amount"],
+                            "status": "WRITTEN_OFF"}).astype(object).to_dict("records")
     if records:
         from sqlalchemy import bindparam
         conn.execute(update(table).where(table.c.id == bindparam("_id")).values(
