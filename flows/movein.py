@@ -24,7 +24,7 @@ def move_in(case: MoveInCase) -> dict:
         result = t.apply_case(answers, run_id, operator)
         result["notices"] = t.issue_notices(result["month"], run_id, operator)
         if case.send_to_pmh:
-            result["pmh"] = t.send_to_pmh(run_id)
+            result["pmh"] = t.send_to_pmh(run_id, operator)
         summary = t.publish_case_summary(result)
     except BaseException:
         t.finish_run(run_id, "FAILED", {})

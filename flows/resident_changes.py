@@ -35,7 +35,7 @@ def resident_changes(events_file: str, operator_id: OperatorId = "system-schedul
         if results:
             summary["notices"] = t.issue_notices(summary["month"], run_id, operator)
             if send_to_pmh:
-                summary["pmh"] = t.send_to_pmh(run_id)
+                summary["pmh"] = t.send_to_pmh(run_id, operator)
     except BaseException:
         t.finish_run(run_id, "FAILED", {})
         raise

@@ -64,9 +64,9 @@ def issue_notices(month: str, run_id: str, operator_id: str) -> dict:
 
 @pipeline_task(name="send-to-pmh")
 @sanitised(stage="send_to_pmh")
-def send_to_pmh(run_id: str) -> dict:
+def send_to_pmh(run_id: str, operator_id: str) -> dict:
     """Drain the PMH outbox once; PMH trouble leaves the rows queued for the next sync."""
-    return steps.send_to_pmh(run_id)
+    return steps.send_to_pmh(run_id, operator_id)
 
 
 @pipeline_task(name="publish-case-summary")

@@ -112,12 +112,16 @@ def issue_notices(month: str, run_id: str, operator_id: str) -> dict:
 MAX_PMH_BACKLOG = 500
 
 
-def send_to_pmh(run_id: str, client=None, max_backlog: int = MAX_PMH_BACKLOG) -> dict:
-    """Drain the PMH outbox once (HTTP or file mode); PMH trouble leaves rows queued, it never fails the case."""
+def send_to_pmh(run_id: str, operator_id: str, client=None, max_backlog: int = MAX_PMH_BACKLOG) -> dict:
+    """Drain the PMH outbox once; PMH trouble leaves the rows queued, it never fails the case.
+
+    Uses the PMH sync's own step (:func:`kodomo.pmh.sync.send_outbox`), which also writes the access
+    record of the transfer to PMH (SEC-07).
+    """
     from sqlalchemy import func
 
-    from connectors.pmh import PmhError, make_pmh_client
-    from kodomo.pmh.relay import RelayOptions, relay_once
+    from connectors.pmh import PmhError
+    from kodomo.pmh import sync
     from store.models import PmhOutbox
 
     with engine().connect() as conn:
@@ -125,18 +129,10 @@ def send_to_pmh(run_id: str, client=None, max_backlog: int = MAX_PMH_BACKLOG) ->
                                    .where(PmhOutbox.status == "PENDING")).scalar_one())
     if pending > max_backlog:
         return {"skipped": "backlog", "pending": pending}
-    settings = get_settings()
-    own_client = client is None
-    client = client or make_pmh_client(settings)
     try:
-        report = relay_once(engine(), client, load_key_ring(settings), RelayOptions(result_timeout_s=10.0),
-                            run_id=run_id)
-        return report.as_dict()
+        return sync.send_outbox(run_id, operator_id, client=client)
     except PmhError as exc:
         return {"error": getattr(exc, "code", type(exc).__name__)}
-    finally:
-        if own_client:
-            client.close()
 
 
 def run_move_in(request: service.MoveInRequest, *, run_id: str | None = None,
@@ -151,7 +147,7 @@ def run_move_in(request: service.MoveInRequest, *, run_id: str | None = None,
         if notices:
             result["notices"] = issue_notices(result["month"], run_id, request.operator_id)
         if pmh:
-            result["pmh"] = send_to_pmh(run_id, pmh_client)
+            result["pmh"] = send_to_pmh(run_id, request.operator_id, pmh_client)
     except BaseException:
         finish_run(run_id, "FAILED", {})
         raise
@@ -215,7 +211,7 @@ def run_resident_changes(events_path: str, operator_id: str, *, as_of: dt.date |
         if notices and results:
             summary["notices"] = issue_notices(summary["month"], run_id, operator_id)
         if pmh and results:
-            summary["pmh"] = send_to_pmh(run_id)
+            summary["pmh"] = send_to_pmh(run_id, operator_id)
     except BaseException:
         finish_run(run_id, "FAILED", {})
         raise

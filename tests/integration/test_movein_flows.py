@@ -47,7 +47,10 @@ def test_move_in_flow_registers_the_household_at_pmh_file_mode(prefect_harness, 
     with env["engine"].connect() as conn:
         statuses = conn.execute(select(models.PmhOutbox.status)).scalars().all()
         run = conn.execute(select(models.Run.run_id, models.Run.status)).one()
+        access = models.Base.metadata.tables["access_record"]
+        purposes = set(conn.execute(select(access.c.purpose)).scalars())
     assert statuses == ["SENT", "SENT"] and run.status == "COMPLETED"
+    assert {"move-in:registry-inquiry", "move-in:register", "move-in:determination", "pmh-registration"} <= purposes
     assert run.run_id == str(state.state_details.flow_run_id)
 
     import anyio
