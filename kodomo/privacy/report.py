@@ -4,8 +4,9 @@ Flags, per record:
 
 * ``out_of_hours`` — outside office hours in JST (default 08:30–18:00, Monday–Friday; configurable),
 * ``bulk`` — ``record_count`` above a threshold (default 1000),
-* ``out_of_role`` — the actor is unknown or disabled in the registry, or its role does not include the
-  action (kodomo.privacy.operators.RECORD_ACTIONS_BY_ROLE),
+* ``out_of_role`` — the actor was not registered when the record was written, or its role then did not
+  include the action (kodomo.privacy.operators.RECORD_ACTIONS_BY_ROLE),
+* ``actor_now_inactive`` — the actor has since been disabled or removed (for the review),
 * ``refused`` / ``failed`` — the outcome was not ``ok``.
 """
 
@@ -62,10 +63,13 @@ def flags_for(row: AccessRecord, rules: ReportRules, registry: Registry) -> list
         flags.append("out_of_hours")
     if row.record_count > rules.bulk_threshold:
         flags.append("bulk")
-    operator = registry.get(row.actor_id)
+    # judged by the role the actor had when the record was written ("unknown" = not registered then)
     role = row.actor_role if row.actor_role in RECORD_ACTIONS_BY_ROLE else None
-    if operator is None or not operator.enabled or role is None or row.action not in RECORD_ACTIONS_BY_ROLE[role]:
+    if role is None or row.action not in RECORD_ACTIONS_BY_ROLE[role]:
         flags.append("out_of_role")
+    operator = registry.get(row.actor_id)
+    if role is not None and (operator is None or not operator.enabled):
+        flags.append("actor_now_inactive")  # a leaver's or removed id: for review, not an anomaly per se
     if row.outcome != "ok":
         flags.append(row.outcome)
     return flags
