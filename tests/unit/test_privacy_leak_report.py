@@ -69,6 +69,11 @@ def test_report_flags_out_of_hours_bulk_and_out_of_role(engine):
         assert flagged == {2, 3, 5}
         window = access_report(s, since=dt.datetime(2026, 11, 27, tzinfo=JST))
         assert [r.seq for r in window] == [4]
+        from kodomo.privacy.operators import parse_registry
+
+        leaver = parse_registry("operators:\n  - {id: demo-operator, role: operator, enabled: false}\n")
+        flags = {r.seq: r.flags for r in access_report(s, registry=leaver)}
+        assert flags[1] == ["actor_now_inactive"] and "actor_now_inactive" not in flags[3]
 
 
 def _drop_guard(engine):
