@@ -21,25 +21,30 @@ import pandas as pd
 _MY_NUMBER_WEIGHTS = np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])  # left → right over the 11-digit body
 
 
+def _ascii_digits(text: str) -> bool:
+    """ASCII 0-9 only: ``str.isdigit`` alone would accept full-width and other Unicode digits."""
+    return text.isascii() and text.isdigit()
+
+
 def my_number_check_digit(body: str) -> int:
     """Return the check digit for an 11-digit My Number body (総務省令第85号 第5条)."""
-    if len(body) != 11 or not body.isdigit():
-        raise ValueError("a My Number body has exactly 11 digits")
-    remainder = sum(int(d) * w for d, w in zip(body, _MY_NUMBER_WEIGHTS, strict=True)) % 11
+    if len(body) != 11 or not _ascii_digits(body):
+        raise ValueError("a My Number body has exactly 11 ASCII digits")
+    remainder = int(sum(int(d) * int(w) for d, w in zip(body, _MY_NUMBER_WEIGHTS, strict=True)) % 11)
     return 0 if remainder <= 1 else 11 - remainder
 
 
 def is_valid_my_number(value: str) -> bool:
     """True when ``value`` is 12 digits whose last digit is the statutory check digit."""
-    return (
-        isinstance(value, str) and len(value) == 12 and value.isdigit()
+    return bool(
+        isinstance(value, str) and len(value) == 12 and _ascii_digits(value)
         and my_number_check_digit(value[:11]) == int(value[11])
     )
 
 
 def modulus10_w21_check_digit(body: str) -> int:
     """Return the モジュラス10 ウエイト2・1分割 check digit of a digit string (weights from the right)."""
-    if not body or not body.isdigit():
+    if not body or not _ascii_digits(body):
         raise ValueError("the body must be a non-empty digit string")
     total = 0
     for position, digit in enumerate(reversed(body)):
@@ -50,8 +55,8 @@ def modulus10_w21_check_digit(body: str) -> int:
 
 def is_valid_modulus10_w21(value: str, lengths: tuple[int, ...]) -> bool:
     """True when ``value`` has one of ``lengths`` digits and a valid モジュラス10 ウエイト2・1 check digit."""
-    return (
-        isinstance(value, str) and len(value) in lengths and value.isdigit()
+    return bool(
+        isinstance(value, str) and len(value) in lengths and _ascii_digits(value)
         and modulus10_w21_check_digit(value[:-1]) == int(value[-1])
     )
 
@@ -72,14 +77,21 @@ def with_my_number_check_digit(body: str) -> str:
 
 
 def _digit_matrix(values: pd.Series, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (ok_mask, digits[n, length]) for values that are exactly ``length`` ASCII digits."""
-    text = values.astype("string").fillna("")
-    ok = (text.str.len() == length) & text.str.fullmatch(r"[0-9]+", na=False).fillna(False)
-    ok = ok.to_numpy(dtype=bool)
-    padded = text.where(ok, "0" * length).to_numpy(dtype=f"U{length}")
-    raw = np.frombuffer(padded.astype(f"S{length}").tobytes(), dtype=np.uint8) if len(padded) else np.empty(0)
-    digits = (raw.reshape(len(padded), length).astype(np.int64) - 48) if len(padded) else np.empty((0, length))
-    return ok, digits
+    """Return (ok_mask, digits[n, length]) for values that are exactly ``length`` ASCII digits.
+
+    Works on a fixed-width UCS-4 view of the strings (no per-value regex): a value is valid when it has
+    the length and every code point is an ASCII digit.
+    """
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=bool), np.empty((0, length), dtype=np.int64)
+    text = values.astype(object).where(values.notna(), "").to_numpy()
+    lengths = np.fromiter((len(v) if isinstance(v, str) else -1 for v in text), dtype=np.int64, count=n)
+    fixed = np.asarray([v if isinstance(v, str) else "" for v in text], dtype=f"U{length + 1}")
+    codes = fixed.view(np.uint32).reshape(n, length + 1)[:, :length].astype(np.int64)
+    digits = codes - 48
+    ok = (lengths == length) & ((digits >= 0) & (digits <= 9)).all(axis=1)
+    return ok, np.where(ok[:, None], digits, 0)
 
 
 def valid_my_number(values: pd.Series) -> pd.Series:

@@ -269,6 +269,7 @@ def test_eligibility_period_stage_schema_checks_periods():
         "status": ["ELIGIBLE", "SUSPENDED_INCOME"],
         "end_reason": ["WELFARE", "OPEN"],
         "reason_codes": ["WELFARE@2026-07-01", None],
+        "sources": ["S56", None],
     })
     assert len(EligibilityPeriodSchema.validate(periods)) == 2
     with pytest.raises(Exception, match="period_ends_after_start"):
