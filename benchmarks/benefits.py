@@ -92,32 +92,39 @@ def run(claims: int, seed: int = 7, workdir: Path | None = None) -> dict:
                             "end_reason": np.where(valid_to < np.datetime64("2026-01-01"), "MOVE_OUT", "AGE")})
 
     steps: dict[str, float] = {}
+    peaks: dict[str, float] = {}
     cpu_start = time.process_time()
     start = time.perf_counter()
     t = time.perf_counter()
     raw_claims = read_input_csv(directory / "claims.csv", CLAIM_COLUMNS, encoding="utf-8")
     raw_apps = read_input_csv(directory / "reimbursement_applications.csv", REIMBURSEMENT_COLUMNS)
     steps["read_s"] = time.perf_counter() - t
+    peaks["read"] = _peak_rss_mb()
     t = time.perf_counter()
     with using_reference_date("2026-06-30"):
         good_claims = validate_frame(raw_claims, ClaimSchema, "claims.csv", extract_date="2026-06-30")
         good_apps = validate_frame(raw_apps, ReimbursementApplicationSchema, "reimbursement_applications.csv",
                                    extract_date="2026-06-30")
     steps["validate_s"] = time.perf_counter() - t
+    peaks["validate"] = _peak_rss_mb()
     del raw_claims, raw_apps
     t = time.perf_counter()
     stage = claims_stage_frame(good_claims.good, good_apps.good)
     steps["stage_frame_s"] = time.perf_counter() - t
+    peaks["stage_frame"] = _peak_rss_mb()
     t = time.perf_counter()
     checked = benefits.check_claim_eligibility(stage, recipients, persons, periods, policy)
     steps["eligibility_s"] = time.perf_counter() - t
+    peaks["eligibility"] = _peak_rss_mb()
     t = time.perf_counter()
     assessed = benefits.calculate_benefits(checked, policy)
     steps["amounts_s"] = time.perf_counter() - t
+    peaks["amounts"] = _peak_rss_mb()
     t = time.perf_counter()
     prefecture = benefits.summarise_for_prefecture(assessed)
     rejections = benefits.summarise_rejections(assessed)
     steps["summaries_s"] = time.perf_counter() - t
+    peaks["summaries"] = _peak_rss_mb()
     t = time.perf_counter()
     paid = assessed[(assessed["route"] == benefits.REIMBURSEMENT) & (assessed["subsidy_amount"] > 0)]
     payees = good_apps.good.assign(claim_id="R-" + good_apps.good["application_id"].astype(str))
@@ -128,6 +135,7 @@ def run(claims: int, seed: int = 7, workdir: Path | None = None) -> dict:
     raw = zengin.build_transfer_file(transfers, remitter, dt.date(2026, 4, 25))
     parsed = zengin.parse_transfer_file(raw)
     steps["zengin_s"] = time.perf_counter() - t
+    peaks["zengin"] = _peak_rss_mb()
     total_s = time.perf_counter() - start
     cpu_s = time.process_time() - cpu_start
     return {
@@ -144,6 +152,7 @@ def run(claims: int, seed: int = 7, workdir: Path | None = None) -> dict:
         "total_s": round(total_s, 2),
         "cpu_s": round(cpu_s, 2),
         "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb_after": peaks,
     }
 
 

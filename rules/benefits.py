@@ -129,7 +129,7 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     Also returns ``ineligibility_cause``: the ``end_reason`` (MOVE_OUT, DEATH, WELFARE …) of the period
     that ended before the service date, for the refund notice.
     """
-    out = claims.copy()
+    out = claims.copy(deep=False)  # copy-on-write: new columns never touch the input
     rec = recipients[["recipient_no", "person_id"]].drop_duplicates("recipient_no")
     claim_rec_code = _codes(out["recipient_no"], rec["recipient_no"])
     registered = claim_rec_code >= 0
@@ -252,7 +252,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         ``self_pay_percent``, ``copay_rule``, ``copay_charged_days``, ``copay_capped``, ``high_cost_rule``;
         and ``is_payable``. A rejected receipt keeps its amounts for explanation but has subsidy 0.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     service = out["first_service_date"]
     share = insured_self_pay(out, policy)
     for column in share:
@@ -403,7 +403,9 @@ def age_band(birth: pd.Series, service: pd.Series) -> pd.Series:
 
 def summarise_for_prefecture(assessed: pd.DataFrame) -> pd.DataFrame:
     """Totals of paid receipts by service month, age band and 入院/入院外 (prefecture subsidy report)."""
-    paid = assessed[assessed["is_payable"]]
+    needed = [c for c in ("service_month", "first_service_date", "birth_date", "care_type", "total_cost_amount",
+                          "self_pay_amount", "subsidy_amount") if c in assessed]
+    paid = assessed.loc[assessed["is_payable"].to_numpy(dtype=bool), needed]
     setting = np.where(paid["care_type"].astype(str) == copay_rules.INPATIENT, "INPATIENT", "OUTPATIENT")
     keyed = pd.DataFrame({
         "service_month": (paid["service_month"].to_numpy(dtype=object) if "service_month" in paid
@@ -423,6 +425,6 @@ def summarise_for_prefecture(assessed: pd.DataFrame) -> pd.DataFrame:
 
 def summarise_rejections(assessed: pd.DataFrame) -> pd.DataFrame:
     """Rejected receipts by reason: ``rejection_reason, receipts`` (no personal data)."""
-    reasons = assessed["rejection_reason"].dropna().astype(str)
+    reasons = assessed["rejection_reason"].dropna()
     counts = reasons.value_counts().rename_axis("rejection_reason").reset_index(name="receipts")
     return counts.sort_values("rejection_reason", ignore_index=True)

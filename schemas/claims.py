@@ -359,7 +359,7 @@ def claims_stage_frame(claims: pd.DataFrame | None = None, applications: pd.Data
     """
     parts = []
     if claims is not None and len(claims):
-        c = claims.copy()
+        c = claims.copy(deep=False)
         c["route"] = "IN_KIND"
         c["total_cost_amount"] = c["total_points"].astype("int64") * 10
         c["receipt_amount"] = pd.NA

@@ -134,7 +134,7 @@ def attach_admission_history(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.Da
     Only stored receipts of the same admission that started before each receipt and are not themselves in
     ``frame`` count (the rule adds the receipts in the frame itself).
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     out["admission_prior_days"] = 0
     out["admission_prior_copay_amount"] = 0
     if stored.empty or out["admission_id"].isna().all():
