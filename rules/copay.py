@@ -153,7 +153,7 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     inpatient_amount = np.zeros(len(frame), dtype=np.int64)
     rows = np.flatnonzero(is_in)
     if len(rows):
-        sub = frame.iloc[rows]
+        sub = frame.iloc[rows].reset_index(drop=True)  # positional: the caller's index may repeat
         sub = sub.assign(admission_id=sub["admission_id"].fillna(sub["claim_id"]))
         prior_days = admission_day_offsets(sub).to_numpy(dtype=np.int64)
         charged = np.where(free_in[rows], 0, np.clip(max_days[rows] - prior_days, 0, days[rows]))

@@ -242,3 +242,14 @@ def test_fast_school_year_boundary_matches_the_age_law_helpers():
     ages.iloc[:6] = 18
     expected = (service <= dates.school_year_end_after_age(births, ages)).to_numpy()
     assert (copay.within_school_year_after_age(births, service, ages) == expected).all()
+
+
+def test_a_frame_with_a_repeated_index_gives_the_same_amounts():
+    rows = [claim("may", birth=JHS1_2025, first="2025-05-28", last="2025-05-31", care="INPATIENT", total=80_000,
+                  admission="M", high_cost=0),
+            claim("jun", birth=JHS1_2025, first="2025-06-01", last="2025-06-05", care="INPATIENT", total=80_000,
+                  admission="M", high_cost=0)]
+    df = frame(*rows)
+    df.index = [7, 7]
+    result = benefits.assess_claims(df, *references(df), POLICY)
+    assert result["copay_amount"].tolist() == [2_000, 2_500]
