@@ -347,30 +347,43 @@ def reconcile_payments(entitled: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
     Args:
         entitled: ``claim_id, person_id, route, subsidy_amount, rejection_reason, ineligibility_cause``
             (the re-assessment under the current eligibility periods).
-        ledger: ``claim_id, paid_amount`` (all payments, incl. supplementary) and ``refund_claimed_amount``
-            (all 返還請求 issued, whatever their collection state).
+        ledger: one or more rows per receipt with ``paid_amount`` (payments, incl. supplementary),
+            ``refund_claimed_amount`` (返還請求 in force — issued, collected or written off; a cancelled one
+            counts only with what was collected) and ``refund_collected_amount`` (what was collected on them).
+
+    Rules (the balance of the receipt is ``due − (paid − claimed)``):
+
+    * balance < 0 → ``REFUND_CLAIM`` (返還請求) of the difference, with the rejection reason;
+    * balance > 0 and a refund claim still uncollected (open or written off) → the eligibility was restored:
+      ``cancel_refunds`` (the city drops the uncollected part); the balance is then ``due − (paid −
+      collected)`` — what the family already repaid comes back as a supplementary payment;
+    * balance > 0 otherwise → ``SUPPLEMENTARY`` (or ``INITIAL`` for a receipt never paid);
+    * a cancellation alone is ``CANCEL_REFUNDS``.
 
     Returns:
-        One row per receipt whose balance is not zero: ``claim_id, person_id, route, adjustment_type``
-        (``REFUND_CLAIM`` when more was paid than is due — 返還請求 of the difference; ``SUPPLEMENTARY``
-        when less was paid — a supplementary payment; ``INITIAL`` for a receipt never paid before),
-        ``amount`` (positive int64 yen), ``reason_code`` (the rejection reason, ``AMOUNT_CHANGED`` or
-        ``NEW_CLAIM``) and ``ineligibility_cause``. A second run over the same data yields nothing new,
-        because the ledger then holds the adjustment.
+        One row per receipt with something to do: ``claim_id, person_id, route, adjustment_type, amount``
+        (positive int64 yen; 0 for CANCEL_REFUNDS), ``reason_code`` (rejection reason, ``AMOUNT_CHANGED``,
+        ``NEW_CLAIM`` or ``ELIGIBILITY_RESTORED``), ``ineligibility_cause``, ``cancel_refunds``. A second run
+        over the same data yields nothing, because the ledger then holds the effects.
     """
-    led = ledger.groupby("claim_id", sort=False)[["paid_amount", "refund_claimed_amount"]].sum()
+    columns = [c for c in ("paid_amount", "refund_claimed_amount", "refund_collected_amount") if c in ledger]
+    led = ledger.groupby("claim_id", sort=False)[columns].sum()
     frame = entitled.join(led, on="claim_id")
     known = frame["paid_amount"].notna().to_numpy(dtype=bool)
-    net = _i64(frame["paid_amount"]) - _i64(frame["refund_claimed_amount"])
+    paid = _i64(frame["paid_amount"])
+    claimed = _i64(frame["refund_claimed_amount"])
+    collected = (_i64(frame["refund_collected_amount"]) if "refund_collected_amount" in frame else claimed)
     due = _i64(frame["subsidy_amount"])
-    delta = due - net
-    kind = np.select([delta < 0, (delta > 0) & known, delta > 0], ["REFUND_CLAIM", "SUPPLEMENTARY", "INITIAL"],
-                     default="")
+    balance = due - (paid - claimed)
+    cancel = (balance > 0) & (claimed > collected)
+    delta = np.where(cancel, due - (paid - collected), balance)
+    kind = np.select([delta < 0, (delta > 0) & known, delta > 0, cancel],
+                     ["REFUND_CLAIM", "SUPPLEMENTARY", "INITIAL", "CANCEL_REFUNDS"], default="")
     rejection = frame["rejection_reason"].astype("string").to_numpy(dtype=object)
-    reason = np.where(
-        kind == "REFUND_CLAIM",
-        np.where(pd.isna(rejection), "AMOUNT_CHANGED", rejection),
-        np.where(kind == "INITIAL", "NEW_CLAIM", "AMOUNT_CHANGED"),
+    reason = np.select(
+        [kind == "REFUND_CLAIM", cancel, kind == "INITIAL"],
+        [np.where(pd.isna(rejection), "AMOUNT_CHANGED", rejection), "ELIGIBILITY_RESTORED", "NEW_CLAIM"],
+        default="AMOUNT_CHANGED",
     )
     result = pd.DataFrame({
         "claim_id": frame["claim_id"].to_numpy(),
@@ -381,6 +394,7 @@ def reconcile_payments(entitled: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
         "reason_code": reason,
         "ineligibility_cause": (frame["ineligibility_cause"].to_numpy()
                                 if "ineligibility_cause" in frame else None),
+        "cancel_refunds": cancel,
     })
     return result[result["adjustment_type"] != ""].reset_index(drop=True)
 

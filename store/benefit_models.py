@@ -8,7 +8,8 @@
   ``payment_key`` = claim | kind | month is unique, so re-running a month pays nothing twice.
 * ``receivable`` — a 返還請求 (refund claim) for a receipt paid for dates now found ineligible (or paid
   too much): issued amount, collected, written off, status ``ISSUED`` → ``PARTLY_PAID`` → ``PAID`` or
-  ``WRITTEN_OFF``. ``receivable_key`` = claim | issued month is unique.
+  ``WRITTEN_OFF``; ``CANCELLED`` when eligibility is restored (what was collected is paid back as a
+  supplementary payment). ``receivable_key`` = claim | issued month is unique.
 * ``receivable_payment`` — one collection (入金) against a receivable; unique per (receivable, payment_ref).
 
 Money is integer yen (BigInteger). No name, address or My Number column exists here.
@@ -36,7 +37,7 @@ from store.db import Base
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
-RECEIVABLE_STATUSES = ("ISSUED", "PARTLY_PAID", "PAID", "WRITTEN_OFF")
+RECEIVABLE_STATUSES = ("ISSUED", "PARTLY_PAID", "PAID", "WRITTEN_OFF", "CANCELLED")
 PAYMENT_KINDS = ("INITIAL", "SUPPLEMENTARY")
 PAYMENT_CHANNELS = ("ZENGIN", "REVIEW_BODY")
 
@@ -139,7 +140,7 @@ class Receivable(Base):
     amount: Mapped[int] = mapped_column(BigInteger, doc="amount claimed back")
     paid_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     written_off_amount: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(12), doc="ISSUED, PARTLY_PAID, PAID, WRITTEN_OFF")
+    status: Mapped[str] = mapped_column(String(12), doc="ISSUED, PARTLY_PAID, PAID, WRITTEN_OFF, CANCELLED")
     reason_code: Mapped[str] = mapped_column(String(40))
     ineligibility_cause: Mapped[str | None] = mapped_column(String(16), doc="MOVE_OUT, DEATH, WELFARE …")
     run_id: Mapped[str] = mapped_column(String(64))

@@ -284,33 +284,52 @@ def reassess_stored_claims(conn: Connection, policy: Policy, *, month: str, run_
 
 
 def ledger(conn: Connection, claim_ids: pd.Series) -> pd.DataFrame:
-    """Per receipt: all payments and all refund claims so far."""
+    """Per receipt: payments, refund claims in force and collections so far.
+
+    A cancelled refund claim counts only with what was collected on it.
+    """
     ids = sorted(set(claim_ids.astype(str)))
     pay, rec = bm.BenefitPayment.__table__, bm.Receivable.__table__
     paid, claimed = [], []
     for i in range(0, len(ids), 10_000):
         chunk = ids[i:i + 10_000]
         paid.append(read_frame(conn, pay, ["claim_id", "amount"], where=pay.c.claim_id.in_(chunk)))
-        claimed.append(read_frame(conn, rec, ["claim_id", "amount"], where=rec.c.claim_id.in_(chunk)))
+        claimed.append(read_frame(conn, rec, ["claim_id", "amount", "paid_amount", "status"],
+                                  where=rec.c.claim_id.in_(chunk)))
     paid_frame = pd.concat(paid, ignore_index=True) if paid else pd.DataFrame(columns=["claim_id", "amount"])
-    claimed_frame = pd.concat(claimed, ignore_index=True) if claimed else pd.DataFrame(columns=["claim_id", "amount"])
+    refunds = (pd.concat(claimed, ignore_index=True) if claimed
+               else pd.DataFrame(columns=["claim_id", "amount", "paid_amount", "status"]))
+    in_force = np.where(refunds["status"] == "CANCELLED", refunds["paid_amount"], refunds["amount"])
     return pd.concat([
         pd.DataFrame({"claim_id": paid_frame["claim_id"], "paid_amount": paid_frame["amount"].astype("int64"),
-                      "refund_claimed_amount": 0}),
-        pd.DataFrame({"claim_id": claimed_frame["claim_id"], "paid_amount": 0,
-                      "refund_claimed_amount": claimed_frame["amount"].astype("int64")}),
+                      "refund_claimed_amount": 0, "refund_collected_amount": 0}),
+        pd.DataFrame({"claim_id": refunds["claim_id"], "paid_amount": 0,
+                      "refund_claimed_amount": pd.Series(in_force, dtype="int64"),
+                      "refund_collected_amount": refunds["paid_amount"].astype("int64")}),
     ], ignore_index=True)
+
+
+def cancel_refunds(conn: Connection, claim_ids: list[str]) -> int:
+    """Eligibility restored: cancel the receivables of ``claim_ids`` that are not collected in full."""
+    if not claim_ids:
+        return 0
+    table = bm.Receivable.__table__
+    result = conn.execute(update(table).where(
+        table.c.claim_id.in_(claim_ids), table.c.status.in_(["ISSUED", "PARTLY_PAID", "WRITTEN_OFF"]))
+        .values(status="CANCELLED"))
+    return int(result.rowcount or 0)
 
 
 def settle_claims(conn: Connection, assessed: pd.DataFrame, *, month: str, run_id: str) -> dict:
     """Book the difference between entitlement and ledger: payments and 返還請求 (idempotent)."""
     if assessed.empty:
-        return {"payments": 0, "payment_amount": 0, "refund_claims": 0, "refund_amount": 0}
+        return {"payments": 0, "payment_amount": 0, "refund_claims": 0, "refund_amount": 0, "refunds_cancelled": 0}
     entitled = assessed[["claim_id", "person_id", "route", "subsidy_amount", "rejection_reason",
                          "ineligibility_cause", "recipient_no", "service_month"]]
     adjustments = benefits.reconcile_payments(entitled, ledger(conn, entitled["claim_id"]))
     adjustments = adjustments.merge(entitled[["claim_id", "recipient_no", "service_month"]], on="claim_id")
-    pays = adjustments[adjustments["adjustment_type"] != "REFUND_CLAIM"]
+    cancelled = cancel_refunds(conn, adjustments.loc[adjustments["cancel_refunds"], "claim_id"].tolist())
+    pays = adjustments[adjustments["adjustment_type"].isin(["INITIAL", "SUPPLEMENTARY"])]
     payments = pd.DataFrame({
         "payment_key": pays["claim_id"] + "|" + pays["adjustment_type"] + "|" + month,
         "claim_id": pays["claim_id"], "person_id": pays["person_id"], "route": pays["route"],
@@ -332,7 +351,8 @@ def settle_claims(conn: Connection, assessed: pd.DataFrame, *, month: str, run_i
     new_receivables = insert_missing(conn, bm.Receivable.__table__, receivables, ["receivable_key"])
     return {"payments": int(new_payments), "payment_amount": int(payments["amount"].sum()) if new_payments else 0,
             "refund_claims": int(new_receivables),
-            "refund_amount": int(receivables["amount"].sum()) if new_receivables else 0}
+            "refund_amount": int(receivables["amount"].sum()) if new_receivables else 0,
+            "refunds_cancelled": cancelled}
 
 
 def record_collections(conn: Connection, collections: pd.DataFrame) -> int:
@@ -365,7 +385,7 @@ def _refresh_receivables(conn: Connection, receivable_ids: list[int]) -> None:
     totals = collected.groupby("receivable_id")["amount"].sum()
     current = read_frame(conn, table, ["id", "amount", "status"], where=table.c.id.in_(receivable_ids))
     paid = current["id"].map(totals).fillna(0).astype("int64")
-    status = np.where(current["status"] == "WRITTEN_OFF", "WRITTEN_OFF",
+    status = np.where(current["status"].isin(["WRITTEN_OFF", "CANCELLED"]), current["status"],
                       np.where(paid >= current["amount"], "PAID", np.where(paid > 0, "PARTLY_PAID", "ISSUED")))
     records = pd.DataFrame({"_id": current["id"].astype(int), "paid_amount": paid.astype(int), "status": status})
     if len(records):

@@ -151,7 +151,7 @@ def test_month_pays_once_writes_a_matching_transfer_file_and_claims_back_after_a
     assert result.loc["R-A1", "subsidy_amount"] == 2_400
     assert result.loc["R-A2", "subsidy_amount"] == 15_000
     assert settled == {"payments": 5, "payment_amount": 1_000 + 21_500 + 600 + 2_400 + 15_000,
-                       "refund_claims": 0, "refund_amount": 0}
+                       "refund_claims": 0, "refund_amount": 0, "refunds_cancelled": 0}
 
     # The 全銀 file parses back and its totals are the database's.
     parsed = zengin.parse_transfer_file((outbox / "zengin_2025-07.txt").read_bytes())
@@ -203,9 +203,19 @@ def test_month_pays_once_writes_a_matching_transfer_file_and_claims_back_after_a
     assert states.loc["C2", ["status", "written_off_amount"]].tolist() == ["WRITTEN_OFF", 21_500]
     assert states.loc["R-A2", "status"] == "ISSUED"
 
-    # Eligibility restored (the notice was wrong): the refunded amounts become supplementary payments.
+    # Eligibility restored (the notice was wrong): uncollected refund claims (open or written off) are
+    # cancelled, and what the family already repaid (C1) is paid back.
     with session_scope(engine) as session:
         _periods(session.connection(), "2030-03-31", "AGE", run_id="run-elig2")
     _, _, settled_back, _, _ = _run_month(engine, empty, "2025-09", key_ring, outbox, run_id="run-3",
                                           persons=[CHILD_A])
-    assert settled_back["payments"] == 3 and settled_back["payment_amount"] == 37_500
+    assert settled_back["payments"] == 1 and settled_back["payment_amount"] == 1_000
+    assert settled_back["refunds_cancelled"] == 2
+    with session_scope(engine) as session:
+        states = read_frame(session.connection(), bm.Receivable.__table__, ["claim_id", "status"]).set_index(
+            "claim_id")["status"].to_dict()
+    assert states == {"C1": "PAID", "C2": "CANCELLED", "R-A2": "CANCELLED"}
+    # And a further pass changes nothing.
+    _, _, settled_still, _, _ = _run_month(engine, empty, "2025-09", key_ring, outbox, run_id="run-4",
+                                           persons=[CHILD_A])
+    assert (settled_still["payments"], settled_still["refund_claims"], settled_still["refunds_cancelled"]) == (0, 0, 0)

@@ -89,6 +89,24 @@ def test_reconcile_issues_refunds_supplements_and_initial_payments_once():
     assert benefits.reconcile_payments(entitled, booked).empty
 
 
+def test_restored_eligibility_cancels_uncollected_refunds_and_repays_what_was_collected():
+    entitled = pd.DataFrame([_entitled("open", 1_000), _entitled("collected", 1_000), _entitled("partly", 1_000),
+                             _entitled("written_off", 1_000), _entitled("still_out", 0, "NOT_ELIGIBLE_ON_SERVICE_DATE")])
+    ledger = pd.DataFrame({
+        "claim_id": ["open", "collected", "partly", "written_off", "still_out"],
+        "paid_amount": [1_000] * 5, "refund_claimed_amount": [1_000] * 5,
+        "refund_collected_amount": [0, 1_000, 300, 0, 0],
+    })
+    result = benefits.reconcile_payments(entitled, ledger).set_index("claim_id")
+    assert result.loc["open", ["adjustment_type", "amount", "cancel_refunds"]].tolist() == ["CANCEL_REFUNDS", 0, True]
+    assert result.loc["written_off", "adjustment_type"] == "CANCEL_REFUNDS"
+    assert result.loc["collected", ["adjustment_type", "amount", "cancel_refunds"]].tolist() == [
+        "SUPPLEMENTARY", 1_000, False]
+    assert result.loc["partly", ["adjustment_type", "amount", "cancel_refunds"]].tolist() == [
+        "SUPPLEMENTARY", 300, True]
+    assert "still_out" not in result.index
+
+
 def test_prefecture_summary_by_age_band_and_setting():
     df = frame(claim("pre", birth="2020-01-15", first="2025-06-10", total=4_000),
                claim("elem", birth=CHILD, first="2025-06-10", total=5_000, first_visit=True, person=2),
