@@ -162,6 +162,7 @@ def publish_summary(month: str, assessed: pd.DataFrame, settled: dict, payment_f
         f"| subsidy (yen) | {totals['subsidy_amount']} |", f"| payments booked | {totals['payments']} |",
         f"| payment amount (yen) | {totals['payment_amount']} |", f"| refund claims | {totals['refund_claims']} |",
         f"| refund amount (yen) | {totals['refund_amount']} |",
+        f"| refund claims cancelled (eligibility restored) | {totals.get('refunds_cancelled', 0)} |",
         f"| transfers in 全銀 file | {payment_file.get('transfers', 0)} |",
         f"| 全銀 total (yen) | {payment_file.get('total_amount', 0)} |",
     ])
