@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         }
         if second is not None:
             rerun_decisions = second.pop("_decisions")
-            result["rerun_total_s"] = round(sum(v for k, v in second.items() if k != "migrate"), 3)
+            rerun_stages = {k: v for k, v in second.items() if k != "migrate"}
+            result["rerun_total_s"] = round(sum(rerun_stages.values()), 3)
+            result["rerun_stages_s"] = rerun_stages
             result["rerun_new_decisions"] = rerun_decisions
         print(json.dumps(result))
     finally:

@@ -67,11 +67,7 @@ def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = N
     finally:
         cursor.close()
     names = [c.name for c in cols]
-    if rows:
-        data = dict(zip(names, (list(v) for v in zip(*rows, strict=True)), strict=True))
-    else:
-        data = {name: [] for name in names}
-    frame = pd.DataFrame(data, columns=names)
+    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame({n: [] for n in names})
     for col in cols:
         python_type = _python_type(col)
         if python_type in (dt.date, dt.datetime):
@@ -144,6 +140,8 @@ def upsert_frame(
     compare = [digest_column] if digest_column else [c for c in frame.columns if c not in keys]
     if existing is None:
         existing = read_frame(conn, table, [*keys, *compare])
+    if existing.empty:  # first load: nothing to compare with
+        return UpsertCounts(insert_frame(conn, table, frame), 0, 0)
     fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
     stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy()) if len(existing) else (
         existing[keys].assign(_old=pd.Series(dtype="string")))

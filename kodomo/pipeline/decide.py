@@ -26,8 +26,13 @@ PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": 
                    "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
 
 
-def load_eligibility_inputs(conn: Connection) -> eligibility.EligibilityInputs:
-    """Every stored input the eligibility rules need (no decrypted personal data)."""
+def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None) -> eligibility.EligibilityInputs:
+    """Every stored input the eligibility rules need (no decrypted personal data).
+
+    ``first_tax_year`` skips tax years whose income cycles end before the horizon (an income cycle
+    starting on October 1 of year Y is judged on 課税年度 Y).
+    """
+    tax_table = models.TaxRecord.__table__
     persons = read_frame(conn, models.Person.__table__, [
         "person_id", "household_id", "relationship_code", "birth_date", "residence_start_date"])
     events = read_frame(conn, models.ResidentEvent.__table__,
@@ -38,10 +43,11 @@ def load_eligibility_inputs(conn: Connection) -> eligibility.EligibilityInputs:
         insurance=read_frame(conn, models.InsuranceCoverage.__table__,
                              ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"]),
         welfare=read_frame(conn, models.WelfareCase.__table__, ["case_id", "household_id", "start_date", "end_date"]),
-        tax=read_frame(conn, models.TaxRecord.__table__, [
+        tax=read_frame(conn, tax_table, [
             "person_id", "tax_year", "total_income_amount", "casualty_loss_deduction_amount",
             "medical_deduction_amount", "small_business_deduction_amount", "disability_deduction_amount",
-            "dependents_count", "elderly_dependents_count"]),
+            "dependents_count", "elderly_dependents_count"],
+            where=None if first_tax_year is None else tax_table.c.tax_year >= first_tax_year),
         applications=read_frame(conn, models.Application.__table__,
                                 ["application_id", "child_person_id", "guardian_person_id", "application_date"]),
     )
@@ -56,7 +62,7 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0
-    delete_keys(conn, table, "person_id", changed.tolist())
+    delete_keys(conn, table, "person_id", sorted(set(changed) & set(stored["person_id"])))
     insert_frame(conn, table, fresh[fresh["person_id"].isin(changed)].assign(policy_version=policy_version,
                                                                               run_id=run_id))
     return int(len(changed))
@@ -87,19 +93,36 @@ def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: 
     rows = touched.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
                          on="person_id", how="inner").assign(last_decision_month=month)
     table = models.Certificate.__table__
-    delete_keys(conn, table, "person_id", rows["person_id"].tolist())
+    held = set(previous["person_id"]) if previous is not None and not previous.empty else set()
+    delete_keys(conn, table, "person_id", sorted(set(rows["person_id"]) & held))
     insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status",
                                     "last_decision_month"]])
     return len(rows)
+
+
+def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The span eligibility periods are computed and kept for: the claim window.
+
+    From the claim deadline (``reimbursement.claim_deadline_years``, default 5 years, 地方自治法236条 [I])
+    plus one year of margin before the month, to the end of the month after it. Claims older than the
+    deadline are refused by the benefit rules, so older periods are never read.
+    """
+    month_start, month_end = month_bounds(month)
+    program_start, horizon_end = eligibility.default_horizon(month_end, policy)
+    years = policy.at(month_end).get("reimbursement.claim_deadline_years") or 5
+    start = max(pd.Timestamp(program_start), month_start - pd.DateOffset(years=int(years) + 1))
+    return pd.Timestamp(start), horizon_end
 
 
 def decide_month(session: Session, *, month: str, policy, run_id: str, operator_id: str) -> dict:
     """The whole decision step for ``month`` (see the module docstring); returns aggregate counts."""
     conn = session.connection()
     month_start, month_end = month_bounds(month)
-    inputs = load_eligibility_inputs(conn)
+    horizon_start, horizon_end = decision_horizon(month, policy)
+    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1)
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
-    periods = EligibilityPeriodSchema.validate(eligibility.determine_eligibility(inputs, policy, as_of=month_end))
+    periods = EligibilityPeriodSchema.validate(
+        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
     changed_children = store_periods(conn, periods, policy.version, run_id)
 
     previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])
