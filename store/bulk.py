@@ -111,7 +111,9 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
 
 
 def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """Canonical text of ``columns`` per row, comparable between a fresh frame and a stored one."""
+    """A 64-bit hash of the canonical text of ``columns`` per row, comparable between a fresh frame and
+    a stored one (dates as ISO text, booleans as 0/1, numbers as their decimal text).
+    """
     def text(series: pd.Series) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(series):
             return series.dt.strftime("%Y-%m-%d").fillna("")
@@ -119,10 +121,8 @@ def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
             return series.astype("boolean").map({True: "1", False: "0"}).astype("string").fillna("")
         return series.astype("string").fillna("")
 
-    joined = text(frame[columns[0]])
-    for column in columns[1:]:
-        joined = joined.str.cat(text(frame[column]), sep="\x1f")
-    return joined
+    canonical = pd.DataFrame({c: text(frame[c]).to_numpy(dtype=object) for c in columns})
+    return pd.util.hash_pandas_object(canonical, index=False).reset_index(drop=True)
 
 
 def upsert_frame(
@@ -143,8 +143,7 @@ def upsert_frame(
     if existing.empty:  # first load: nothing to compare with
         return UpsertCounts(insert_frame(conn, table, frame), 0, 0)
     fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
-    stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy()) if len(existing) else (
-        existing[keys].assign(_old=pd.Series(dtype="string")))
+    stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy())
     for key in keys:  # align key dtypes (the DB gives datetime64/int64; the frame may hold text)
         if pd.api.types.is_datetime64_any_dtype(fresh[key]) or pd.api.types.is_datetime64_any_dtype(stored[key]):
             fresh[key], stored[key] = pd.to_datetime(fresh[key]), pd.to_datetime(stored[key])
@@ -152,8 +151,7 @@ def upsert_frame(
             fresh[key], stored[key] = fresh[key].astype("string"), stored[key].astype("string")
     keyed = fresh.merge(stored, on=keys, how="left", indicator=True)
     is_new = (keyed["_merge"] == "left_only").to_numpy()
-    old = keyed["_old"].astype(object).where(keyed["_old"].notna(), None).to_numpy()
-    changed = (~is_new) & (keyed["_sig"].astype(object).to_numpy() != old)
+    changed = (~is_new) & (keyed["_sig"].to_numpy() != keyed["_old"].fillna(0).to_numpy(dtype="uint64"))
     inserted = insert_frame(conn, table, frame.loc[is_new])
     changed_rows = frame.loc[changed]
     if len(changed_rows):
@@ -179,7 +177,7 @@ def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_colu
     if existing.empty:
         return insert_frame(conn, table, frame)
     probe = _signature(frame, keys)
-    present = set(_signature(existing, keys))
+    present = _signature(existing, keys)
     return insert_frame(conn, table, frame.loc[~probe.isin(present).to_numpy()])
 
 

@@ -1,0 +1,48 @@
+"""Idempotent bulk writes: new rows inserted, changed rows updated, unchanged rows untouched."""
+
+import pandas as pd
+
+from store import models
+from store.bulk import delete_keys, insert_missing, read_frame, upsert_frame
+
+
+def _cases(**changes):
+    frame = pd.DataFrame({
+        "case_id": ["C1", "C2"],
+        "household_id": ["0000000001", "0000000002"],
+        "start_date": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+        "end_date": [pd.NaT, pd.NaT],
+    })
+    return frame.assign(**changes)
+
+
+def test_upsert_inserts_then_leaves_unchanged_then_updates(engine):
+    table = models.WelfareCase.__table__
+    with engine.begin() as conn:
+        first = upsert_frame(conn, table, _cases(), ["case_id"])
+        again = upsert_frame(conn, table, _cases(), ["case_id"])
+        changed = upsert_frame(conn, table, _cases(end_date=pd.to_datetime(["2025-03-31", None])), ["case_id"])
+        stored = read_frame(conn, table).sort_values("case_id").reset_index(drop=True)
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    assert (changed.inserted, changed.updated, changed.unchanged) == (0, 1, 1)
+    assert stored.loc[0, "end_date"] == pd.Timestamp("2025-03-31") and pd.isna(stored.loc[1, "end_date"])
+
+
+def test_insert_missing_is_append_only_by_natural_key(engine):
+    table = models.WelfareCase.__table__
+    with engine.begin() as conn:
+        assert insert_missing(conn, table, _cases(), ["case_id"]) == 2
+        assert insert_missing(conn, table, _cases(), ["case_id"]) == 0
+        assert insert_missing(conn, table, _cases(case_id=["C3", "C1"]), ["case_id"]) == 1
+        assert delete_keys(conn, table, "case_id", ["C1", "C3"]) == 2
+        assert read_frame(conn, table, ["case_id"])["case_id"].tolist() == ["C2"]
+
+
+def test_read_frame_types_and_filters(engine):
+    table = models.WelfareCase.__table__
+    with engine.begin() as conn:
+        upsert_frame(conn, table, _cases(), ["case_id"])
+        subset = read_frame(conn, table, ["case_id", "start_date"], where=table.c.case_id.in_(["C2"]))
+    assert subset["case_id"].tolist() == ["C2"]
+    assert pd.api.types.is_datetime64_any_dtype(subset["start_date"])
