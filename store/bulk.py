@@ -111,8 +111,11 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
 
 
 def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """A 64-bit hash of the canonical text of ``columns`` per row, comparable between a fresh frame and
-    a stored one (dates as ISO text, booleans as 0/1, numbers as their decimal text).
+    """A 64-bit hash of the canonical text of ``columns`` per row.
+
+    Comparable between a fresh frame and a stored one: dates as ISO text, booleans as 0/1, numbers as
+    their decimal text. Used for tables whose rows hold no identifier worth brute-forcing; persons are
+    compared on a keyed HMAC digest instead.
     """
     def text(series: pd.Series) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(series):
