@@ -142,7 +142,7 @@ class CanaryScanner:
         hits: list[Hit] = []
         prefix = label or engine.url.render_as_string(hide_password=True)
         with engine.connect() as conn:
-            for table in meta.sorted_tables:
+            for table in meta.tables.values():
                 columns = [c for c in table.columns if f"{table.name}.{c.name}" not in skip]
                 if not columns:
                     continue

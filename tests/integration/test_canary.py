@@ -285,7 +285,7 @@ def _generic_in_database(engine) -> int:
     meta.reflect(engine)
     total = 0
     with engine.connect() as conn:
-        for table in meta.sorted_tables:
+        for table in meta.tables.values():
             for row in conn.execute(select(table)):
                 for value in row:
                     if isinstance(value, str):
