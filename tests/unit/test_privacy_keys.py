@@ -114,3 +114,35 @@ def test_env_ring_cannot_be_rotated(engine, tmp_path):
                         index_key=base64.b64encode(ring.index_key).decode())
     with pytest.raises(KeyManagementError, match="KODOMO_DATA_KEY"):
         rotate(settings, engine, actor_id="demo-admin")
+
+
+def test_secret_block_ring_is_saved_back(monkeypatch, tmp_path):
+    import prefect.blocks.system as system
+
+    from kodomo.privacy.crypto import load_key_ring
+    from kodomo.privacy.keys import ring_source, save_ring
+
+    store = {"kodomo-keys": KeyRing.generate().to_json()}
+
+    class FakeSecret:
+        def __init__(self, value):
+            self.value = value
+
+        @classmethod
+        def load(cls, name):
+            return cls(store[name])
+
+        def get(self):
+            return self.value
+
+        def save(self, name, overwrite=False):
+            assert overwrite
+            store[name] = self.value
+
+    monkeypatch.setattr(system, "Secret", FakeSecret)
+    settings = Settings(home=tmp_path, key_secret_block="kodomo-keys")
+    assert ring_source(settings) == "secret-block"
+    rotated = load_key_ring(settings).with_new_primary()
+    save_ring(settings, rotated)
+    assert KeyRing.from_json(store["kodomo-keys"]).primary_version == 2
+    assert not (tmp_path / "keys").exists()  # nothing written next to the data
