@@ -106,7 +106,10 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
     """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications)."""
     counts = PersistCounts()
     residents = frames.get("residents", pd.DataFrame(columns=["person_id", *PERSON_SOURCE_COLUMNS]))
-    events = frames.get("resident_events", pd.DataFrame(columns=["event_id", "person_id", "event_code", "event_date"]))
+    events = frames.get("resident_events")
+    if events is None:
+        events = pd.DataFrame(columns=["event_id", *residents.columns.drop("residence_start_date", errors="ignore"),
+                                       "event_code", "event_date", "notified_date"])
     counts.add("person", persist_persons(conn, current_persons(residents, events), ring, run_id))
 
     if not events.empty:
