@@ -44,8 +44,10 @@ def _affected(args) -> int:
     deadlines = report_deadlines(discovered, unlawful_purpose=args.unlawful)
     print(f"affected persons: {found.person_count}; records: {found.record_count}; "
           f"access records: {len(found.access_records)} {dict(sorted(found.actions.items()))}")
-    print(f"知った日 {deadlines.discovered}; 速報 target {deadlines.sokuho_target}; 確報 due {deadlines.kakuho_due}"
-          f"{' (不正の目的: +60 days)' if deadlines.unlawful_purpose else ' (+30 days)'}")
+    other = report_deadlines(discovered, unlawful_purpose=not args.unlawful).kakuho_due
+    print(f"知った日 {deadlines.discovered}; 速報 target {deadlines.sokuho_target} (+5 days); 確報 due "
+          f"{deadlines.kakuho_due} ({'+60 days, 不正の目的' if deadlines.unlawful_purpose else '+30 days'}; "
+          f"{'+30 days' if deadlines.unlawful_purpose else '+60 days if 不正の目的'}: {other})")
     if args.list:
         for person_id in found.person_ids:
             print(mask_id(person_id))
