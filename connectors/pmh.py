@@ -166,6 +166,14 @@ class HttpPmhClient:
     def _configure(self, session: requests.Session) -> None:
         adapter = HTTPAdapter(max_retries=self._retry, pool_connections=1, pool_maxsize=self._pool_maxsize)
         session.mount(self.base_url + "/", adapter)
+        if session.trust_env:
+            # Resolve the environment (proxies, CA bundle) once instead of on every request: requests
+            # otherwise re-reads os.environ, ~/.netrc and the proxy settings per call (≈ 1 ms of CPU).
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle and session.verify is True:
+                session.verify = bundle
+            session.trust_env = False
         session.headers["Authorization"] = f"Bearer {self._token}"
         session.headers["Accept"] = "application/json"
         with self._sessions_lock:

@@ -121,9 +121,29 @@ def validate_subjects(frame: pd.DataFrame, program: ProgramConfig) -> pd.Series:
     return pd.Series(codes, index=frame.index, dtype=object)
 
 
+def _iso_one(value: object) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    stamp = pd.to_datetime(value, errors="coerce")
+    return None if pd.isna(stamp) else stamp.strftime("%Y-%m-%d")
+
+
 def _iso(values: pd.Series) -> list[str | None]:
-    text = pd.to_datetime(values, errors="coerce").dt.strftime("%Y-%m-%d")
-    return text.astype(object).where(text.notna(), None).tolist()
+    """``YYYY-MM-DD`` text (None when missing or not a date).
+
+    Dates repeat a lot in a claim (validity, birth dates), so each distinct value is converted once.
+    """
+    cache: dict = {}
+    out = []
+    for value in values.tolist():
+        try:
+            text = cache[value]
+        except KeyError:
+            text = cache[value] = _iso_one(value)
+        except TypeError:  # unhashable: convert directly
+            text = _iso_one(value)
+        out.append(text)
+    return out
 
 
 def build_records(frame: pd.DataFrame, program: ProgramConfig) -> list[dict]:

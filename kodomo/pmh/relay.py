@@ -287,7 +287,11 @@ class OutboxRelay:
                 .where(where).order_by(OUTBOX.c.id))
         if limit is not None:
             stmt = stmt.limit(limit)
-        rows = conn.execute(stmt).all()
+        # The statement's only literals are status codes and the limit (never personal data); running the
+        # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
+        # SQLite, date objects on PostgreSQL: both are read by the vectorised validation and record build).
+        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        rows = conn.exec_driver_sql(sql).fetchall()
         names = [*_ROW_COLUMNS, *SUBJECT_COLUMNS, "public_payer_number"]
         if not rows:
             return pd.DataFrame(columns=names)
@@ -345,7 +349,6 @@ class OutboxRelay:
             valid = valid.sort_values("id", kind="stable")
         records = build_records(valid, self.options.program)
         ids = valid["id"].astype(int).tolist()
-        person_of = pd.Series(valid["person_id"].astype(str).to_numpy(), index=ids)
         keys = valid["idempotency_key"].tolist()
         if resend:
             labels = valid["batch_id"].tolist()
@@ -361,11 +364,12 @@ class OutboxRelay:
             _Batch(str(labels[a]) if resend else batch_key(keys[a:b]), ids[a:b], records[a:b], resend)
             for a, b in bounds
         ]
-        row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-        for batch in batches:
-            self._members[batch.batch_id] = list(zip(batch.ids, person_of.loc[batch.ids].tolist(), strict=True))
+        persons = valid["person_id"].astype(str).tolist()
+        for batch, (a, b) in zip(batches, bounds, strict=True):
+            self._members[batch.batch_id] = list(zip(ids[a:b], persons[a:b], strict=True))
         now = _now()
         if resend:
+            row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
             self._many(conn, "UPDATE pmh_outbox SET status = 'SENDING', attempts = attempts + 1"
                              " WHERE batch_id = ? AND id = ?", row_params)
             conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
@@ -373,12 +377,16 @@ class OutboxRelay:
                          [{"bid": b.batch_id} for b in batches])
             self.report.batches_resent += len(batches)
             return batches
-        sql = ("UPDATE pmh_outbox SET status = 'SENDING', batch_id = ?, attempts = attempts + 1"
-               " WHERE id = ? AND status = 'PENDING'")
-        if conn.dialect.paramstyle in ("format", "pyformat"):
-            sql = sql.replace("?", "%s")
-        result = conn.exec_driver_sql(sql, row_params)
-        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(row_params):
+        # one statement per batch (ids bound as parameters), not one per row
+        claimed = 0
+        for batch in batches:
+            marks = ", ".join("?" * len(batch.ids))
+            sql = ("UPDATE pmh_outbox SET status = 'SENDING', batch_id = ?, attempts = attempts + 1"
+                   f" WHERE status = 'PENDING' AND id IN ({marks})")
+            if conn.dialect.paramstyle in ("format", "pyformat"):
+                sql = sql.replace("?", "%s")
+            claimed += conn.exec_driver_sql(sql, (batch.batch_id, *batch.ids)).rowcount
+        if claimed != sum(len(b.ids) for b in batches):
             raise RuntimeError("outbox rows were claimed concurrently; the claim is rolled back")
         batch_ids = [b.batch_id for b in batches]
         existing = set(conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id.in_(batch_ids))).scalars())

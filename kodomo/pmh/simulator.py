@@ -31,6 +31,7 @@ import json
 import math
 import operator
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -124,6 +125,143 @@ class RegistrationRecord(BaseModel):
 
 
 _BATCH = TypeAdapter(list[RegistrationRecord])
+
+# --------------------------------------------------------------------------------------------------
+# Fast path: a hand-written validator that accepts only what the pydantic schema above accepts
+# --------------------------------------------------------------------------------------------------
+_DIGITS12 = re.compile(r"[0-9]{12}").fullmatch
+_DIGITS8 = re.compile(r"[0-9]{8}").fullmatch
+_ORG_ID = re.compile(r"[A-Za-z0-9]{1,50}").fullmatch
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch
+_REQUIRED = frozenset({"modificationSeg", "municipalityIdentityKey", "orgSpecificCertificateTypeId", "myNumber",
+                       "basicFiveInfo", "isNotDisclosed", "certificationName", "isAlwaysReimbursement",
+                       "validFrom", "validTo", "certificationDetail"})
+_ALLOWED = _REQUIRED | {"medicalSubsidyInsurerNumber", "medicalSubsidyRecipientNumber", "certificationSubKey",
+                        "segment", "incomeSegment", "additionalConditions", "designatedMedicalInstitutions",
+                        "maxCopaymentAmount", "modificationDate"}
+_FIVE = frozenset({"name", "nameKana", "address", "dateOfBirth", "sex"})
+_OPTIONAL_TEXT = (("medicalSubsidyRecipientNumber", 30), ("certificationSubKey", 100), ("segment", 50),
+                  ("incomeSegment", 50), ("additionalConditions", 500), ("designatedMedicalInstitutions", 1000))
+_date_cache: dict[str, bool] = {}
+
+
+def _date_ok(value: object) -> bool:
+    """An ISO ``YYYY-MM-DD`` calendar date (cached: a batch repeats the same few dates)."""
+    ok = _date_cache.get(value) if type(value) is str else False
+    if ok is None:
+        try:
+            ok = bool(_ISO_DATE(value)) and dt.date.fromisoformat(value).isoformat() == value
+        except ValueError:
+            ok = False
+        if len(_date_cache) < 100_000:
+            _date_cache[value] = ok
+    return ok
+
+
+def _text_ok(value: object, low: int, high: int) -> bool:
+    return type(value) is str and low <= len(value) <= high
+
+
+def _shape_ok(keys: tuple) -> bool:
+    names = set(keys)
+    return len(names) == len(keys) and _REQUIRED <= names <= _ALLOWED
+
+
+def _common_ok(common: tuple) -> bool:
+    """The fields a program repeats in every record (checked once per distinct combination)."""
+    org, name, always, valid_from, valid_to, payer, *texts = common
+    return bool(
+        type(org) is str and _ORG_ID(org) and _text_ok(name, 1, 100)
+        and type(always) is str and always in ("0", "1")
+        and _date_ok(valid_from) and _date_ok(valid_to) and valid_from <= valid_to
+        and (payer is None or (type(payer) is str and _DIGITS8(payer) and _payer_ok(payer)))
+        and all(v is None or _text_ok(v, 0, high) for v, (_n, high) in zip(texts, _COMMON_TEXT, strict=True)))
+
+
+_COMMON_TEXT = _OPTIONAL_TEXT[1:]  # every optional text except the per-person recipient number
+_shapes: dict[tuple, bool] = {}
+_commons: dict[tuple, bool] = {}
+_SEGS = ("1", "2")  # a tuple: membership by equality, so unhashable input is simply refused
+
+
+def _fast_record_ok(r: object) -> bool:
+    """True only for a record that :class:`RegistrationRecord` accepts; anything doubtful is False.
+
+    Used to skip building pydantic models per record (the simulator's main cost); a False sends the whole
+    batch through pydantic, which produces the exact error list. Key sets and the program-wide fields
+    (certificate type, validity, payer, …) are checked once per distinct value and remembered.
+    """
+    if type(r) is not dict:
+        return False
+    keys = tuple(r)
+    ok = _shapes.get(keys)
+    if ok is None:
+        ok = _shape_ok(keys)
+        if len(_shapes) < 10_000:
+            _shapes[keys] = ok
+    if not ok:
+        return False
+    get = r.get
+    common = (r["orgSpecificCertificateTypeId"], r["certificationName"], r["isAlwaysReimbursement"],
+              r["validFrom"], r["validTo"], get("medicalSubsidyInsurerNumber"), get("certificationSubKey"),
+              get("segment"), get("incomeSegment"), get("additionalConditions"),
+              get("designatedMedicalInstitutions"))
+    try:
+        ok = _commons.get(common)
+    except TypeError:  # an unhashable value where text belongs
+        return False
+    if ok is None:
+        ok = _common_ok(common)
+        if len(_commons) < 10_000:
+            _commons[common] = ok
+    if not ok:
+        return False
+    key, number, five, seg = r["municipalityIdentityKey"], r["myNumber"], r["basicFiveInfo"], r["modificationSeg"]
+    if not (type(key) is str and 0 < len(key) <= 100
+            and type(number) is str and _DIGITS12(number) and _my_number_ok(number)
+            and seg in _SEGS and r["isNotDisclosed"].__class__ is bool
+            and type(five) is dict and len(five) == 5 and five.keys() == _FIVE):
+        return False
+    name, kana, address, sex = five["name"], five["nameKana"], five["address"], five["sex"]
+    if not (type(name) is str and 0 < len(name) <= 100 and type(kana) is str and 0 < len(kana) <= 100
+            and type(address) is str and 0 < len(address) <= 200 and sex in _SEGS
+            and _date_ok(five["dateOfBirth"])):
+        return False
+    recipient = get("medicalSubsidyRecipientNumber")
+    if recipient is not None and not (type(recipient) is str and len(recipient) <= 30):
+        return False
+    detail = r["certificationDetail"]
+    if type(detail) is not list or (detail and not all(type(d) is dict for d in detail)):
+        return False
+    copay = get("maxCopaymentAmount")
+    if copay is not None and type(copay) is not dict:
+        return False
+    modified = get("modificationDate")
+    if modified is None:
+        return seg == "1"
+    return _date_ok(modified)
+
+
+def _fast_entries(body: bytes) -> list[tuple[str, str, str, tuple]] | None:
+    """Task entries ``(key, my number digest, seg, effect)`` of a valid batch, or None (→ pydantic path)."""
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(raw) is not list or not all(map(_fast_record_ok, raw)):
+        return None
+    sha256 = hashlib.sha256
+    return [(r["municipalityIdentityKey"], sha256(r["myNumber"].encode()).hexdigest(), r["modificationSeg"],
+             (r["municipalityIdentityKey"], r["modificationSeg"], r["validFrom"], r["validTo"],
+              str(r.get("modificationDate")), r.get("medicalSubsidyRecipientNumber") or ""))
+            for r in raw]
+
+
+def _model_entries(records: list[RegistrationRecord]) -> list[tuple[str, str, str, tuple]]:
+    return [(r.municipalityIdentityKey, hashlib.sha256(r.myNumber.encode()).hexdigest(), r.modificationSeg,
+             (r.municipalityIdentityKey, r.modificationSeg, str(r.validFrom), str(r.validTo),
+              str(r.modificationDate), r.medicalSubsidyRecipientNumber or ""))
+            for r in records]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,23 +494,21 @@ class PmhSimulator:
                 sim.state.counters["replays"] += 1
                 task = sim.state.tasks[seen[1]]
                 return await sim._answer(request, task, replayed=True)
-            try:
-                records = _BATCH.validate_json(body)
-            except ValidationError as exc:
-                sim.state.counters["responses_400"] += 1
-                return _json(400, {"code": "SCHEMA_ERROR", "errors": _schema_errors(exc)})
-            if not 1 <= len(records) <= sim.config.max_records:
+            entries = _fast_entries(body)
+            if entries is None:  # something is off: pydantic gives the exact error list
+                try:
+                    entries = _model_entries(_BATCH.validate_json(body))
+                except ValidationError as exc:
+                    sim.state.counters["responses_400"] += 1
+                    return _json(400, {"code": "SCHEMA_ERROR", "errors": _schema_errors(exc)})
+            if not 1 <= len(entries) <= sim.config.max_records:
                 sim.state.counters["responses_400"] += 1
                 return _json(400, {"code": "BATCH_SIZE", "errors": [
                     {"index": None, "field": None, "code": f"records_1_to_{sim.config.max_records}"}]})
             task_id = f"task-{len(sim.state.tasks) + 1:08d}-{digest[:8]}"
-            entries = []
-            for r in records:
-                effect = (r.municipalityIdentityKey, r.modificationSeg, str(r.validFrom), str(r.validTo),
-                          str(r.modificationDate), r.medicalSubsidyRecipientNumber or "")
-                entries.append((r.municipalityIdentityKey, hashlib.sha256(r.myNumber.encode()).hexdigest(),
-                                r.modificationSeg, effect))
-                sim.state.effects[effect] += 1
+            effects = sim.state.effects
+            for entry in entries:
+                effects[entry[3]] += 1
             task = _Task(task_id, time.monotonic() + sim.config.task_delay_ms / 1000, entries)
             sim.state.tasks[task_id] = task
             sim.state.idempotency[key] = (digest, task_id)

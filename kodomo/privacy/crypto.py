@@ -142,10 +142,33 @@ class KeyRing:
     def decrypt_many(
         self, blobs: Sequence[bytes | None], *, table: str, column: str, row_keys: Sequence[str]
     ) -> list[str | None]:
-        return [
-            None if blob is None else self.decrypt(bytes(blob), table=table, column=column, row_key=key)
-            for blob, key in zip(blobs, row_keys, strict=True)
-        ]
+        """Decrypt a column (None stays None); same checks as :meth:`decrypt`, one C call per value.
+
+        The associated-data prefix/suffix and the cipher of each key version are looked up once per
+        version, not once per value.
+        """
+        head = f"{table}|{column}|".encode()
+        ciphers: dict[bytes, tuple] = {}
+        out: list[str | None] = []
+        append = out.append
+        start = _VERSION_BYTES + _NONCE_BYTES
+        for blob, key in zip(blobs, row_keys, strict=True):
+            if blob is None:
+                append(None)
+                continue
+            if type(blob) is not bytes:
+                blob = bytes(blob)
+            prefix = blob[:_VERSION_BYTES]
+            entry = ciphers.get(prefix)
+            if entry is None:
+                version = int.from_bytes(prefix, "big")
+                cipher = self._ciphers.get(version)
+                if cipher is None:
+                    raise KeyRingError(f"data key v{version} is not in the key ring")
+                entry = ciphers[prefix] = (cipher.decrypt, f"|v{version}".encode())
+            decrypt, tail = entry
+            append(decrypt(blob[_VERSION_BYTES:start], blob[start:], head + key.encode() + tail).decode("utf-8"))
+        return out
 
     # -- blind index -------------------------------------------------------------------------------
     def blind_index(self, value: str, *, purpose: str = "my_number") -> str:
