@@ -220,6 +220,16 @@ def test_no_canary_anywhere(prefect_harness, project_schema, kodomo_env, pmh_sim
 
     _scan_everything(kodomo_env, states, my_numbers, texts, collected_logs, capfd)
 
+    # the access records of these runs verify, and a leak scoping of the clean run finds its persons
+    from kodomo.privacy.audit import verify_chain
+    from kodomo.privacy.leak import affected_subjects
+    from store.db import engine_for, session_scope
+
+    with session_scope(engine_for(kodomo_env.resolved_database_url)) as session:
+        assert verify_chain(session).ok
+        affected = affected_subjects(session, run_id=str(states[0].state_details.flow_run_id))
+        assert affected.person_count > 0 and all(len(p) == 10 for p in affected.person_ids)
+
 
 def _scan_everything(settings, states, my_numbers, texts, collected_logs, capfd):
     import prefect.settings
