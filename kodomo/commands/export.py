@@ -5,6 +5,7 @@
 * ``kodomo export revoke --operator ADMIN --approval-id A``
 * ``kodomo export approvals --operator ID``
 * ``kodomo export wipe --operator ID --file FILE`` (overwrite + unlink, with a deletion record)
+* ``--passphrase-file F`` seals the export; ``kodomo export open --file X --passphrase-file F --out Y`` opens it
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", help="dataset name (see 'kodomo export approvals' / docs/privacy.md)")
     parser.add_argument("--month", help="YYYY-MM for monthly datasets")
     parser.add_argument("--out", help="output CSV (default: <home>/exports/<dataset>-<approval>-<time>.csv)")
+    parser.add_argument("--passphrase-file", help="seal the file (AES-256-GCM, scrypt) with the passphrase in "
+                                                  "this file; the receiver opens it with 'kodomo export open'")
     parser.set_defaults(func=_export)
     sub = parser.add_subparsers(dest="export_command", required=False)
     approve = sub.add_parser("approve", help="register an approval (admin = 情報管理者)")
@@ -41,6 +44,12 @@ def register(subparsers) -> None:
     listing = sub.add_parser("approvals", help="list approvals and datasets")
     add_operator_argument(listing)
     listing.set_defaults(func=_approvals)
+    opener = sub.add_parser("open", help="decrypt a sealed export (receiving section)")
+    add_operator_argument(opener)
+    opener.add_argument("--file", required=True)
+    opener.add_argument("--passphrase-file", required=True)
+    opener.add_argument("--out", required=True)
+    opener.set_defaults(func=_open)
     wipe = sub.add_parser("wipe", help="wipe an export file (overwrite + unlink) and record it")
     add_operator_argument(wipe)
     wipe.add_argument("--file", required=True)
@@ -63,9 +72,12 @@ def _export(args) -> int:
         Path(settings.home) / "exports" / f"{args.dataset}-{args.approval_id}-{stamp}.csv")
     spec = DATASETS.get(args.dataset or "")
     ring = load_key_ring(settings, create=False) if spec and spec.name == "recipient-addresses" else None
+    passphrase = Path(args.passphrase_file).read_text(encoding="utf-8").strip() if args.passphrase_file else None
+    if passphrase is not None and not args.out:
+        out = out.with_suffix(".csv.kenc")
     try:
         result = export(engine, actor_id=operator.operator_id, approval_id=args.approval_id,
-                        dataset=args.dataset or "", out=out, ring=ring, month=args.month)
+                        dataset=args.dataset or "", out=out, ring=ring, month=args.month, passphrase=passphrase)
     finally:
         engine.dispose()
     print(f"exported {result.rows} rows ({result.persons} persons) to {result.path}")
@@ -127,6 +139,22 @@ def _approvals(args) -> int:
             state = "revoked" if a.revoked else f"{a.valid_from}..{a.valid_until}"
             print(f"  {a.approval_id}\t{a.approver_id}\t{a.datasets}\t{state}\t{a.purpose}")
     engine.dispose()
+    return 0
+
+
+def _open(args) -> int:
+    import os
+    from pathlib import Path
+
+    from kodomo.privacy.transfer import open_export
+
+    authorise(args, "view", command="export open")
+    passphrase = Path(args.passphrase_file).read_text(encoding="utf-8").strip()
+    data = open_export(Path(args.file).read_bytes(), passphrase)
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    print(f"opened {Path(args.file).name} into {args.out}")
     return 0
 
 

@@ -121,6 +121,34 @@ def check_approval(session, approval_id: str | None, dataset: str, today: dt.dat
     return approval
 
 
+SEALED_MAGIC = b"KODOMO-EXPORT-1\n"
+
+
+def seal_export(data: bytes, passphrase: str) -> bytes:
+    """Encrypt an export for hand-over (security.md §1.5 ⑥): scrypt(passphrase) → AES-256-GCM."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    if len(passphrase) < 12:
+        raise ExportRefused("the export passphrase must have at least 12 characters")
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode())
+    return SEALED_MAGIC + salt + nonce + AESGCM(key).encrypt(nonce, data, SEALED_MAGIC)
+
+
+def open_export(sealed: bytes, passphrase: str) -> bytes:
+    """Decrypt :func:`seal_export` output (the receiving section's side); InvalidTag on a wrong passphrase."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    if not sealed.startswith(SEALED_MAGIC):
+        raise ValueError("not a sealed kodomo export")
+    body = sealed[len(SEALED_MAGIC):]
+    salt, nonce, ciphertext = body[:16], body[16:28], body[28:]
+    key = Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode())
+    return AESGCM(key).decrypt(nonce, ciphertext, SEALED_MAGIC)
+
+
 @dataclass
 class ExportResult:
     """What :func:`export` wrote."""
@@ -132,12 +160,17 @@ class ExportResult:
 
 def export(engine: Engine, *, actor_id: str, approval_id: str | None, dataset: str, out: Path,
            ring: KeyRing | None = None, month: str | None = None, today: dt.date | None = None,
-           run_id: str | None = None) -> ExportResult:
-    """Write ``dataset`` to ``out`` (CSV, UTF-8 with BOM, mode 0600) if the approval allows it."""
+           run_id: str | None = None, passphrase: str | None = None) -> ExportResult:
+    """Write ``dataset`` to ``out`` (CSV, UTF-8 with BOM, mode 0600) if the approval allows it.
+
+    With ``passphrase`` the file is sealed (:func:`seal_export`) for hand-over on media or by mail.
+    """
     from kodomo.privacy.audit import record_access
     from store.db import session_scope
 
     today = today or dt.datetime.now(dt.UTC).date()
+    if passphrase is not None and len(passphrase) < 12:
+        raise ExportRefused("the export passphrase must have at least 12 characters")
     spec = DATASETS.get(dataset)
     try:
         if spec is None:
@@ -161,10 +194,13 @@ def export(engine: Engine, *, actor_id: str, approval_id: str | None, dataset: s
                          for r in rows)
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
+        payload = buffer.getvalue().encode("utf-8-sig")
+        if passphrase is not None:
+            payload = seal_export(payload, passphrase)
         tmp = out.with_name(f".{out.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-            handle.write(buffer.getvalue())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         persons = sorted({str(r[spec.columns.index("person_id")]) for r in rows})

@@ -11,7 +11,8 @@ PRIVACY_COMMANDS = {
     "purge": [""],
     "backup": ["create", "list", "verify"],
     "export": ["", "approve --approval-id A --purpose p --datasets recipients --valid-until 2099-01-01",
-               "revoke --approval-id A", "approvals", "wipe --file x"],
+               "revoke --approval-id A", "approvals", "wipe --file x",
+               "open --file x --passphrase-file p --out y"],
     "operators": ["list", "check --id demo-admin --action view"],
     "leak": ["affected --run-id r"],
 }
@@ -76,6 +77,14 @@ def test_cli_end_to_end(cli_env, capsys):
     assert code == 1 and "not registered" in out
     assert _run(capsys, f"export wipe --operator demo-operator --file {out_file}")[0] == 0
     assert not out_file.exists()
+    secret = home / "pass.txt"
+    secret.write_text("a long shared passphrase\n")
+    sealed = home / "exports" / "r.csv.kenc"
+    assert _run(capsys, f"export --operator demo-operator --approval-id K1 --dataset recipients --out {sealed} "
+                        f"--passphrase-file {secret}")[0] == 0
+    assert _run(capsys, f"export open --operator demo-viewer --file {sealed} --passphrase-file {secret} "
+                        f"--out {home / 'opened.csv'}")[0] == 0
+    assert (home / "opened.csv").read_text(encoding="utf-8-sig").startswith("person_id,")
 
     code, out = _run(capsys, "backup --operator demo-admin --generations 2")
     assert code == 0 and "backup kodomo-" in out

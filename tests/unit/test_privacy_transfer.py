@@ -73,3 +73,23 @@ def test_approved_export_writes_only_the_dataset_columns_and_links_the_approval(
                      out=tmp_path / "m.csv", today=TODAY)
     header = (tmp_path / "m.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert minimal.rows == 3 and header == "person_id,recipient_no,valid_from,valid_to,status"
+
+
+def test_sealed_export_for_hand_over(engine, tmp_path):
+    from cryptography.exceptions import InvalidTag
+
+    from kodomo.privacy.transfer import open_export
+
+    _setup(engine)
+    out = tmp_path / "r.csv.kenc"
+    export(engine, actor_id="demo-operator", approval_id="KYO-2026-001", dataset="recipients", out=out,
+           today=TODAY, passphrase="correct horse battery")
+    sealed = out.read_bytes()
+    assert b"person_id" not in sealed and b"0000000001" not in sealed
+    assert open_export(sealed, "correct horse battery").decode("utf-8-sig").startswith("person_id,recipient_no")
+    with pytest.raises(InvalidTag):
+        open_export(sealed, "wrong passphrase!!")
+    with pytest.raises(ExportRefused, match="12 characters"):
+        export(engine, actor_id="demo-operator", approval_id="KYO-2026-001", dataset="recipients",
+               out=tmp_path / "x", today=TODAY, passphrase="short")
+    assert not list(tmp_path.glob(".x*"))
