@@ -36,16 +36,14 @@ def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     return url.rsplit("/", 1)[0] + f"/{name}", drop
 
 
-def run_stages(inbox: Path, month: str, url: str, home: Path) -> dict[str, float]:
-    """Run every stage once; return seconds per stage."""
+def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str, float]:
+    """Run every stage once with the key ring ``ring``; return seconds per stage."""
     from kodomo.pipeline import decide, export, ingest, persist, runs, summary
-    from kodomo.privacy.crypto import KeyRing
     from policy import load_policy
     from store import migrate
     from store.db import make_engine, session_scope
 
     timings: dict[str, float] = {}
-    ring = KeyRing.generate()
     engine = make_engine(url)
     policy = load_policy()
     run_id = f"bench-{uuid.uuid4()}"
@@ -105,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from kodomo.generate import generate_dataset
+    from kodomo.privacy.crypto import KeyRing
 
     workdir = Path(tempfile.mkdtemp(prefix="kodomo-bench-"))
     try:
@@ -114,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
         generate_s = round(time.perf_counter() - start, 3)
         url, drop = _fresh_database(args.database_url, workdir)
         try:
-            first = run_stages(inbox, args.month, url, workdir)
-            second = run_stages(inbox, args.month, url, workdir) if args.rerun else None
+            ring = KeyRing.generate()  # one key ring for both runs, as in production
+            first = run_stages(inbox, args.month, url, workdir, ring)
+            second = run_stages(inbox, args.month, url, workdir, ring) if args.rerun else None
         finally:
             drop()
         decisions = first.pop("_decisions")
