@@ -32,6 +32,7 @@ from pathlib import Path
 
 import orjson
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -146,6 +147,8 @@ class HttpPmhClient:
         if not token:
             raise PmhError("no PMH token configured (settings pmh_token or pmh_token_block)")
         self.base_url = base_url.rstrip("/")
+        self._prefix = urllib3.util.parse_url(self.base_url).path or ""
+        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self.timeout = timeout
         self._token = token
         self._retry = retry or make_retry()
@@ -187,6 +190,21 @@ class HttpPmhClient:
             self._local.session = session
         return session
 
+    def _pool(self, session: requests.Session):
+        """The urllib3 connection pool behind this thread's session adapter (None when a proxy is used).
+
+        Requests are sent through it directly: same adapter, same ``Retry``, same timeouts and TLS settings,
+        without requests' per-call request preparation and settings merge (≈ 0.5 ms of CPU per call).
+        """
+        if getattr(self._local, "pool_of", None) is not session:
+            pool = None
+            if not session.proxies:
+                prepared = requests.Request("GET", self.base_url + "/").prepare()
+                pool = session.get_adapter(prepared.url).get_connection_with_tls_context(
+                    prepared, session.verify, cert=session.cert)
+            self._local.pool, self._local.pool_of = pool, session
+        return self._local.pool
+
     def close(self) -> None:
         """Close every session this client opened."""
         with self._sessions_lock:
@@ -223,11 +241,25 @@ class HttpPmhClient:
         return PmhTaskStatus(str(payload["taskId"]), str(payload["status"]), results)
 
     # -- plumbing --------------------------------------------------------------------------------------
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        try:
-            response = self._session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:  # retries exhausted, timeout, dropped connection
-            raise PmhUnavailable(type(exc).__name__) from None
+    def _request(self, method: str, path: str, *, data: bytes | None = None,
+                 headers: Mapping[str, str] | None = None) -> requests.Response | _Answer:
+        session = self._session()
+        pool = self._pool(session)
+        if pool is None:  # through a proxy: the plain requests path
+            try:
+                response = session.request(method, self.base_url + path, timeout=self.timeout, data=data,
+                                            headers=headers)
+            except requests.RequestException as exc:  # retries exhausted, timeout, dropped connection
+                raise PmhUnavailable(type(exc).__name__) from None
+        else:
+            try:
+                raw = pool.urlopen(method, self._prefix + path, body=data,
+                                   headers={**session.headers, **(headers or {})}, redirect=False,
+                                   assert_same_host=False, retries=self._retry, timeout=self._timeout)
+            except urllib3.exceptions.HTTPError as exc:  # retries exhausted, timeout, dropped connection
+                reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+                raise PmhUnavailable(_transport_reason(reason)) from None
+            response = _Answer(raw.status, raw.headers, raw.data)
         if response.status_code in RETRY_STATUSES:
             raise PmhUnavailable(f"HTTP_{response.status_code}")
         if 400 <= response.status_code < 500:
@@ -244,11 +276,34 @@ class HttpPmhClient:
         return response
 
     @staticmethod
-    def _json(response: requests.Response) -> dict:
+    def _json(response: requests.Response | _Answer) -> dict:
         try:
             return orjson.loads(response.content)
         except (orjson.JSONDecodeError, requests.RequestException):
             raise PmhUnavailable("BAD_RESPONSE") from None
+
+
+class _Answer:
+    """The parts of a response the client reads (status, headers, body, ``json()``)."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code, self.headers, self.content = status, headers, content
+
+    def json(self) -> object:
+        return orjson.loads(self.content)
+
+
+def _transport_reason(exc: BaseException | None) -> str:
+    """A requests-style name for a urllib3 transport failure (no values, no addresses)."""
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return "ConnectTimeout"
+    if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+        return "ReadTimeout"
+    if isinstance(exc, urllib3.exceptions.ResponseError):
+        return "RetryError"
+    return "ConnectionError"
 
 
 class FilePmhClient:
