@@ -99,10 +99,9 @@ def decide_month(month: str, run_id: str, operator_id: str) -> dict:
 @pipeline_task(name="export-lists")
 @sanitised(stage="export_lists")
 def export_lists(month: str, run_id: str, operator_id: str) -> dict:
-    """Write the issuance and notice lists (CP932 CSV) for staff."""
-    settings = get_settings()
+    """Write the issuance and notice lists (CP932 CSV, no names) for staff."""
     with session_scope(_engine()) as session:
-        return export.export_month_lists(session, month, load_key_ring(settings), settings.resolved_outbox_dir,
+        return export.export_month_lists(session, month, None, get_settings().resolved_outbox_dir,
                                          operator_id=operator_id, run_id=run_id)
 
 

@@ -55,24 +55,28 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path, encoding: str = "cp932
     os.replace(tmp, path)
 
 
-def month_decisions_with_profiles(conn: Connection, month: str, ring: KeyRing) -> pd.DataFrame:
-    """Decisions of ``month`` joined with the decrypted name, kana and address of each child."""
+def month_decisions(conn: Connection, month: str, ring: KeyRing | None = None) -> pd.DataFrame:
+    """Decisions of ``month`` with 受給者番号, birth date and 支援措置 flag of each child.
+
+    With ``ring`` the decrypted name, kana and address are joined too (the named print only).
+    """
     decision = models.Decision.__table__
     decisions = read_frame(conn, decision, ["person_id", "decision_type", "effective_date", "valid_from",
                                             "valid_to"], where=decision.c.month == month)
     if decisions.empty:
         return decisions
     person = models.Person.__table__
+    columns = ["person_id", "birth_date", "dv_support_flag", *(["profile_enc"] if ring else [])]
     ids = decisions["person_id"].unique().tolist()
     persons = pd.concat([
-        read_frame(conn, person, ["person_id", "profile_enc", "birth_date", "dv_support_flag"],
-                   where=person.c.person_id.in_(ids[i:i + 10_000]))
+        read_frame(conn, person, columns, where=person.c.person_id.in_(ids[i:i + 10_000]))
         for i in range(0, len(ids), 10_000)
     ], ignore_index=True)
-    profiles = ring.decrypt_many(persons["profile_enc"].tolist(), table="person", column="profile",
-                                 row_keys=persons["person_id"].tolist())
-    parsed = pd.DataFrame([orjson.loads(p) if p else {} for p in profiles], index=persons.index)
-    persons = pd.concat([persons.drop(columns=["profile_enc"]), parsed], axis=1)
+    if ring is not None:
+        profiles = ring.decrypt_many(persons["profile_enc"].tolist(), table="person", column="profile",
+                                     row_keys=persons["person_id"].tolist())
+        parsed = pd.DataFrame([orjson.loads(p) if p else {} for p in profiles], index=persons.index)
+        persons = pd.concat([persons.drop(columns=["profile_enc"]), parsed], axis=1)
     recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"])
     return decisions.merge(persons, on="person_id", how="left").merge(recipients, on="person_id", how="left")
 
@@ -81,30 +85,44 @@ def _date(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series).dt.strftime("%Y-%m-%d").fillna("")
 
 
-def export_month_lists(session: Session, month: str, ring: KeyRing, outbox_dir: Path, *, operator_id: str,
-                       run_id: str) -> dict[str, int]:
-    """Write the month's three lists under ``<outbox>/<month>/``; record the output; return rows per list."""
-    frame = month_decisions_with_profiles(session.connection(), month, ring)
+def _column(rows: pd.DataFrame, name: str, dtype: str = "str") -> pd.Series:
+    return rows[name] if name in rows else pd.Series(dtype=dtype)
+
+
+def export_month_lists(session: Session, month: str, ring: KeyRing | None, outbox_dir: Path, *, operator_id: str,
+                       run_id: str, with_names: bool = False) -> dict[str, int]:
+    """Write the month's three lists; record the output; return rows per list.
+
+    The lists of the monthly run identify children by 受給者番号 and 宛名番号 only (written to
+    ``<outbox>/<month>/``): the PIA's "only what is needed" and no name leaves the database by routine.
+    ``with_names`` adds 氏名, カナ and 住所 for the mailing of 受給者証 and notices; those lists go to
+    ``<outbox>/<month>/print/`` and are an explicit, recorded print by a named operator.
+    """
+    frame = month_decisions(session.connection(), month, ring if with_names else None)
+    directory = Path(outbox_dir) / month / ("print" if with_names else "")
     counts: dict[str, int] = {}
     for key, (title, types) in LISTS.items():
         rows = frame[frame["decision_type"].isin(list(types))] if not frame.empty else frame
         rows = rows.sort_values(["decision_type", "person_id"]) if not rows.empty else rows
-        out = pd.DataFrame({
-            "受給者番号": rows.get("recipient_no", pd.Series(dtype=str)).fillna(""),
-            "宛名番号": rows.get("person_id", pd.Series(dtype=str)),
-            "氏名": rows.get("name", pd.Series(dtype=str)),
-            "氏名カナ": rows.get("name_kana", pd.Series(dtype=str)),
-            "生年月日": _date(rows.get("birth_date", pd.Series(dtype="datetime64[ns]"))),
-            "住所": rows.get("address", pd.Series(dtype=str)),
-            "区分": rows.get("decision_type", pd.Series(dtype=str)).map(types),
-            "効力発生日": _date(rows.get("effective_date", pd.Series(dtype="datetime64[ns]"))),
-            "有効期間開始": _date(rows.get("valid_from", pd.Series(dtype="datetime64[ns]"))),
-            "有効期間終了": _date(rows.get("valid_to", pd.Series(dtype="datetime64[ns]"))),
-            "送付先注意（支援措置）": rows.get("dv_support_flag", pd.Series(dtype=bool)).map(_DV_NOTE),
-        })
-        write_csv_atomically(out, Path(outbox_dir) / month / f"{title}_{month}.csv")
+        columns = {
+            "受給者番号": _column(rows, "recipient_no").fillna(""),
+            "宛名番号": _column(rows, "person_id"),
+            "生年月日": _date(_column(rows, "birth_date", "datetime64[ns]")),
+            "区分": _column(rows, "decision_type").map(types),
+            "効力発生日": _date(_column(rows, "effective_date", "datetime64[ns]")),
+            "有効期間開始": _date(_column(rows, "valid_from", "datetime64[ns]")),
+            "有効期間終了": _date(_column(rows, "valid_to", "datetime64[ns]")),
+            "送付先注意（支援措置）": _column(rows, "dv_support_flag", "bool").map(_DV_NOTE),
+        }
+        if with_names:
+            columns = {**dict(list(columns.items())[:2]), "氏名": _column(rows, "name"),
+                       "氏名カナ": _column(rows, "name_kana"), "住所": _column(rows, "address"),
+                       **dict(list(columns.items())[2:])}
+        out = pd.DataFrame(columns)
+        write_csv_atomically(out, directory / f"{title}_{month}.csv")
         counts[key] = len(out)
     if not frame.empty:
-        record_access(session, actor_id=operator_id, action="print", purpose="monthly-notice-lists",
+        record_access(session, actor_id=operator_id, action="print",
+                      purpose="notice-lists-named" if with_names else "monthly-notice-lists",
                       subject_ids=frame["person_id"], record_count=int(sum(counts.values())), run_id=run_id)
     return counts

@@ -14,9 +14,10 @@ PMH sync runs against the PMH simulator answering 500s. Then the test scans
 * every file under KODOMO_HOME (outbox, exports, backups, anchors, keys) except the PMH payloads,
 
 for every canary in every form (digits, hyphenated, full-width, JSON-escaped, SHA-256/SHA-1/MD5 hex;
-names in UTF-8, CP932, UTF-16, JSON and URL encodings): **0 hits**. The staff lists in the outbox print
-names and addresses by design (受給者証交付一覧 etc.; docs/privacy.md §5), so they are scanned for My
-Numbers only.
+names in UTF-8, CP932, UTF-16, JSON and URL encodings): **0 hits**. The staff lists of the monthly run
+(受給者証交付一覧 etc.) identify children by 受給者番号 and 宛名番号 only, so they are scanned like every
+other file; the named print for mailing is an explicit operator action (``kodomo notice-lists
+--with-names``), not part of the run.
 """
 
 from __future__ import annotations
@@ -237,7 +238,6 @@ def _scan_everything(settings, states, my_numbers, texts, collected_logs, capfd)
     from store.db import engine_for
 
     scanner = CanaryScanner(my_numbers, texts)
-    numbers_only = CanaryScanner(my_numbers, [])
     flow_run_ids = [str(s.state_details.flow_run_id) for s in states]
     hits = []
 
@@ -272,17 +272,15 @@ def _scan_everything(settings, states, my_numbers, texts, collected_logs, capfd)
         if dump.returncode == 0:
             hits += scanner.scan_bytes(dump.stdout, "pg_dump")
 
-    # every output file except PMH payloads; staff lists carry names by design (My Numbers only there)
+    # every output file except the PMH payloads, the staff lists included
     home = Path(settings.home)
 
     def is_pmh_payload(path: Path) -> bool:
         return "pmh" in {p.lower() for p in path.relative_to(home).parts[:-1]}
 
-    def is_staff_list(path: Path) -> bool:
-        return path.name.startswith(STAFF_LIST_PREFIXES)
-
-    hits += scanner.scan_tree(home, exclude=lambda p: is_pmh_payload(p) or is_staff_list(p))
-    hits += numbers_only.scan_tree(home, exclude=lambda p: is_pmh_payload(p) or not is_staff_list(p))
+    staff_lists = [p for p in home.rglob("*.csv") if p.name.startswith(STAFF_LIST_PREFIXES)]
+    assert staff_lists, "the monthly run wrote no staff lists to scan"
+    hits += scanner.scan_tree(home, exclude=is_pmh_payload)
 
     assert not hits, "canaries found:\n" + "\n".join(sorted({str(h) for h in hits}))
     assert generic == 0, f"{generic} check-digit-valid 12-digit number(s) in the Prefect database or logs"

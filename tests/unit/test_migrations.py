@@ -15,3 +15,21 @@ def test_migrations_match_the_models(db_url):
     command.check(alembic_config(db_url))
     upgrade(db_url)  # a second upgrade is a no-op
     engine.dispose()
+
+
+def test_migrated_access_record_refuses_update_and_delete(db_url):
+    import pytest
+    from sqlalchemy import text
+
+    from kodomo.privacy.audit import record_access
+    from store.db import session_scope
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        record_access(session, actor_id="demo-operator", action="read", purpose="test", subject_ids=["0000000001"],
+                      record_count=1)
+    for statement in ("UPDATE access_record SET purpose = 'x'", "DELETE FROM access_record"):
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    engine.dispose()
