@@ -38,13 +38,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
 from connectors.base import PmhClient, PmhReceipt, PmhTaskStatus
 from connectors.pmh import PmhRejected, PmhUnavailable
 from kodomo.pmh.outbox import batch_key
-from kodomo.pmh.payload import SUBJECT_COLUMNS, ProgramConfig, build_records, load_subjects, validate_subjects
+from kodomo.pmh.payload import ROW_FIELDS, SUBJECT_COLUMNS, ProgramConfig, prepare_rows
 from kodomo.privacy.crypto import KeyRing
 from store.models import Person, PmhOutbox, Recipient
 from store.pmh_models import PmhBatch, PmhResult, PmhSubject
@@ -60,8 +59,8 @@ BATCH = PmhBatch.__table__
 RESULT = PmhResult.__table__
 SUBJECT = PmhSubject.__table__
 
-_ROW_COLUMNS = ["id", "idempotency_key", "person_id", "change_type", "reason", "event_date", "valid_from",
-                "valid_to", "recipient_no", "batch_id"]
+_ROW_COLUMNS = list(ROW_FIELDS[:10])  # outbox columns; then the person columns and the payer number
+assert (*_ROW_COLUMNS, *SUBJECT_COLUMNS, "public_payer_number") == ROW_FIELDS
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,12 +259,12 @@ class OutboxRelay:
     def _recover(self) -> list[_Batch]:
         """Batches whose rows are SENDING or FAILED: re-send each with its original key."""
         with self.engine.begin() as conn:
-            frame = self._rows(conn, and_(OUTBOX.c.status.in_(("SENDING", "FAILED")),
-                                          OUTBOX.c.batch_id.is_not(None),
-                                          OUTBOX.c.attempts < self.options.max_attempts))
-            if frame.empty:
+            rows = self._rows(conn, and_(OUTBOX.c.status.in_(("SENDING", "FAILED")),
+                                         OUTBOX.c.batch_id.is_not(None),
+                                         OUTBOX.c.attempts < self.options.max_attempts))
+            if not rows:
                 return []
-            batches = self._prepare(conn, frame, resend=True)
+            batches = self._prepare(conn, rows, resend=True)
         return batches
 
     def _awaiting_from_db(self) -> dict[str, tuple[str, int, float]]:
@@ -276,8 +275,8 @@ class OutboxRelay:
         return {b: (t, 0, now) for b, t, _n in rows}
 
     # -- claim -------------------------------------------------------------------------------------------
-    def _rows(self, conn: Connection, where, limit: int | None = None) -> pd.DataFrame:
-        """Outbox rows in id order, joined with the (encrypted) person and recipient columns."""
+    def _rows(self, conn: Connection, where, limit: int | None = None) -> list[tuple]:
+        """Outbox rows in id order, joined with the (encrypted) person and recipient columns (ROW_FIELDS)."""
         person, recipient = Person.__table__, Recipient.__table__
         columns = [OUTBOX.c[c] for c in _ROW_COLUMNS] + [person.c[c] for c in SUBJECT_COLUMNS] + [
             recipient.c.public_payer_number]
@@ -289,13 +288,9 @@ class OutboxRelay:
             stmt = stmt.limit(limit)
         # The statement's only literals are status codes and the limit (never personal data); running the
         # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
-        # SQLite, date objects on PostgreSQL: both are read by the vectorised validation and record build).
+        # SQLite, date objects on PostgreSQL: kodomo.pmh.payload.prepare_rows reads both).
         sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        rows = conn.exec_driver_sql(sql).fetchall()
-        names = [*_ROW_COLUMNS, *SUBJECT_COLUMNS, "public_payer_number"]
-        if not rows:
-            return pd.DataFrame(columns=names)
-        return pd.DataFrame(dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True)))
+        return [tuple(row) for row in conn.exec_driver_sql(sql).fetchall()]
 
     def _busy_persons(self):
         """Persons with a change in flight (claimed, failed, or sent and not settled)."""
@@ -314,44 +309,50 @@ class OutboxRelay:
             if want <= 0:
                 return [], False
         with self.engine.begin() as conn:
-            frame = self._rows(conn, and_(OUTBOX.c.status == "PENDING",
-                                          OUTBOX.c.person_id.not_in(self._busy_persons())), want)
-            if frame.empty:
+            rows = self._rows(conn, and_(OUTBOX.c.status == "PENDING",
+                                         OUTBOX.c.person_id.not_in(self._busy_persons())), want)
+            if not rows:
                 return [], False
-            more = len(frame) == want
-            frame = frame.loc[~frame["person_id"].duplicated()]  # one change per person in flight
-            batches = self._prepare(conn, frame, resend=False)
+            more = len(rows) == want
+            seen: set = set()  # one change per person in flight: the earliest row of each person
+            rows = [r for r in rows if not (r[2] in seen or seen.add(r[2]))]
+            batches = self._prepare(conn, rows, resend=False)
         if self._claim_budget is not None:
-            self._claim_budget -= len(frame)
+            self._claim_budget -= len(rows)
         fault_point("after_claim_commit")
         return batches, more or bool(batches)
 
-    def _prepare(self, conn: Connection, frame: pd.DataFrame, *, resend: bool) -> list[_Batch]:
+    def _prepare(self, conn: Connection, rows: list[tuple], *, resend: bool) -> list[_Batch]:
         """Validate rows, mark invalid ones REJECTED_LOCAL, group the rest into SENDING batches.
 
-        Set-based: one decryption/validation/record build for the whole claim, one executemany UPDATE of
-        the outbox rows and one executemany INSERT of the batch rows.
+        Set-based: one decryption/validation/record build for the whole claim (row-wise, no frames), one
+        UPDATE per batch of the outbox rows and one executemany INSERT of the batch rows.
         """
-        subjects = load_subjects(conn, frame, self.ring)
-        codes = validate_subjects(subjects, self.options.program)
-        invalid = codes.notna()
-        for code, ids in subjects.loc[invalid].groupby(codes[invalid])["id"]:
-            conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids.tolist()))
-                         .values(status="REJECTED_LOCAL", last_error=str(code)))
-            self.report.error_codes[str(code)] += len(ids)
-            self.report.rejected_local += len(ids)
-        valid = subjects.loc[~invalid]
-        if valid.empty:
+        prepared = prepare_rows(rows, self.ring, self.options.program)
+        rejected: dict[str, list[int]] = collections.defaultdict(list)
+        valid = []
+        for row, (code, record) in zip(rows, prepared, strict=True):
+            if code is None:
+                valid.append((row, record))
+            else:
+                rejected[code].append(int(row[0]))
+        for code, bad_ids in rejected.items():
+            for start in range(0, len(bad_ids), 500):
+                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(bad_ids[start:start + 500]))
+                             .values(status="REJECTED_LOCAL", last_error=code))
+            self.report.error_codes[code] += len(bad_ids)
+            self.report.rejected_local += len(bad_ids)
+        if not valid:
             return []
         if resend:
-            valid = valid.sort_values(["batch_id", "id"], kind="stable")
+            valid.sort(key=lambda v: (str(v[0][9]), int(v[0][0])))
         else:
-            valid = valid.sort_values("id", kind="stable")
-        records = build_records(valid, self.options.program)
-        ids = valid["id"].astype(int).tolist()
-        keys = valid["idempotency_key"].tolist()
+            valid.sort(key=lambda v: int(v[0][0]))
+        records = [record for _row, record in valid]
+        ids = [int(row[0]) for row, _record in valid]
+        keys = [row[1] for row, _record in valid]
         if resend:
-            labels = valid["batch_id"].tolist()
+            labels = [row[9] for row, _record in valid]
             bounds, start = [], 0
             for i in range(1, len(labels) + 1):
                 if i == len(labels) or labels[i] != labels[start]:
@@ -364,7 +365,7 @@ class OutboxRelay:
             _Batch(str(labels[a]) if resend else batch_key(keys[a:b]), ids[a:b], records[a:b], resend)
             for a, b in bounds
         ]
-        persons = valid["person_id"].astype(str).tolist()
+        persons = [str(row[2]) for row, _record in valid]
         for batch, (a, b) in zip(batches, bounds, strict=True):
             self._members[batch.batch_id] = list(zip(ids[a:b], persons[a:b], strict=True))
         now = _now()

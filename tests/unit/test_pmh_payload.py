@@ -143,3 +143,71 @@ def test_rejection_keeps_only_codes():
     assert exc.code == "SCHEMAERROR" and exc.errors == [
         {"index": 1, "field": "basicFiveInfo.name", "code": "x123456789012"}]
     assert "仙台" not in str(exc)
+
+
+def _rows_of(frame, ring):
+    """The relay's claim rows (kodomo.pmh.payload.ROW_FIELDS) for a subjects frame, personal data encrypted."""
+    from kodomo.pmh.payload import ROW_FIELDS
+
+    keys = frame["person_id"].tolist()
+    profiles = [None if n is None else json.dumps({"name": n, "name_kana": k, "address": a}, ensure_ascii=False)
+                for n, k, a in zip(frame["name"], frame["name_kana"], frame["address"], strict=True)]
+    frame = frame.assign(
+        id=range(1, len(frame) + 1), idempotency_key="k", batch_id=None,
+        my_number_enc=ring.encrypt_many([None if pd.isna(m) else m for m in frame["my_number"]], table="person",
+                                        column="my_number", row_keys=keys),
+        profile_enc=ring.encrypt_many(profiles, table="person", column="profile", row_keys=keys))
+    for column in ("event_date", "valid_from", "valid_to", "birth_date"):  # as SQLite's driver returns them
+        frame[column] = [None if pd.isna(v) else v.strftime("%Y-%m-%d") for v in frame[column]]
+    return [tuple(None if (not isinstance(v, (bytes, str, bool)) and pd.isna(v)) else v for v in row)
+            for row in frame[list(ROW_FIELDS)].itertuples(index=False)]
+
+
+@pytest.mark.parametrize("case", ["valid", "bad", "missing", "delete", "sex", "dv", "no_payer"])
+def test_row_wise_preparation_matches_the_vectorised_checks_and_records(case):
+    from kodomo.pmh.payload import prepare_rows
+    from kodomo.privacy.crypto import KeyRing
+
+    frame = subjects(4)
+    if case == "bad":
+        frame.loc[0, "my_number"] = frame.loc[0, "my_number"][:-1] + str((int(frame.loc[0, "my_number"][-1]) + 1) % 10)
+        frame.loc[1, "public_payer_number"] = "88041002"
+        frame.loc[2, "valid_to"] = pd.Timestamp("2026-03-31")
+        frame.loc[3, "name"] = "あ" * 101
+    elif case == "missing":
+        frame.loc[0, "recipient_no"] = "1234567"
+        frame.loc[1, "my_number"] = None
+        frame.loc[2, "birth_date"] = pd.NaT
+        frame.loc[3, "address"] = "あ" * 201
+    elif case == "delete":
+        frame["change_type"] = ["2", "2", "2", "1"]
+        frame.loc[1, "event_date"] = pd.NaT
+        frame.loc[2, "recipient_no"] = None
+        frame.loc[3, "valid_from"] = pd.NaT
+    elif case == "sex":
+        frame["sex_code"] = ["1", "3", None, "2"]
+    elif case == "dv":
+        frame["dv_support_flag"] = [True, None, False, True]
+    elif case == "no_payer":
+        frame.loc[0, "public_payer_number"] = None
+    program = ProgramConfig(public_payer_number=PUBLIC_PAYER_NUMBER if case == "no_payer" else None)
+    ring = KeyRing.generate()
+    prepared = prepare_rows(_rows_of(frame, ring), ring, program)
+    codes = validate_subjects(frame, program)
+    assert [c for c, _ in prepared] == codes.tolist()
+    assert [r for _, r in prepared if r is not None] == build_records(frame.loc[codes.isna()], program)
+
+
+def test_hot_path_check_digits_match_the_rules():
+    import random
+
+    from kodomo.pmh.payload import modulus10_w21_ok, my_number_ok
+    from rules.checkdigits import is_valid_modulus10_w21, is_valid_my_number
+
+    rng = random.Random(7)
+    values = [f"{rng.randrange(10 ** 12):012d}" for _ in range(3000)] + synthetic_my_numbers(1, 200) + [
+        "", "12345678901", "１２３４５６７８９０１２", "12345678901a"]
+    assert [my_number_ok(v) for v in values] == [is_valid_my_number(v) for v in values]
+    for length in (7, 8):
+        values = [f"{rng.randrange(10 ** length):0{length}d}" for _ in range(3000)] + ["", "１" * length, "x" * length]
+        assert [modulus10_w21_ok(v, length) for v in values] == [is_valid_modulus10_w21(v, (length,)) for v in values]
