@@ -7,7 +7,9 @@ counts duplicates and losses from the simulator's own state.
 
 The link's capacity bounds the time from below at N / (100 × 200) s; ``share_of_capacity`` is that bound
 divided by the measured ``total_s`` (relay start → last PMH-ID stored; subject creation is ``setup_s``).
-The last printed line is one JSON object.
+CPU seconds of both processes (total and per record) and the load average go with it: on a shared machine
+wall time says little; ``cpu_bound_s`` = (client + simulator CPU) / cores is the time an idle machine
+would still need. The last printed line is one JSON object.
 """
 
 from __future__ import annotations
@@ -144,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             "setup_s": round(setup_s, 2),
             "client_cpu_s": round(client_cpu_s, 2),
             "simulator_cpu_s": round(sim_cpu_s, 2),
+            "client_cpu_us_per_record": round(client_cpu_s / max(args.subjects, 1) * 1e6, 1),
+            "simulator_cpu_us_per_record": round(sim_cpu_s / max(args.subjects, 1) * 1e6, 1),
+            # CPU lower bounds: both processes on every core of an idle machine / the client on one core
+            "cpu_bound_s": round((client_cpu_s + sim_cpu_s) / (os.cpu_count() or 1), 3),
+            "client_cpu_share_of_wall": round(client_cpu_s / total_s, 3),
             "load_average_1m": round(os.getloadavg()[0], 2),
             "requests_register": stats.get("requests_register", 0),
             "requests_poll": stats.get("requests_poll", 0),
