@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     from kodomo.privacy.masking import install_masking_filter
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "urllib3"):  # one line per HTTP request to the local Prefect API
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     install_masking_filter()
     args = build_parser().parse_args(argv)
     try:
