@@ -18,6 +18,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(timeout=10)
         engine.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)  # the temporary SQLite database (hundreds of MB)
     print(json.dumps(result))
     return 0
 
