@@ -11,6 +11,7 @@ from prefect import flow
 from pydantic import Field
 
 from tasks import benefits as t
+from tasks import common
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
 OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
@@ -28,8 +29,8 @@ def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-sche
         operator_id: the staff member or service principal (must be registered).
         transfer_date: 取組日 of the 全銀 file; default the 25th of the month.
     """
-    operator = t.authorise_operator(operator_id)
-    run_id = t.begin_run(month, operator)
+    operator = common.authorise_operator(operator_id, "run")
+    run_id = common.begin_run("benefit-run", operator, month=month)
     try:
         claim_inbox = t.load_claims(inbox, month, run_id)
         assessed = t.assess_claims(claim_inbox)
@@ -41,7 +42,7 @@ def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-sche
         counts["reports"] = t.write_reports(month, assessed, run_id, operator)
         counts["summary"] = t.publish_summary(month, assessed, counts["settle"], counts["payment_file"])
     except BaseException:
-        t.finish_run(run_id, "FAILED", {})
+        common.finish_run(run_id, "FAILED", {})
         raise
-    t.finish_run(run_id, "COMPLETED", counts)
+    common.finish_run(run_id, "COMPLETED", counts)
     return counts["summary"]

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from flows.benefits import benefit_run
 from flows.pmh_sync import pmh_sync
+from tasks import common
 from tasks import monthly as t
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month to decide, YYYY-MM")]
@@ -29,9 +30,9 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         run_benefits: also assess the month's receipts when the inbox holds them (benefit-run subflow).
         sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
     """
-    operator = t.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run")
     month = t.resolve_month(month)
-    run_id = t.begin_run("monthly-run", month, operator)
+    run_id = common.begin_run("monthly-run", operator, month=month)
     inbox = t.resolve_inbox(month, inbox)
     try:
         inbox_data = t.load_inbox(inbox)
@@ -41,9 +42,9 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         counts["export"] = t.export_lists(month, run_id, operator)
         counts["summary"] = t.publish_summary(month, run_id, counts)
     except BaseException:
-        t.finish_run(run_id, "FAILED", {})
+        common.finish_run(run_id, "FAILED", {})
         raise
-    t.finish_run(run_id, "COMPLETED", counts)
+    common.finish_run(run_id, "COMPLETED", counts)
     if run_benefits and t.has_claims(inbox):
         counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
     if sync_pmh:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from kodomo.movein.params import MoveInCase
+from tasks import common
 from tasks import movein as t
 
 
@@ -16,8 +17,8 @@ def move_in(case: MoveInCase) -> dict:
         case: the case form — case id or 宛名番号, operator id, how income is known (certificate /
             inquiry with recorded consent / not yet), certificate path, consent id, insurer number.
     """
-    operator = t.authorise_operator(case.operator_id, "run")
-    run_id = t.begin_run("move-in", operator)
+    operator = common.authorise_operator(case.operator_id, "run")
+    run_id = common.begin_run("move-in", operator)
     try:
         context = t.resolve_case(case, run_id)
         answers = t.run_inquiries(context, case, run_id)
@@ -27,7 +28,7 @@ def move_in(case: MoveInCase) -> dict:
             result["pmh"] = t.send_to_pmh(run_id, operator)
         summary = t.publish_case_summary(result)
     except BaseException:
-        t.finish_run(run_id, "FAILED", {})
+        common.finish_run(run_id, "FAILED", {})
         raise
-    t.finish_run(run_id, "COMPLETED", summary)
+    common.finish_run(run_id, "COMPLETED", summary)
     return summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from tasks import common
 from tasks import pmh as t
 
 
@@ -15,13 +16,13 @@ def pmh_sync(operator_id: str = "system-scheduler", limit: int | None = None) ->
         operator_id: the staff or system id the run acts for (needs the ``run`` action).
         limit: at most this many new outbox rows this run (None = all).
     """
-    operator = t.authorise_operator(operator_id)
-    run_id = t.begin_run(operator)
+    operator = common.authorise_operator(operator_id, "run")
+    run_id = common.begin_run("pmh-sync", operator, policy_version="n/a")
     try:
         report = t.send_outbox(run_id, operator, limit)
         summary = t.publish_summary(report)
     except BaseException:
-        t.finish_run(run_id, "FAILED", {})
+        common.finish_run(run_id, "FAILED", {})
         raise
-    t.finish_run(run_id, "COMPLETED", summary)
+    common.finish_run(run_id, "COMPLETED", summary)
     return summary

@@ -8,6 +8,7 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from tasks import common
 from tasks import movein as t
 
 OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
@@ -25,9 +26,9 @@ def resident_changes(events_file: str, operator_id: OperatorId = "system-schedul
         as_of: processing date; empty = today (Asia/Tokyo). Decisions are made for its month.
         send_to_pmh: drain the PMH outbox after the decisions.
     """
-    operator = t.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run")
     as_of = as_of or t.today()
-    run_id = t.begin_run("resident-changes", operator)
+    run_id = common.begin_run("resident-changes", operator)
     try:
         files = t.list_event_files(events_file)
         results = [t.apply_events(t.read_events(name, as_of), run_id, operator, as_of) for name in files]
@@ -37,7 +38,7 @@ def resident_changes(events_file: str, operator_id: OperatorId = "system-schedul
             if send_to_pmh:
                 summary["pmh"] = t.send_to_pmh(run_id, operator)
     except BaseException:
-        t.finish_run(run_id, "FAILED", {})
+        common.finish_run(run_id, "FAILED", {})
         raise
-    t.finish_run(run_id, "COMPLETED", summary)
+    common.finish_run(run_id, "COMPLETED", summary)
     return summary

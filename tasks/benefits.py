@@ -8,28 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 
 import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.runtime import flow_run
 
 from connectors import zengin
 from kodomo.pipeline import benefits as stage
 from kodomo.pipeline import runs
-from kodomo.privacy import operators
 from kodomo.privacy.audit import record_access
 from kodomo.privacy.crypto import load_key_ring
 from kodomo.privacy.errors import sanitised
 from kodomo.settings import get_settings
 from policy import load_policy
-from store import benefit_models, migrate
-from store.db import engine_for, session_scope
-from tasks.common import pipeline_task
-
-
-def _engine():
-    return engine_for(get_settings().resolved_database_url)
+from store.db import session_scope
+from tasks.common import engine, pipeline_task
 
 
 def remitter_from_environment() -> zengin.Remitter:
@@ -43,33 +35,12 @@ def remitter_from_environment() -> zengin.Remitter:
     )
 
 
-@pipeline_task(name="authorise-benefit-operator")
-@sanitised(stage="authorise")
-def authorise_operator(operator_id: str) -> str:
-    """Refuse an unknown or unauthorised operator before anything is read."""
-    return operators.require_operator(operator_id, "run").operator_id
-
-
-@pipeline_task(name="begin-benefit-run")
-@sanitised(stage="begin_run")
-def begin_run(month: str, operator_id: str) -> str:
-    """Migrate, make sure the benefit tables exist and record the run."""
-    run_id = flow_run.get_id() or f"local-{uuid.uuid4()}"
-    migrate.upgrade(get_settings().resolved_database_url)
-    engine = _engine()
-    benefit_models.Base.metadata.create_all(engine, tables=benefit_models.BENEFIT_TABLES, checkfirst=True)
-    with engine.begin() as conn:
-        runs.start_run(conn, run_id=str(run_id), flow_name="benefit-run", month=month, operator_id=operator_id,
-                       policy_version=load_policy().version)
-    return str(run_id)
-
-
 @pipeline_task(name="load-claims", retries=2, retry_delay_seconds=5)
 @sanitised(stage="load_claims")
 def load_claims(inbox_dir: str, month: str, run_id: str) -> stage.ClaimInbox:
     """Read and validate claims.csv and reimbursement_applications.csv; record inputs and quarantine."""
     claim_inbox = stage.load_claim_files(inbox_dir, month)
-    with _engine().begin() as conn:
+    with engine().begin() as conn:
         runs.record_inputs(conn, run_id=run_id, inputs=claim_inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=claim_inbox.quarantine)
     return claim_inbox
@@ -79,7 +50,7 @@ def load_claims(inbox_dir: str, month: str, run_id: str) -> stage.ClaimInbox:
 @sanitised(stage="assess_claims")
 def assess_claims(claim_inbox: stage.ClaimInbox) -> pd.DataFrame:
     """Eligibility per receipt and amounts (rules.benefits) under the stored eligibility periods."""
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         return stage.assess_new_claims(conn, claim_inbox, load_policy())
 
 
@@ -88,7 +59,7 @@ def assess_claims(claim_inbox: stage.ClaimInbox) -> pd.DataFrame:
 def store_claims(assessed: pd.DataFrame, claim_inbox: stage.ClaimInbox, month: str, run_id: str,
                  operator_id: str) -> dict:
     """Upsert the receipts and their assessment (payee accounts encrypted)."""
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         counts = stage.store_claims(session.connection(), assessed, claim_inbox.payees, month=month, run_id=run_id,
                                     policy=load_policy(), ring=load_key_ring(get_settings()))
         record_access(session, actor_id=operator_id, action="create", purpose="benefit-claims",
@@ -101,7 +72,7 @@ def store_claims(assessed: pd.DataFrame, claim_inbox: stage.ClaimInbox, month: s
 @sanitised(stage="reassess_claims")
 def reassess_changed_claims(month: str, run_id: str, assessed: pd.DataFrame) -> pd.DataFrame:
     """Re-assess earlier receipts of children whose eligibility changed in the month's eligibility run."""
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         conn = session.connection()
         persons = stage.changed_persons(conn, month)
         if not persons:
@@ -117,7 +88,7 @@ def settle_claims(assessed: pd.DataFrame, reassessed: pd.DataFrame, month: str, 
     """Initial and supplementary payments, 返還請求 (idempotent per receipt and month)."""
     frames = [f for f in (assessed, reassessed) if len(f)]
     combined = pd.concat(frames, ignore_index=True) if frames else assessed
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         return stage.settle_claims(session.connection(), combined, month=month, run_id=run_id)
 
 
@@ -126,7 +97,7 @@ def settle_claims(assessed: pd.DataFrame, reassessed: pd.DataFrame, month: str, 
 def write_payment_file(month: str, transfer_date: str, run_id: str, operator_id: str) -> dict:
     """The month's 全銀 総合振込 file, parsed back and checked against the database."""
     settings = get_settings()
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         result = stage.write_payment_file(session.connection(), month, load_key_ring(settings),
                                           settings.resolved_outbox_dir / month, remitter_from_environment(),
                                           dt.date.fromisoformat(transfer_date))
@@ -140,7 +111,7 @@ def write_payment_file(month: str, transfer_date: str, run_id: str, operator_id:
 def write_reports(month: str, assessed: pd.DataFrame, run_id: str, operator_id: str) -> dict:
     """Accounts summary, prefecture report and refund notice list (CP932 CSV)."""
     settings = get_settings()
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         result = stage.write_reports(session.connection(), month, assessed, settings.resolved_outbox_dir / month)
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-refund-notices",
                       subject_ids=None, record_count=int(result["refund_notices"]), run_id=run_id)
@@ -168,11 +139,3 @@ def publish_summary(month: str, assessed: pd.DataFrame, settled: dict, payment_f
     ])
     create_markdown_artifact(key="benefit-summary", markdown=markdown, description=f"Benefit run {month}")
     return totals
-
-
-@pipeline_task(name="finish-benefit-run")
-@sanitised(stage="finish_run")
-def finish_run(run_id: str, status: str, counts: dict) -> None:
-    """Record the outcome of the run."""
-    with _engine().begin() as conn:
-        runs.finish_run(conn, run_id=run_id, status=status, counts=counts)

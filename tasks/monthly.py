@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.runtime import flow_run
 
 from kodomo.pipeline import decide, export, ingest, persist, runs, summary
-from kodomo.privacy import operators
 from kodomo.privacy.crypto import load_key_ring
 from kodomo.privacy.errors import sanitised
 from kodomo.settings import get_settings
 from policy import load_policy
-from store import migrate
-from store.db import engine_for, session_scope
-from tasks.common import pipeline_task
-
-
-def _engine():
-    return engine_for(get_settings().resolved_database_url)
-
-
-@pipeline_task(name="authorise-operator")
-@sanitised(stage="authorise")
-def authorise_operator(operator_id: str, action: str) -> str:
-    """Refuse an unknown or unauthorised operator before anything is read."""
-    return operators.require_operator(operator_id, action).operator_id
-
-
-@pipeline_task(name="begin-run")
-@sanitised(stage="begin_run")
-def begin_run(flow_name: str, month: str | None, operator_id: str) -> str:
-    """Migrate the database if needed and record the run (keyed by the Prefect flow-run id)."""
-    run_id = flow_run.get_id() or f"local-{uuid.uuid4()}"
-    migrate.upgrade(get_settings().resolved_database_url)
-    with _engine().begin() as conn:
-        runs.start_run(conn, run_id=run_id, flow_name=flow_name, month=month, operator_id=operator_id,
-                       policy_version=load_policy().version)
-    return run_id
+from store.db import session_scope
+from tasks.common import engine, pipeline_task
 
 
 @pipeline_task(name="resolve-month")
@@ -78,7 +50,7 @@ def load_inbox(inbox_dir: str) -> ingest.Inbox:
 def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
     """Store validated rows, the run's input files and the quarantine in one transaction."""
     ring = load_key_ring(get_settings())
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         conn = session.connection()
         runs.record_inputs(conn, run_id=run_id, inputs=inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=inbox.quarantine)
@@ -91,7 +63,7 @@ def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
 @sanitised(stage="decide_month")
 def decide_month(month: str, run_id: str, operator_id: str) -> dict:
     """Eligibility periods, the month's decisions, 受給者番号 and PMH outbox rows, in one transaction."""
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         return decide.decide_month(session, month=month, policy=load_policy(), run_id=run_id,
                                    operator_id=operator_id)
 
@@ -100,7 +72,7 @@ def decide_month(month: str, run_id: str, operator_id: str) -> dict:
 @sanitised(stage="export_lists")
 def export_lists(month: str, run_id: str, operator_id: str) -> dict:
     """Write the issuance and notice lists (CP932 CSV, no names) for staff."""
-    with session_scope(_engine()) as session:
+    with session_scope(engine()) as session:
         return export.export_month_lists(session, month, None, get_settings().resolved_outbox_dir,
                                          operator_id=operator_id, run_id=run_id)
 
@@ -109,7 +81,7 @@ def export_lists(month: str, run_id: str, operator_id: str) -> dict:
 @sanitised(stage="publish_summary")
 def publish_summary(month: str, run_id: str, counts: dict) -> dict:
     """Summary artifacts: decisions by type and quarantined rows by reason (aggregates only)."""
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts)
     create_table_artifact(key="monthly-decisions", table=report.decision_rows,
                           description=f"Decisions {month} (counts)")
@@ -117,11 +89,3 @@ def publish_summary(month: str, run_id: str, counts: dict) -> dict:
                           description=f"Quarantined rows {month} by file, column and check")
     create_markdown_artifact(key="monthly-summary", markdown=report.markdown, description=f"Monthly run {month}")
     return report.totals
-
-
-@pipeline_task(name="finish-run")
-@sanitised(stage="finish_run")
-def finish_run(run_id: str, status: str, counts: dict) -> None:
-    """Record the outcome of the run in the project's run table."""
-    with _engine().begin() as conn:
-        runs.finish_run(conn, run_id=run_id, status=status, counts=counts)

@@ -8,30 +8,13 @@ reported, and nothing of it is half-applied.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from prefect.artifacts import create_markdown_artifact
-from prefect.runtime import flow_run
 
 from kodomo.movein import changes, service, steps
 from kodomo.movein.params import MoveInCase
-from kodomo.privacy import operators
 from kodomo.privacy.errors import sanitised
 from tasks.common import pipeline_task
-
-
-@pipeline_task(name="authorise-operator")
-@sanitised(stage="authorise")
-def authorise_operator(operator_id: str, action: str) -> str:
-    """Refuse an unknown, disabled or unauthorised operator before anything is read."""
-    return operators.require_operator(operator_id, action).operator_id
-
-
-@pipeline_task(name="begin-run")
-@sanitised(stage="begin_run")
-def begin_run(flow_name: str, operator_id: str) -> str:
-    """Migrate if needed and record the run (keyed by the Prefect flow-run id)."""
-    return steps.begin_run(flow_name, operator_id, flow_run.get_id() or f"local-{uuid.uuid4()}")
 
 
 @pipeline_task(name="resolve-case")
@@ -115,13 +98,6 @@ def publish_changes_summary(results: list[dict], files: list[str], as_of: dt.dat
         create_markdown_artifact(key="resident-changes", markdown=changes.summary_markdown(result, Path(name).name),
                                  description="Resident changes batch")
     return steps.summarise_batches(results, as_of)
-
-
-@pipeline_task(name="finish-run")
-@sanitised(stage="finish_run")
-def finish_run(run_id: str, status: str, counts: dict) -> None:
-    """Record the outcome of the run in the project's run table."""
-    steps.finish_run(run_id, status, counts)
 
 
 def today() -> dt.date:

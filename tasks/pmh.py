@@ -9,32 +9,18 @@ progress artifact while sending and returns counts only.
 from __future__ import annotations
 
 import time
-import uuid
 
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.concurrency.sync import concurrency
-from prefect.runtime import flow_run
 
 from kodomo.pmh import sync as steps
-from kodomo.privacy import operators
 from kodomo.privacy.errors import sanitised
-from tasks.common import pipeline_task
+from tasks.common import authorise_operator, begin_run, finish_run, pipeline_task
 
 PMH_CONCURRENCY_LIMIT = "pmh-api"
 
-
-@pipeline_task(name="authorise-pmh-operator")
-@sanitised(stage="authorise")
-def authorise_operator(operator_id: str) -> str:
-    """Refuse an unknown or unauthorised operator before anything is read."""
-    return operators.require_operator(operator_id, "run").operator_id
-
-
-@pipeline_task(name="begin-pmh-sync")
-@sanitised(stage="begin_run")
-def begin_run(operator_id: str) -> str:
-    """Migrate, ensure the PMH tables and record the run (keyed by the flow-run id)."""
-    return steps.begin_run(operator_id, str(flow_run.get_id() or f"local-{uuid.uuid4()}"))
+# The run bookkeeping tasks are the shared ones (tasks.common), re-exported for callers of this task set.
+__all__ = ["PMH_CONCURRENCY_LIMIT", "authorise_operator", "begin_run", "finish_run", "publish_summary", "send_outbox"]
 
 
 class _Progress:
@@ -71,10 +57,3 @@ def publish_summary(report: dict) -> dict:
     create_table_artifact(key="pmh-sync-summary", table=steps.summary_rows(report),
                           description="PMH sync: counts and error codes")
     return report
-
-
-@pipeline_task(name="finish-pmh-sync")
-@sanitised(stage="finish_run")
-def finish_run(run_id: str, status: str, counts: dict) -> None:
-    """Record the outcome of the run in the project's run table."""
-    steps.finish_run(run_id, status, counts)
