@@ -9,9 +9,11 @@ of the same month finds every effect already present and writes nothing (unique 
 from __future__ import annotations
 
 import pandas as pd
+import sqlalchemy
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from connectors.inquiry import TAX_COLUMNS
 from kodomo.pmh import outbox
 from kodomo.privacy.audit import record_access
 from rules import checkdigits, decisions, eligibility, residence
@@ -26,38 +28,62 @@ PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": 
                    "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
 
 
-def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None) -> eligibility.EligibilityInputs:
+def _where(*clauses):
+    """The AND of the clauses that are not ``None`` (``None`` when there is none)."""
+    present = [c for c in clauses if c is not None]
+    return sqlalchemy.and_(*present) if present else None
+
+
+def _among(table, column: str, keys: set[str] | None):
+    """``column IN keys`` (``None`` = no restriction)."""
+    return None if keys is None else table.c[column].in_(sorted(keys))
+
+
+def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None, *, person_ids: set[str] | None = None,
+                            household_ids: set[str] | None = None) -> eligibility.EligibilityInputs:
     """Every stored input the eligibility rules need (no decrypted personal data).
 
     ``first_tax_year`` skips tax years whose income cycles end before the horizon (an income cycle
-    starting on October 1 of year Y is judged on 課税年度 Y).
+    starting on October 1 of year Y is judged on 課税年度 Y). ``person_ids``/``household_ids`` narrow the
+    inputs to those persons (persons, events, insurance, tax, applications) and households (welfare), as a
+    move-in case or a batch of 異動 does (``kodomo.movein.determine``); ``None`` = everyone.
     """
-    tax_table = models.TaxRecord.__table__
-    persons = read_frame(conn, models.Person.__table__, [
-        "person_id", "household_id", "relationship_code", "birth_date", "residence_start_date"])
-    events = read_frame(conn, models.ResidentEvent.__table__,
-                        ["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"])
+    p, e = models.Person.__table__, models.ResidentEvent.__table__
+    i, w, t, a = (models.InsuranceCoverage.__table__, models.WelfareCase.__table__, models.TaxRecord.__table__,
+                  models.Application.__table__)
+    persons = read_frame(conn, p, ["person_id", "household_id", "relationship_code", "birth_date",
+                                   "residence_start_date"], where=_among(p, "person_id", person_ids))
+    events = read_frame(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date",
+                                  "notified_date"], where=_among(e, "person_id", person_ids))
     return eligibility.EligibilityInputs(
         residents=persons[["person_id", "birth_date", "household_id", "relationship_code"]],
         residence=residence.residence_from_persons(persons, events),
-        insurance=read_frame(conn, models.InsuranceCoverage.__table__,
-                             ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"]),
-        welfare=read_frame(conn, models.WelfareCase.__table__, ["case_id", "household_id", "start_date", "end_date"]),
-        tax=read_frame(conn, tax_table, [
-            "person_id", "tax_year", "total_income_amount", "casualty_loss_deduction_amount",
-            "medical_deduction_amount", "small_business_deduction_amount", "disability_deduction_amount",
-            "dependents_count", "elderly_dependents_count"],
-            where=None if first_tax_year is None else tax_table.c.tax_year >= first_tax_year),
-        applications=read_frame(conn, models.Application.__table__,
-                                ["application_id", "child_person_id", "guardian_person_id", "application_date"]),
+        insurance=read_frame(conn, i, ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
+                             where=_among(i, "person_id", person_ids)),
+        welfare=read_frame(conn, w, ["case_id", "household_id", "start_date", "end_date"],
+                           where=_among(w, "household_id", household_ids)),
+        tax=read_frame(conn, t, TAX_COLUMNS, where=_where(
+            _among(t, "person_id", person_ids),
+            None if first_tax_year is None else t.c.tax_year >= first_tax_year)),
+        applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
+                                          "application_date"], where=_among(a, "child_person_id", person_ids)),
     )
 
 
-def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, run_id: str) -> int:
-    """Replace the stored periods of exactly the children whose periods changed; return that count."""
+def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, run_id: str,
+                  person_ids: set[str] | None = None) -> int:
+    """Replace the stored periods of exactly the children whose periods changed; return that count.
+
+    With ``person_ids`` only those persons' stored and fresh periods are compared and replaced (nobody
+    else's).
+    """
     table = models.EligibilityPeriod.__table__
-    stored = read_frame(conn, table, PERIOD_COLUMNS)
-    fresh = periods[PERIOD_COLUMNS]
+    stored = read_frame(conn, table, PERIOD_COLUMNS, where=_among(table, "person_id", person_ids))
+    fresh = periods[PERIOD_COLUMNS] if person_ids is None else periods.loc[
+        periods["person_id"].isin(person_ids), PERIOD_COLUMNS]
+    for frame in (stored, fresh):
+        for column in ("valid_from", "valid_to"):
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
     both = fresh.merge(stored, on=PERIOD_COLUMNS, how="outer", indicator=True)
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
@@ -100,6 +126,50 @@ def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: 
     return len(rows)
 
 
+def unrecorded_decisions(conn: Connection, month_decisions: pd.DataFrame, month: str,
+                         person_ids: set[str] | None = None) -> pd.DataFrame:
+    """The month's decisions not stored yet (decisions are keyed by month, person and decision type)."""
+    table = models.Decision.__table__
+    stored = read_frame(conn, table, ["person_id", "decision_type"],
+                        where=_where(table.c.month == month, _among(table, "person_id", person_ids)))
+    seen = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")
+    return month_decisions.loc[seen["_seen"].isna().to_numpy()]
+
+
+def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.DataFrame, *, month: str, policy,
+                    run_id: str, operator_id: str, purpose: str, person_ids: set[str] | None = None) -> dict:
+    """The effects of the month's new decisions, in the caller's transaction.
+
+    受給者番号 for the NEW ones, the decisions, the certificate state, the PMH outbox rows and one access
+    record (``purpose``); ``person_ids`` narrows the 受給者番号 read to a move-in case's persons. Returns the
+    counts ``assigned, inserted, certificates, queued``.
+    """
+    conn = session.connection()
+    _, month_end = month_bounds(month)
+    assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
+                                 policy.at(month_end).get("program.public_payer_number"), run_id)
+    inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
+                              ["month", "person_id", "decision_type"])
+    certificates = store_certificates(conn, previous, new_decisions, month)
+    r = models.Recipient.__table__
+    recipients = read_frame(conn, r, ["person_id", "recipient_no"], where=_among(r, "person_id", person_ids))
+    changes = new_decisions.merge(recipients, on="person_id", how="left")
+    queued = outbox.enqueue_changes(session, pd.DataFrame({
+        "person_id": changes["person_id"],
+        "change_type": changes["decision_type"].map(PMH_CHANGE_TYPE),
+        "reason": changes["decision_type"],
+        "event_date": changes["effective_date"],
+        "valid_from": changes["valid_from"],
+        "valid_to": changes["valid_to"],
+        "recipient_no": changes["recipient_no"],
+    }), run_id) if not changes.empty else 0
+    if not new_decisions.empty:
+        record_access(session, actor_id=operator_id, action="update", purpose=purpose,
+                      subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
+    return {"assigned": int(assigned), "inserted": int(inserted), "certificates": int(certificates),
+            "queued": int(queued or 0)}
+
+
 def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The span eligibility periods are computed and kept for: the claim window.
 
@@ -117,7 +187,7 @@ def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
 def decide_month(session: Session, *, month: str, policy, run_id: str, operator_id: str) -> dict:
     """The whole decision step for ``month`` (see the module docstring); returns aggregate counts."""
     conn = session.connection()
-    month_start, month_end = month_bounds(month)
+    month_start, _ = month_bounds(month)
     horizon_start, horizon_end = decision_horizon(month, policy)
     inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1)
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
@@ -127,33 +197,11 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
 
     previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])
     month_decisions = DecisionSchema.validate(decisions.decide_month(periods, previous, month, policy))
-    stored = read_frame(conn, models.Decision.__table__, ["person_id", "decision_type"],
-                        where=models.Decision.__table__.c.month == month)
-    fresh = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")
-    new_decisions = month_decisions.loc[fresh["_seen"].isna().to_numpy()]
-
-    snapshot = policy.at(month_end)
-    assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
-                                 snapshot.get("program.public_payer_number"), run_id)
-    inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
-                              ["month", "person_id", "decision_type"])
-    certificates = store_certificates(conn, previous, new_decisions, month)
-    recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"])
-    changes = new_decisions.merge(recipients, on="person_id", how="left")
-    queued = outbox.enqueue_changes(session, pd.DataFrame({
-        "person_id": changes["person_id"],
-        "change_type": changes["decision_type"].map(PMH_CHANGE_TYPE),
-        "reason": changes["decision_type"],
-        "event_date": changes["effective_date"],
-        "valid_from": changes["valid_from"],
-        "valid_to": changes["valid_to"],
-        "recipient_no": changes["recipient_no"],
-    }), run_id) if not changes.empty else 0
-    if not new_decisions.empty:
-        record_access(session, actor_id=operator_id, action="update", purpose="monthly-eligibility",
-                      subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
+    new_decisions = unrecorded_decisions(conn, month_decisions, month)
+    effects = store_decisions(session, previous, new_decisions, month=month, policy=policy, run_id=run_id,
+                              operator_id=operator_id, purpose="monthly-eligibility")
     by_type = new_decisions["decision_type"].value_counts().to_dict()
     return {"periods": int(len(periods)), "children_with_changed_periods": changed_children,
-            "new_decisions": int(inserted), "by_type": {k: int(v) for k, v in by_type.items()},
-            "recipient_numbers_assigned": assigned, "certificates_updated": certificates,
-            "pmh_outbox_rows": int(queued or 0), "month_start": str(month_start.date())}
+            "new_decisions": effects["inserted"], "by_type": {k: int(v) for k, v in by_type.items()},
+            "recipient_numbers_assigned": effects["assigned"], "certificates_updated": effects["certificates"],
+            "pmh_outbox_rows": effects["queued"], "month_start": str(month_start.date())}
