@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import inquiry as iq
-from store.movein_models import IncomeSource, MoveInCase, MoveInConsent
+from store.movein_models import MoveInCase, MoveInConsent
 
 CASE_ID = re.compile(r"^[0-9A-Za-z-]{1,16}$")
 CONSENT_ID = re.compile(r"^[0-9A-Za-z-]{1,20}$")
@@ -71,8 +71,3 @@ def load_consent(session: Session, consent_id: str | None) -> iq.Consent | None:
         return None
     years = tuple(int(y) for y in row.tax_years.split(",")) if row.tax_years else ()
     return iq.Consent(row.consent_id, row.consent_date, row.scope, row.household_id, years)
-
-
-def income_sources(session: Session, person_ids: list[str]) -> list[IncomeSource]:
-    """Recorded income sources of the persons."""
-    return list(session.scalars(select(IncomeSource).where(IncomeSource.person_id.in_(person_ids))))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from store import models
 
@@ -10,15 +10,6 @@ from store import models
 BUSINESS_TABLES = ("person", "resident_event", "tax_record", "insurance_coverage", "application",
                    "eligibility_period", "recipient", "decision", "certificate", "pmh_outbox",
                    "movein_case", "income_source")
-
-
-def table_counts(engine: Engine, tables=BUSINESS_TABLES) -> dict[str, int]:
-    """Row count per table."""
-    import store.movein_models  # noqa: F401 - registers the move-in tables
-
-    with engine.connect() as conn:
-        return {name: int(conn.execute(select(func.count()).select_from(models.Base.metadata.tables[name]))
-                          .scalar_one()) for name in tables}
 
 
 def snapshot(engine: Engine, tables=BUSINESS_TABLES) -> dict[str, list[tuple]]:
