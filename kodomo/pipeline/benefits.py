@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from connectors import zengin
 from connectors.files import file_sha256, read_input_csv, read_manifest
@@ -151,15 +151,18 @@ def attach_admission_history(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.Da
     return out
 
 
+def _read_chunked(conn: Connection, table, columns: list[str], column: str, keys: list, chunk: int = 10_000
+                  ) -> pd.DataFrame:
+    """``read_frame`` of the rows whose ``column`` is one of ``keys``, in IN-lists of at most ``chunk`` keys."""
+    parts = [read_frame(conn, table, columns, where=table.c[column].in_(keys[i:i + chunk]))
+             for i in range(0, len(keys), chunk)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
 def _stored_admissions(conn: Connection, admission_ids: pd.Series) -> pd.DataFrame:
-    table = bm.BenefitClaim.__table__
-    ids = sorted(set(admission_ids.dropna().astype(str)))
     columns = ["claim_id", "admission_id", "first_service_date", "service_days", "copay_rule_amount"]
-    if not ids:
-        return pd.DataFrame(columns=columns)
-    parts = [read_frame(conn, table, columns, where=table.c.admission_id.in_(ids[i:i + 10_000]))
-             for i in range(0, len(ids), 10_000)]
-    return pd.concat(parts, ignore_index=True)
+    return _read_chunked(conn, bm.BenefitClaim.__table__, columns, "admission_id",
+                         sorted(set(admission_ids.dropna().astype(str))))
 
 
 def assess(conn: Connection, claims: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -258,11 +261,10 @@ def reassess_stored_claims(conn: Connection, policy: Policy, *, month: str, run_
     else:
         recipient = models.Recipient.__table__
         numbers = read_frame(conn, recipient, ["recipient_no"], where=recipient.c.person_id.in_(person_ids))
-        parts = [read_frame(conn, table, columns, where=table.c.person_id.in_(person_ids[i:i + 10_000]))
-                 for i in range(0, len(person_ids), 10_000)]
-        parts += [read_frame(conn, table, columns, where=(table.c.person_id.is_(None)) & (
-            table.c.recipient_no.in_(numbers["recipient_no"].tolist())))] if len(numbers) else []
-        stored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+        stored = _read_chunked(conn, table, columns, "person_id", person_ids)
+        if len(numbers):  # rejected as NOT_REGISTERED before the 受給者番号 was assigned
+            stored = pd.concat([stored, read_frame(conn, table, columns, where=(table.c.person_id.is_(None)) & (
+                table.c.recipient_no.in_(numbers["recipient_no"].tolist())))], ignore_index=True)
     if exclude_claim_ids is not None and len(stored):
         stored = stored[~stored["claim_id"].isin(exclude_claim_ids)]
     if stored.empty:
@@ -290,15 +292,8 @@ def ledger(conn: Connection, claim_ids: pd.Series) -> pd.DataFrame:
     """
     ids = sorted(set(claim_ids.astype(str)))
     pay, rec = bm.BenefitPayment.__table__, bm.Receivable.__table__
-    paid, claimed = [], []
-    for i in range(0, len(ids), 10_000):
-        chunk = ids[i:i + 10_000]
-        paid.append(read_frame(conn, pay, ["claim_id", "amount"], where=pay.c.claim_id.in_(chunk)))
-        claimed.append(read_frame(conn, rec, ["claim_id", "amount", "paid_amount", "status"],
-                                  where=rec.c.claim_id.in_(chunk)))
-    paid_frame = pd.concat(paid, ignore_index=True) if paid else pd.DataFrame(columns=["claim_id", "amount"])
-    refunds = (pd.concat(claimed, ignore_index=True) if claimed
-               else pd.DataFrame(columns=["claim_id", "amount", "paid_amount", "status"]))
+    paid_frame = _read_chunked(conn, pay, ["claim_id", "amount"], "claim_id", ids)
+    refunds = _read_chunked(conn, rec, ["claim_id", "amount", "paid_amount", "status"], "claim_id", ids)
     in_force = np.where(refunds["status"] == "CANCELLED", refunds["paid_amount"], refunds["amount"])
     return pd.concat([
         pd.DataFrame({"claim_id": paid_frame["claim_id"], "paid_amount": paid_frame["amount"].astype("int64"),
@@ -372,14 +367,12 @@ def write_off_receivables(conn: Connection, receivable_ids: list[int]) -> int:
     records = pd.DataFrame({"_id": current["id"], "written_off_amount": current["amount"] - current["paid_amount"],
                             "status": "WRITTEN_OFF"}).astype(object).to_dict("records")
     if records:
-        from sqlalchemy import bindparam
         conn.execute(update(table).where(table.c.id == bindparam("_id")).values(
             written_off_amount=bindparam("written_off_amount"), status=bindparam("status")), records)
     return len(records)
 
 
 def _refresh_receivables(conn: Connection, receivable_ids: list[int]) -> None:
-    from sqlalchemy import bindparam
     table, pays = bm.Receivable.__table__, bm.ReceivablePayment.__table__
     collected = read_frame(conn, pays, ["receivable_id", "amount"], where=pays.c.receivable_id.in_(receivable_ids))
     totals = collected.groupby("receivable_id")["amount"].sum()
