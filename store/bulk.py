@@ -79,6 +79,18 @@ def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = N
     return frame
 
 
+def read_frame_in(conn: Connection, table: Table, columns: Sequence[str], key_column: str, keys: Sequence,
+                  chunk: int = 10_000) -> pd.DataFrame:
+    """:func:`read_frame` of the rows whose ``key_column`` is in ``keys``, in chunked IN lists.
+
+    No keys = an empty frame with ``columns``.
+    """
+    keys = list(keys)
+    parts = [read_frame(conn, table, columns, where=table.c[key_column].in_(keys[start:start + chunk]))
+             for start in range(0, len(keys), chunk)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+
+
 def _python_type(column) -> type | None:
     try:
         return column.type.python_type

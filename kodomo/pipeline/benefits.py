@@ -44,7 +44,7 @@ from schemas.claims import (
 from schemas.validate import validate_frame
 from store import benefit_models as bm
 from store import models
-from store.bulk import insert_frame, insert_missing, read_frame, upsert_frame
+from store.bulk import insert_frame, insert_missing, read_frame, read_frame_in, upsert_frame
 
 CLAIM_FILES = {"claims.csv": (CLAIM_COLUMNS, ClaimSchema), "reimbursement_applications.csv": (
     REIMBURSEMENT_COLUMNS, ReimbursementApplicationSchema)}
@@ -151,17 +151,9 @@ def attach_admission_history(frame: pd.DataFrame, stored: pd.DataFrame) -> pd.Da
     return out
 
 
-def _read_chunked(conn: Connection, table, columns: list[str], column: str, keys: list, chunk: int = 10_000
-                  ) -> pd.DataFrame:
-    """``read_frame`` of the rows whose ``column`` is one of ``keys``, in IN-lists of at most ``chunk`` keys."""
-    parts = [read_frame(conn, table, columns, where=table.c[column].in_(keys[i:i + chunk]))
-             for i in range(0, len(keys), chunk)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-
-
 def _stored_admissions(conn: Connection, admission_ids: pd.Series) -> pd.DataFrame:
     columns = ["claim_id", "admission_id", "first_service_date", "service_days", "copay_rule_amount"]
-    return _read_chunked(conn, bm.BenefitClaim.__table__, columns, "admission_id",
+    return read_frame_in(conn, bm.BenefitClaim.__table__, columns, "admission_id",
                          sorted(set(admission_ids.dropna().astype(str))))
 
 
@@ -261,7 +253,7 @@ def reassess_stored_claims(conn: Connection, policy: Policy, *, month: str, run_
     else:
         recipient = models.Recipient.__table__
         numbers = read_frame(conn, recipient, ["recipient_no"], where=recipient.c.person_id.in_(person_ids))
-        stored = _read_chunked(conn, table, columns, "person_id", person_ids)
+        stored = read_frame_in(conn, table, columns, "person_id", person_ids)
         if len(numbers):  # rejected as NOT_REGISTERED before the 受給者番号 was assigned
             stored = pd.concat([stored, read_frame(conn, table, columns, where=(table.c.person_id.is_(None)) & (
                 table.c.recipient_no.in_(numbers["recipient_no"].tolist())))], ignore_index=True)
@@ -292,8 +284,8 @@ def ledger(conn: Connection, claim_ids: pd.Series) -> pd.DataFrame:
     """
     ids = sorted(set(claim_ids.astype(str)))
     pay, rec = bm.BenefitPayment.__table__, bm.Receivable.__table__
-    paid_frame = _read_chunked(conn, pay, ["claim_id", "amount"], "claim_id", ids)
-    refunds = _read_chunked(conn, rec, ["claim_id", "amount", "paid_amount", "status"], "claim_id", ids)
+    paid_frame = read_frame_in(conn, pay, ["claim_id", "amount"], "claim_id", ids)
+    refunds = read_frame_in(conn, rec, ["claim_id", "amount", "paid_amount", "status"], "claim_id", ids)
     in_force = np.where(refunds["status"] == "CANCELLED", refunds["paid_amount"], refunds["amount"])
     return pd.concat([
         pd.DataFrame({"claim_id": paid_frame["claim_id"], "paid_amount": paid_frame["amount"].astype("int64"),

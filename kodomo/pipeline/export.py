@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from kodomo.privacy.audit import record_access
 from kodomo.privacy.crypto import KeyRing
 from store import models
-from store.bulk import read_frame
+from store.bulk import read_frame, read_frame_in
 
 
 def _geta(error: UnicodeEncodeError) -> tuple[str, int]:
@@ -68,10 +68,7 @@ def month_decisions(conn: Connection, month: str, ring: KeyRing | None = None) -
     person = models.Person.__table__
     columns = ["person_id", "birth_date", "dv_support_flag", *(["profile_enc"] if ring else [])]
     ids = decisions["person_id"].unique().tolist()
-    persons = pd.concat([
-        read_frame(conn, person, columns, where=person.c.person_id.in_(ids[i:i + 10_000]))
-        for i in range(0, len(ids), 10_000)
-    ], ignore_index=True)
+    persons = read_frame_in(conn, person, columns, "person_id", ids)
     if ring is not None:
         profiles = ring.decrypt_many(persons["profile_enc"].tolist(), table="person", column="profile",
                                      row_keys=persons["person_id"].tolist())
