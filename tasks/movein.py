@@ -8,6 +8,7 @@ reported, and nothing of it is half-applied.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
 
@@ -92,8 +93,6 @@ def apply_events(batch: changes.EventBatch, run_id: str, operator_id: str, as_of
 @sanitised(stage="publish_summary")
 def publish_changes_summary(results: list[dict], files: list[str], as_of: dt.date) -> dict:
     """Markdown artifact per run (counts only); returns the totals."""
-    from pathlib import Path
-
     for result, name in zip(results, files, strict=True):
         create_markdown_artifact(key="resident-changes", markdown=changes.summary_markdown(result, Path(name).name),
                                  description="Resident changes batch")
