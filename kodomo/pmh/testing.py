@@ -122,5 +122,5 @@ def kill_and_rerun(engine: Engine, ring: KeyRing, url: str, db_url: str, home: s
     assert child.returncode == -signal.SIGKILL, (child.returncode, child.stderr[-2000:])
     before = outbox_status_counts(engine)
     relay_once(engine, fast_client(url), ring, RelayOptions(claim_batches=1, poll_interval_s=0.01,
-                                                            result_timeout_s=5))
+                                                            result_timeout_s=30))
     return {"before_rerun": before, **assert_clean(engine, ring, url)}

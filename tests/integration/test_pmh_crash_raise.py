@@ -13,7 +13,7 @@ from kodomo.pmh.simulator import SimConfig, SimServer
 from kodomo.pmh.synthetic import create_subjects
 from kodomo.pmh.testing import TOKEN, assert_clean, fast_client, sim_stats
 
-OPTS = RelayOptions(senders=1, claim_batches=1, poll_interval_s=0.01, result_timeout_s=5)
+OPTS = RelayOptions(senders=1, claim_batches=1, poll_interval_s=0.01, result_timeout_s=30)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from kodomo.pmh.testing import (
 from store.db import session_scope
 from store.pmh_models import PmhSubject
 
-OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=5)
+OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=30)
 
 
 @pytest.fixture(scope="module")

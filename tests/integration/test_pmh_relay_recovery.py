@@ -15,7 +15,7 @@ from kodomo.pmh.synthetic import create_subjects
 from kodomo.pmh.testing import TOKEN, fast_client, outbox_status_counts, sim_stats, stored_pmh_ids
 from store.pmh_models import PmhBatch
 
-OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=5)
+OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=30)
 
 
 @pytest.fixture(scope="module")
