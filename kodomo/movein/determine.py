@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from kodomo.pipeline import decide
 from rules import decisions, eligibility
-from rules.dates import month_bounds
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from store import models
 from store.bulk import read_frame
@@ -41,9 +40,13 @@ def household_persons(session: Session, household_ids: set[str], extra_person_id
 
 
 def determine_periods(inputs, policy, month: str) -> pd.DataFrame:
-    """Eligibility periods over the monthly run's horizon (``as_of`` = month end), so stored periods agree."""
-    _, month_end = month_bounds(month)
-    return EligibilityPeriodSchema.validate(eligibility.determine_eligibility(inputs, policy, as_of=month_end))
+    """Eligibility periods over the monthly run's horizon (:func:`decide.decision_horizon`).
+
+    The periods stored by a move-in case and by the monthly run then agree.
+    """
+    horizon_start, horizon_end = decide.decision_horizon(month, policy)
+    return EligibilityPeriodSchema.validate(
+        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
 
 
 def redetermine(session: Session, *, household_ids: set[str], person_ids: set[str], month: str, policy,
