@@ -160,6 +160,3 @@ class ReceivablePayment(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-
-BENEFIT_TABLES = [BenefitClaim.__table__, BenefitPayment.__table__, Receivable.__table__,
-                  ReceivablePayment.__table__]

@@ -75,10 +75,3 @@ class IncomeSource(Base):
     consent_id: Mapped[str | None] = mapped_column(String(20))
     run_id: Mapped[str] = mapped_column(String(64))
 
-
-MOVEIN_TABLES = [MoveInCase.__table__, MoveInConsent.__table__, IncomeSource.__table__]
-
-
-def ensure_tables(engine) -> None:
-    """Create the move-in tables if a migration has not (until store/models.py imports this module)."""
-    Base.metadata.create_all(engine, tables=MOVEIN_TABLES, checkfirst=True)

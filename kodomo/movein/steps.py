@@ -22,7 +22,6 @@ from kodomo.settings import get_settings
 from policy import load_policy
 from store import migrate
 from store.db import engine_for, session_scope
-from store.movein_models import ensure_tables
 
 
 def engine():
@@ -39,7 +38,6 @@ def prepare_database() -> None:
     if url in _PREPARED:
         return
     migrate.upgrade(url)
-    ensure_tables(engine())
     _PREPARED.add(url)
 
 

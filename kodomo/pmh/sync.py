@@ -22,9 +22,8 @@ from kodomo.settings import get_settings
 from store import migrate
 from store.db import engine_for, session_scope
 from store.models import PmhOutbox
-from store.pmh_models import PmhBatch, PmhResult, PmhSubject
+from store.pmh_models import PmhBatch
 
-PMH_TABLES = [PmhBatch.__table__, PmhResult.__table__, PmhSubject.__table__]
 SYNC_OPTIONS = RelayOptions(senders=4, claim_batches=8, result_timeout_s=60.0)
 
 
@@ -38,7 +37,6 @@ def begin_run(operator_id: str, run_id: str | None = None) -> str:
     settings = get_settings()
     migrate.upgrade(settings.resolved_database_url)
     eng = engine()
-    PmhBatch.metadata.create_all(eng, tables=PMH_TABLES, checkfirst=True)
     run_id = run_id or f"local-{uuid.uuid4()}"
     with eng.begin() as conn:
         runs.start_run(conn, run_id=run_id, flow_name="pmh-sync", month=None, operator_id=operator_id,
