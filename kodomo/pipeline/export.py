@@ -14,13 +14,13 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from kodomo.privacy.audit import record_access
 from kodomo.privacy.crypto import KeyRing
 from store import models
-from store.bulk import read_frame, read_frame_in
+from store.bulk import read_frame
 
 
 def _geta(error: UnicodeEncodeError) -> tuple[str, int]:
@@ -67,8 +67,9 @@ def month_decisions(conn: Connection, month: str, ring: KeyRing | None = None) -
         return decisions
     person = models.Person.__table__
     columns = ["person_id", "birth_date", "dv_support_flag", *(["profile_enc"] if ring else [])]
-    ids = decisions["person_id"].unique().tolist()
-    persons = read_frame_in(conn, person, columns, "person_id", ids)
+    # One statement with a sub-select: no bound list of ids, however many children were decided.
+    persons = read_frame(conn, person, columns,
+                         where=person.c.person_id.in_(select(decision.c.person_id).where(decision.c.month == month)))
     if ring is not None:
         profiles = ring.decrypt_many(persons["profile_enc"].tolist(), table="person", column="profile",
                                      row_keys=persons["person_id"].tolist())
