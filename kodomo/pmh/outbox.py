@@ -62,6 +62,30 @@ def batch_key(keys: Iterable[str]) -> str:
     return hashlib.sha256((_BATCH_PREFIX + "|" + "|".join(sorted(keys))).encode()).hexdigest()
 
 
+def queued_keys(conn, keys: list[str]) -> set[str]:
+    """The subset of ``keys`` already in the outbox.
+
+    PostgreSQL takes the keys as one array parameter (``= ANY``): a 150,000-key month costs one short
+    statement instead of thirty 5,000-item IN lists that the driver must parse. SQLite gets IN chunks.
+    """
+    table = PmhOutbox.__table__
+    if not keys:
+        return set()
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute("SELECT idempotency_key FROM pmh_outbox WHERE idempotency_key = ANY(%s)", (keys,))
+            return {row[0] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
+    existing: set[str] = set()
+    for start in range(0, len(keys), 5_000):
+        chunk = keys[start:start + 5_000]
+        existing.update(conn.execute(select(table.c.idempotency_key).where(table.c.idempotency_key.in_(chunk)))
+                        .scalars())
+    return existing
+
+
 def enqueue_changes(session: Session, changes_frame: pd.DataFrame, run_id: str) -> int:
     """Insert one PENDING outbox row per change not queued before; returns the number inserted.
 
@@ -82,12 +106,7 @@ def enqueue_changes(session: Session, changes_frame: pd.DataFrame, run_id: str) 
     frame = frame.drop_duplicates("idempotency_key")
     conn = session.connection()
     table = PmhOutbox.__table__
-    keys = frame["idempotency_key"].tolist()
-    existing: set[str] = set()
-    for start in range(0, len(keys), 5_000):
-        chunk = keys[start:start + 5_000]
-        existing.update(conn.execute(select(table.c.idempotency_key).where(table.c.idempotency_key.in_(chunk)))
-                        .scalars())
+    existing = queued_keys(conn, frame["idempotency_key"].tolist())
     if existing:
         frame = frame.loc[~frame["idempotency_key"].isin(existing)]
     if frame.empty:
