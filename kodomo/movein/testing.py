@@ -103,3 +103,35 @@ if pytest is not None:
             cases.record_consent(s, consent_id=consent_id, household_id=h.household_id, person_id=h.guardian_id,
                                  consent_date=kw.pop("consent_date", AS_OF), scope=kw.pop("scope", "income_inquiry"),
                                  recorded_by="demo-operator", **kw)
+
+
+def registered_household(env):
+    """Household 1 moved in and was determined (file connectors: no HTTP needed)."""
+    from connectors import inquiry as iq
+    from kodomo.movein import steps
+
+    h = env["known"]
+    steps.run_move_in(movein_request(h, income_source="not_yet"), connectors=iq.file_connectors(env["inquiry_dir"]),
+                      notices=False)
+    return h
+
+
+def decision_set(engine) -> set:
+    """Every stored (person_id, decision_type)."""
+    from sqlalchemy import select
+
+    from store import models
+
+    with engine.connect() as conn:
+        return set(conn.execute(select(models.Decision.person_id, models.Decision.decision_type)).all())
+
+
+def outbox_set(engine) -> set:
+    """Every PMH outbox row as (person_id, change_type, reason, event_date)."""
+    from sqlalchemy import select
+
+    from store import models
+
+    with engine.connect() as conn:
+        return set(conn.execute(select(models.PmhOutbox.person_id, models.PmhOutbox.change_type,
+                                       models.PmhOutbox.reason, models.PmhOutbox.event_date)).all())

@@ -6,7 +6,6 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from connectors import inquiry as iq
 from kodomo.movein import demo, steps
 from kodomo.movein import testing as mt
 from store import models
@@ -17,28 +16,9 @@ movein_env = mt.movein_env
 AS_OF = dt.date(2026, 11, 20)
 
 
-def _registered_household(env):
-    """Household 1 moved in and was determined (file connectors: no HTTP needed here)."""
-    h = env["known"]
-    steps.run_move_in(mt.movein_request(h, income_source="not_yet"), connectors=iq.file_connectors(env["inquiry_dir"]),
-                      notices=False)
-    return h
-
-
-def _decisions(engine):
-    with engine.connect() as conn:
-        return set(conn.execute(select(models.Decision.person_id, models.Decision.decision_type)).all())
-
-
-def _outbox(engine):
-    with engine.connect() as conn:
-        return set(conn.execute(select(models.PmhOutbox.person_id, models.PmhOutbox.change_type,
-                                       models.PmhOutbox.reason, models.PmhOutbox.event_date)).all())
-
-
 def test_birth_with_application_gets_a_certificate(movein_env):
     env = movein_env
-    h = _registered_household(env)
+    h = mt.registered_household(env)
     baby = "3000000019"
     born = dt.date(2026, 11, 5)
     events = demo.write_events(env["tmp"] / "births", [
@@ -50,14 +30,14 @@ def test_birth_with_application_gets_a_certificate(movein_env):
     summary = steps.run_resident_changes(str(events), "demo-operator", as_of=AS_OF)
 
     assert summary["events"] == 1 and summary["by_type"] == {"NEW": 1} and summary["households"] == 1
-    assert (baby, "NEW") in _decisions(env["engine"])
+    assert (baby, "NEW") in mt.decision_set(env["engine"])
     with env["engine"].connect() as conn:
         period = conn.execute(select(models.EligibilityPeriod.valid_from)
                               .where(models.EligibilityPeriod.person_id == baby)).scalar_one()
         person = conn.execute(select(models.Person.household_id, models.Person.residence_start_date)
                               .where(models.Person.person_id == baby)).one()
     assert period == born and tuple(person) == (h.household_id, born)  # covered from birth (applied ≤ 30 days)
-    assert {(p, t) for p, t, _, _ in _outbox(env["engine"])} >= {(baby, "1")}
+    assert {(p, t) for p, t, _, _ in mt.outbox_set(env["engine"])} >= {(baby, "1")}
 
     before = mt.snapshot(env["engine"])
     again = steps.run_resident_changes(str(events), "demo-operator", as_of=AS_OF)

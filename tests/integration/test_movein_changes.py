@@ -6,7 +6,6 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from connectors import inquiry as iq
 from kodomo.movein import demo, steps
 from kodomo.movein import testing as mt
 from store import models
@@ -17,28 +16,9 @@ movein_env = mt.movein_env
 AS_OF = dt.date(2026, 11, 20)
 
 
-def _registered_household(env):
-    """Household 1 moved in and was determined (file connectors: no HTTP needed here)."""
-    h = env["known"]
-    steps.run_move_in(mt.movein_request(h, income_source="not_yet"), connectors=iq.file_connectors(env["inquiry_dir"]),
-                      notices=False)
-    return h
-
-
-def _decisions(engine):
-    with engine.connect() as conn:
-        return set(conn.execute(select(models.Decision.person_id, models.Decision.decision_type)).all())
-
-
-def _outbox(engine):
-    with engine.connect() as conn:
-        return set(conn.execute(select(models.PmhOutbox.person_id, models.PmhOutbox.change_type,
-                                       models.PmhOutbox.reason, models.PmhOutbox.event_date)).all())
-
-
 def test_death_and_move_out_end_eligibility_and_delete_at_pmh(movein_env):
     env = movein_env
-    h = _registered_household(env)
+    h = mt.registered_household(env)
     older, younger = h.child_ids
     died, left = dt.date(2026, 11, 10), dt.date(2026, 11, 15)
     directory = env["tmp"] / "changes"
@@ -51,7 +31,7 @@ def test_death_and_move_out_end_eligibility_and_delete_at_pmh(movein_env):
 
     assert summary["files"] == 2 and summary["events"] == 4
     assert summary["by_type"] == {"LOSS_DEATH": 1, "LOSS_MOVE_OUT": 1}
-    outbox = _outbox(env["engine"])
+    outbox = mt.outbox_set(env["engine"])
     assert (older, "2", "LOSS_DEATH", dt.date(2026, 11, 11)) in outbox  # effective the day after death
     assert (younger, "2", "LOSS_MOVE_OUT", left) in outbox              # effective on the 異動日
     with env["engine"].connect() as conn:
