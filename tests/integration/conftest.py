@@ -28,3 +28,24 @@ def kodomo_env(monkeypatch, tmp_path, db_url):
     yield get_settings()
     dispose_engines()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A local PMH simulator on a free loopback port, one per test module (modules may override it)."""
+    from kodomo.pmh.simulator import SimConfig, SimServer
+    from kodomo.pmh.testing import TOKEN
+
+    with SimServer(SimConfig(token=TOKEN)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def sim(server):
+    """The module's PMH simulator, reset to an empty state with a 5 ms intermediary step."""
+    from kodomo.pmh.simulator import SimConfig
+    from kodomo.pmh.testing import TOKEN
+
+    server.sim.reset()
+    server.sim.reconfigure(**SimConfig(token=TOKEN, task_delay_ms=5).__dict__)
+    return server

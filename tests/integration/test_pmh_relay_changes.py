@@ -4,16 +4,13 @@ Counts come from the simulator's own state."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from sqlalchemy import select
 
 from kodomo.pmh.outbox import enqueue_changes
 from kodomo.pmh.payload import ProgramConfig
 from kodomo.pmh.relay import RelayOptions, relay_once
-from kodomo.pmh.simulator import SimConfig, SimServer
 from kodomo.pmh.synthetic import create_subjects
 from kodomo.pmh.testing import (
-    TOKEN,
     fast_client,
     outbox_status_counts,
     sim_stats,
@@ -26,17 +23,6 @@ from store.pmh_models import PmhSubject
 OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=30)
 
 
-@pytest.fixture(scope="module")
-def server():
-    with SimServer(SimConfig(token=TOKEN)) as srv:
-        yield srv
-
-
-@pytest.fixture
-def sim(server):
-    server.sim.reset()
-    server.sim.reconfigure(**SimConfig(token=TOKEN, task_delay_ms=5).__dict__)
-    return server
 
 
 def test_delete_with_event_date_and_per_person_order(engine, key_ring, sim):

@@ -10,25 +10,13 @@ from sqlalchemy import select
 
 from connectors.pmh import FilePmhClient, HttpPmhClient, PmhRejected
 from kodomo.pmh.relay import RelayOptions, relay_once
-from kodomo.pmh.simulator import SimConfig, SimServer
 from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import TOKEN, fast_client, outbox_status_counts, sim_stats, stored_pmh_ids
+from kodomo.pmh.testing import fast_client, outbox_status_counts, sim_stats, stored_pmh_ids
 from store.pmh_models import PmhBatch
 
 OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=30)
 
 
-@pytest.fixture(scope="module")
-def server():
-    with SimServer(SimConfig(token=TOKEN)) as srv:
-        yield srv
-
-
-@pytest.fixture
-def sim(server):
-    server.sim.reset()
-    server.sim.reconfigure(**SimConfig(token=TOKEN, task_delay_ms=5).__dict__)
-    return server
 
 
 def test_unavailable_then_resent_with_the_same_key(engine, key_ring, sim):
