@@ -1,7 +1,7 @@
 """Benchmark of the benefit stage: ``python -m benchmarks.benefits --claims N``.
 
 Builds ~N/10 synthetic children with eligibility periods, draws N receipts spread over the twelve months
-of FY2025 (kodomo.generate.claims), writes them as ``claims.csv`` and ``reimbursement_applications.csv``
+of FY2025 (devtools.generate.claims), writes them as ``claims.csv`` and ``reimbursement_applications.csv``
 (untimed), then times what a run does with them: read (encoding detection), validate (Pandera, lazy,
 quarantine), build the stage frame, eligibility per receipt, amounts, prefecture summary and the 全銀 file
 of the reimbursements. The last printed line is one JSON object (``claims``, ``total_s`` (wall clock), ``cpu_s``,
@@ -43,7 +43,7 @@ def _children(count: int, seed: int) -> pd.DataFrame:
 
 def generate_files(directory: Path, claims: int, seed: int) -> None:
     """Write ``claims`` receipts spread over FY2025 (one month at a time, appended)."""
-    from kodomo.generate.claims import synthetic_receipts
+    from devtools.generate.claims import synthetic_receipts
 
     children = _children(max(claims // 10, 10), seed)
     months = pd.period_range("2025-04", "2026-03", freq="M").strftime("%Y-%m").tolist()

@@ -38,8 +38,12 @@ def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
 
 def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str, float]:
     """Run every stage once with the key ring ``ring``; return seconds per stage."""
-    from kodomo.pipeline import decide, export, ingest, persist, runs, summary
     from policy import load_policy
+    from services import runs
+    from services.eligibility import decide
+    from services.intake import ingest, persist
+    from services.notices import lists as export
+    from services.notices import summary
     from store import migrate
     from store.db import make_engine, session_scope
 
@@ -102,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rerun", action="store_true", help="also time a re-run of the same month")
     args = parser.parse_args(argv)
 
-    from kodomo.generate import generate_dataset
-    from kodomo.privacy.crypto import KeyRing
+    from devtools.generate import generate_dataset
+    from privacy.crypto import KeyRing
 
     workdir = Path(tempfile.mkdtemp(prefix="kodomo-bench-"))
     try:

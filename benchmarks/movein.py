@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     # Flow mode uses Prefect's ephemeral API in this process; give it time to start on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
-    from kodomo import inquiry_sim
-    from kodomo.movein import demo
-    from kodomo.pmh.simulator import SimConfig, SimServer
+    from devtools import inquiry_sim
+    from devtools import movein_demo as demo
+    from devtools.pmh_simulator import SimConfig, SimServer
 
     households = [demo.demo_household(n, move_in_date=dt.date(2026, 10, 20)) for n in range(1, args.repeat + 2)]
     inquiry_dir = demo.write_inquiry_dir(workdir / "inquiry", households)
@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     with inquiry_sim.serve_in_thread(sim) as inquiry, SimServer(SimConfig(token="bench-token")) as pmh:
         os.environ.update({"KODOMO_CONNECTOR": "http", "KODOMO_INQUIRY_URL": inquiry.base_url,
                            "KODOMO_PMH_URL": pmh.url, "KODOMO_PMH_TOKEN": "bench-token"})
-        from kodomo.movein.params import MoveInCase
-        from kodomo.movein.testing import prepared_engine
-        from kodomo.settings import get_settings
+        from config.settings import get_settings
+        from devtools.movein_testing import prepared_engine
+        from services.movein.params import MoveInCase
 
         get_settings.cache_clear()
         engine = prepared_engine(url)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                               insurer_number="01040013", as_of=AS_OF, send_to_pmh=True)
             started = time.perf_counter()
             if args.no_prefect:
-                from kodomo.movein import steps
+                from services.movein import steps
 
                 steps.run_move_in(case.to_request(), pmh=True)
             else:

@@ -37,7 +37,7 @@ def _free_port() -> int:
 def _start_simulator(config: dict) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.Popen([sys.executable, "-m", "kodomo.pmh.simulator", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.pmh_simulator", "--port", str(port),
                              "--config", json.dumps(config)], env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import store.models  # noqa: F401 - registers every table
     from connectors.pmh import HttpPmhClient, make_retry
-    from kodomo.pmh.relay import RelayOptions, relay_once
-    from kodomo.pmh.synthetic import create_subjects
-    from kodomo.pmh.testing import outbox_status_counts
-    from kodomo.privacy.crypto import KeyRing
+    from devtools.pmh_synthetic import create_subjects
+    from devtools.pmh_testing import outbox_status_counts
+    from privacy.crypto import KeyRing
+    from services.pmh.relay import RelayOptions, relay_once
     from store.db import Base, make_engine
     from store.pmh_models import PmhSubject
 

@@ -16,7 +16,7 @@ per client; transient failures are retried only here, style.md points 12–14):
 Frames come back in the inbox layouts of docs/architecture.md (all ``str`` columns, missing = NA, plus
 ``source_row``) so the Pandera models in ``schemas/`` validate them exactly like inbox files.
 
-Errors never carry personal values: identifiers are masked (``kodomo.privacy.masking.mask_id``) and a
+Errors never carry personal values: identifiers are masked (``privacy.masking.mask_id``) and a
 server's 4xx is reported by its status and error code only.
 """
 
@@ -63,7 +63,7 @@ FILE_NAMES = {
 
 
 def _mask(value: object) -> str:
-    from kodomo.privacy.masking import mask_id
+    from privacy.masking import mask_id
 
     return mask_id(value)
 
@@ -73,7 +73,7 @@ class InquiryError(Exception):
     """Base of every inquiry failure; ``service`` names the outside system, never a person."""
 
     code = "INQUIRY_ERROR"
-    #: The message holds masked ids, codes and counts only (kodomo.privacy.errors passes it through).
+    #: The message holds masked ids, codes and counts only (privacy.errors passes it through).
     safe_message = True
 
     def __init__(self, service: str, message: str) -> None:
@@ -527,7 +527,7 @@ def http_connectors(base_url: str, *, options: HttpOptions | None = None,
 def default_inquiry_dir(settings=None) -> Path:
     """The embedded default's inquiry directory: ``<home>/inquiry``."""
     if settings is None:
-        from kodomo.settings import get_settings
+        from config.settings import get_settings
 
         settings = get_settings()
     return Path(settings.home) / "inquiry"
@@ -537,7 +537,7 @@ def connectors_from_settings(settings=None, *, directory: str | Path | None = No
                              options: HttpOptions | None = None) -> InquiryConnectors:
     """Pick the implementation from settings (``connector``: ``file`` default, or ``http``)."""
     if settings is None:
-        from kodomo.settings import get_settings
+        from config.settings import get_settings
 
         settings = get_settings()
     if settings.connector == "http":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from kodomo.movein.params import MoveInCase
+from services.movein.params import MoveInCase
 from tasks import common
 from tasks import movein as t
 

@@ -1,7 +1,7 @@
 """PMH linkage tables: one row per registration request, per-record results and the PMH-ID per person.
 
 * ``pmh_batch`` — one registration request (≤ 100 records). ``batch_id`` is the request's
-  Idempotency-Key (derived from the sorted record keys, :func:`kodomo.pmh.outbox.batch_key`), so a
+  Idempotency-Key (derived from the sorted record keys, :func:`services.pmh.outbox.batch_key`), so a
   re-sent batch is recognised by PMH and returns the original task.
 * ``pmh_result`` — the per-record outcome PMH reported for an outbox row (PMH-ID assigned, deleted, or an
   error code). Error codes only; never personal data.

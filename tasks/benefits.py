@@ -1,4 +1,4 @@
-"""Adapter tasks of the benefit stage: each wraps one plain function of ``kodomo.pipeline.benefits``.
+"""Adapter tasks of the benefit stage: each wraps one plain function of ``services.benefits.run``.
 
 Tasks return counts, ids or frames that stay in-process (``persist_result=False``, ``cache_policy=NO_CACHE``
 via :func:`tasks.common.pipeline_task`); exceptions leave them sanitised (codes, files, rows, columns).
@@ -12,14 +12,14 @@ import os
 import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from config.settings import get_settings
 from connectors import zengin
-from kodomo.pipeline import benefits as stage
-from kodomo.pipeline import runs
-from kodomo.privacy.audit import record_access
-from kodomo.privacy.crypto import load_key_ring
-from kodomo.privacy.errors import sanitised
-from kodomo.settings import get_settings
 from policy import load_policy
+from privacy.audit import record_access
+from privacy.crypto import load_key_ring
+from privacy.errors import sanitised
+from services import runs
+from services.benefits import run as stage
 from store.db import session_scope
 from tasks.common import engine, pipeline_task
 

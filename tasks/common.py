@@ -3,10 +3,10 @@
 Every task touches personal data directly or indirectly, so none persists its result and none hashes
 its inputs for caching (prefect.md §5: hashing a DataFrame costs ~0.6 s a call, and an input hash of
 low-entropy personal data is brute-forceable). Exceptions leaving a task are sanitised by the plain
-functions' callers in the task body (``kodomo.privacy.errors``).
+functions' callers in the task body (``privacy.errors``).
 
 Each flow starts with :func:`authorise_operator` and :func:`begin_run` and ends with :func:`finish_run`
-(``FAILED`` with no counts when a stage raised): the project's run table (``kodomo.pipeline.runs``) links the
+(``FAILED`` with no counts when a stage raised): the project's run table (``services.runs``) links the
 Prefect flow-run id to the operator, the month and the policy version.
 """
 
@@ -19,11 +19,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from kodomo.pipeline import runs
-from kodomo.privacy import operators
-from kodomo.privacy.errors import sanitised
-from kodomo.settings import get_settings
+from config.settings import get_settings
 from policy import load_policy
+from privacy import operators
+from privacy.errors import sanitised
+from services import runs
 from store import migrate
 from store.db import engine_for
 

@@ -1,15 +1,19 @@
-"""Adapter tasks of the monthly run: each wraps one plain function of ``kodomo.pipeline``."""
+"""Adapter tasks of the monthly run: each wraps one plain function of ``services.intake``."""
 
 from __future__ import annotations
 
 import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from kodomo.pipeline import decide, export, ingest, persist, runs, summary
-from kodomo.privacy.crypto import load_key_ring
-from kodomo.privacy.errors import sanitised
-from kodomo.settings import get_settings
+from config.settings import get_settings
 from policy import load_policy
+from privacy.crypto import load_key_ring
+from privacy.errors import sanitised
+from services import runs
+from services.eligibility import decide
+from services.intake import ingest, persist
+from services.notices import lists as export
+from services.notices import summary
 from store.db import session_scope
 from tasks.common import engine, pipeline_task
 

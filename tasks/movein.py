@@ -1,6 +1,6 @@
 """Adapter tasks of the ``move-in`` and ``resident-changes`` flows.
 
-Each wraps one plain step of :mod:`kodomo.movein.steps`. No task retries on inquiries: transient HTTP
+Each wraps one plain step of :mod:`services.movein.steps`. No task retries on inquiries: transient HTTP
 failures are retried inside the inquiry connectors only (style.md point 8); a case that still fails is
 reported, and nothing of it is half-applied.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
 
-from kodomo.movein import changes, service, steps
-from kodomo.movein.params import MoveInCase
-from kodomo.privacy.errors import sanitised
+from privacy.errors import sanitised
+from services.movein import changes, service, steps
+from services.movein.params import MoveInCase
 from tasks.common import pipeline_task
 
 

@@ -1,4 +1,4 @@
-"""Adapter tasks of the PMH sync: each wraps one plain function of :mod:`kodomo.pmh.sync`.
+"""Adapter tasks of the PMH sync: each wraps one plain function of :mod:`services.pmh.sync`.
 
 All tasks: ``persist_result=False``, ``cache_policy=NO_CACHE``, ``retries=0`` (tasks.common.pipeline_task);
 HTTP retries live only in the connector (style.md point 8). The send task holds a slot of the global
@@ -13,8 +13,8 @@ import time
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.concurrency.sync import concurrency
 
-from kodomo.pmh import sync as steps
-from kodomo.privacy.errors import sanitised
+from privacy.errors import sanitised
+from services.pmh import sync as steps
 from tasks.common import authorise_operator, begin_run, finish_run, pipeline_task
 
 PMH_CONCURRENCY_LIMIT = "pmh-api"

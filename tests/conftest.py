@@ -60,6 +60,6 @@ def engine(db_url):
 @pytest.fixture
 def key_ring():
     """A fresh random key ring (test keys only)."""
-    from kodomo.privacy.crypto import KeyRing
+    from privacy.crypto import KeyRing
 
     return KeyRing.generate()

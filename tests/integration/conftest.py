@@ -19,7 +19,7 @@ def prefect_harness():
 @pytest.fixture
 def kodomo_env(monkeypatch, tmp_path, db_url):
     """Point the settings at a fresh database and a temporary home (keys, inbox, outbox)."""
-    from kodomo.settings import get_settings
+    from config.settings import get_settings
     from store.db import dispose_engines
 
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
@@ -33,8 +33,8 @@ def kodomo_env(monkeypatch, tmp_path, db_url):
 @pytest.fixture(scope="module")
 def server():
     """A local PMH simulator on a free loopback port, one per test module (modules may override it)."""
-    from kodomo.pmh.simulator import SimConfig, SimServer
-    from kodomo.pmh.testing import TOKEN
+    from devtools.pmh_simulator import SimConfig, SimServer
+    from devtools.pmh_testing import TOKEN
 
     with SimServer(SimConfig(token=TOKEN)) as srv:
         yield srv
@@ -43,8 +43,8 @@ def server():
 @pytest.fixture
 def sim(server):
     """The module's PMH simulator, reset to an empty state with a 5 ms intermediary step."""
-    from kodomo.pmh.simulator import SimConfig
-    from kodomo.pmh.testing import TOKEN
+    from devtools.pmh_simulator import SimConfig
+    from devtools.pmh_testing import TOKEN
 
     server.sim.reset()
     server.sim.reconfigure(**SimConfig(token=TOKEN, task_delay_ms=5).__dict__)

@@ -14,10 +14,10 @@ MONTH = "2026-10"
 @pytest.mark.integration
 def test_benefit_run_after_the_monthly_run_pays_writes_files_and_is_idempotent(prefect_harness, kodomo_env,
                                                                                tmp_path):
+    from devtools.generate import generate_dataset
+    from devtools.generate.claims import generate_claims
     from flows.benefits import benefit_run
     from flows.monthly import monthly_run
-    from kodomo.generate import generate_dataset
-    from kodomo.generate.claims import generate_claims
     from store.db import engine_for
 
     inbox = tmp_path / "inbox"

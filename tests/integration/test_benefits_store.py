@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from connectors import zengin
-from kodomo.pipeline import benefits as pipeline
 from policy import load_policy
 from rules.checkdigits import with_modulus10_w21
+from services.benefits import run as pipeline
 from store import benefit_models as bm
 from store import models
 from store.bulk import insert_frame, read_frame

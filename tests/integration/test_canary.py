@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kodomo.privacy.canary import CanaryScanner, find_my_number_like
+from devtools.canary import CanaryScanner, find_my_number_like
 
 MONTH = "2026-10"
 STAFF_LIST_PREFIXES = ("受給者証交付一覧", "支給停止通知一覧", "資格喪失通知一覧")
@@ -61,7 +61,7 @@ def collected_logs():
 
 @pytest.fixture
 def canary_inbox(tmp_path):
-    from kodomo.generate import generate_dataset
+    from devtools.generate import generate_dataset
 
     directory = tmp_path / "inbox"  # outside KODOMO_HOME: the inputs hold the canaries by definition
     generate_dataset(directory, children=40, seed=5, as_of="2026-10-31")
@@ -143,7 +143,7 @@ def _unique_violation(my_number: str):
     def fail(*_args, **_kwargs):
         from sqlalchemy import text
 
-        from kodomo.settings import get_settings
+        from config.settings import get_settings
         from store.db import engine_for
 
         with engine_for(get_settings().resolved_database_url).begin() as conn:
@@ -171,9 +171,9 @@ def project_schema(kodomo_env):
 @pytest.fixture
 def pmh_simulator(kodomo_env, monkeypatch):
     """The PMH simulator answering 5xx to half of the requests; the settings point at it (HTTP mode)."""
-    from kodomo.pmh.simulator import SimConfig, SimServer
-    from kodomo.pmh.testing import TOKEN
-    from kodomo.settings import get_settings
+    from config.settings import get_settings
+    from devtools.pmh_simulator import SimConfig, SimServer
+    from devtools.pmh_testing import TOKEN
 
     with SimServer(SimConfig(token=TOKEN, error_rate=0.5, seed=3, task_delay_ms=5)) as server:
         monkeypatch.setenv("KODOMO_PMH_URL", server.url)
@@ -186,10 +186,12 @@ def pmh_simulator(kodomo_env, monkeypatch):
 @pytest.mark.integration
 def test_no_canary_anywhere(prefect_harness, project_schema, kodomo_env, pmh_simulator, canary_inbox,
                             collected_logs, capfd, monkeypatch):
+    from devtools.pmh_testing import sim_stats
     from flows.monthly import monthly_run
     from flows.pmh_sync import pmh_sync
-    from kodomo.pipeline import decide, export, persist
-    from kodomo.pmh.testing import sim_stats
+    from services.eligibility import decide
+    from services.intake import persist
+    from services.notices import lists as export
 
     directory, my_numbers, texts = canary_inbox
     assert len(my_numbers) > 50 and len(texts) > 50
@@ -222,8 +224,8 @@ def test_no_canary_anywhere(prefect_harness, project_schema, kodomo_env, pmh_sim
     _scan_everything(kodomo_env, states, my_numbers, texts, collected_logs, capfd)
 
     # the access records of these runs verify, and a leak scoping of the clean run finds its persons
-    from kodomo.privacy.audit import verify_chain
-    from kodomo.privacy.leak import affected_subjects
+    from privacy.audit import verify_chain
+    from privacy.leak import affected_subjects
     from store.db import engine_for, session_scope
 
     with session_scope(engine_for(kodomo_env.resolved_database_url)) as session:

@@ -15,7 +15,7 @@ MONTH = "2026-10"
 
 @pytest.fixture
 def inbox(tmp_path):
-    from kodomo.generate import generate_dataset
+    from devtools.generate import generate_dataset
 
     directory = tmp_path / "inbox"
     summary = generate_dataset(directory, children=400, seed=11, as_of="2026-10-31")

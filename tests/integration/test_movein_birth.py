@@ -6,8 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from kodomo.movein import demo, steps
-from kodomo.movein import testing as mt
+from devtools import movein_demo as demo
+from devtools import movein_testing as mt
+from services.movein import steps
 from store import models
 
 inquiry_simulator = mt.inquiry_simulator

@@ -7,8 +7,9 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kodomo.movein import demo, service, steps
-from kodomo.movein import testing as mt
+from devtools import movein_demo as demo
+from devtools import movein_testing as mt
+from services.movein import service, steps
 from store import models
 from store.movein_models import IncomeSource, MoveInCase
 

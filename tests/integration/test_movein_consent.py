@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from connectors import inquiry as iq
-from kodomo.movein import steps
-from kodomo.movein import testing as mt
+from devtools import movein_testing as mt
+from services.movein import steps
 from store import models
 
 inquiry_simulator = mt.inquiry_simulator

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from connectors import inquiry as iq
-from kodomo.movein import demo
-from kodomo.movein import testing as mt
-from kodomo.movein.params import MoveInCase
+from devtools import movein_demo as demo
+from devtools import movein_testing as mt
+from services.movein.params import MoveInCase
 from store import models
 
 inquiry_simulator = mt.inquiry_simulator
@@ -18,7 +18,7 @@ movein_env = mt.movein_env
 
 
 def _use_http(monkeypatch, env):
-    from kodomo.settings import get_settings
+    from config.settings import get_settings
 
     monkeypatch.setenv("KODOMO_CONNECTOR", "http")
     monkeypatch.setenv("KODOMO_INQUIRY_URL", env["url"])
@@ -87,7 +87,7 @@ def test_move_in_flow_without_consent_fails_clearly_and_queries_nothing(prefect_
 @pytest.mark.integration
 def test_resident_changes_flow_processes_a_death(prefect_harness, movein_env):
     from flows.resident_changes import resident_changes
-    from kodomo.movein import steps
+    from services.movein import steps
 
     env, h = movein_env, movein_env["known"]
     steps.run_move_in(mt.movein_request(h, income_source="not_yet"), connectors=iq.file_connectors(env["inquiry_dir"]),

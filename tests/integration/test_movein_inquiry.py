@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from kodomo.movein import demo, steps
-from kodomo.movein import testing as mt
+from devtools import movein_demo as demo
+from devtools import movein_testing as mt
+from services.movein import steps
 from store import models
 from store.movein_models import IncomeSource, MoveInCase
 

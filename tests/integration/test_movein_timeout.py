@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from connectors import inquiry as iq
-from kodomo import inquiry_sim
-from kodomo.movein import steps
-from kodomo.movein import testing as mt
+from devtools import inquiry_sim
+from devtools import movein_testing as mt
+from services.movein import steps
 from store import models
 
 inquiry_simulator = mt.inquiry_simulator

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from kodomo.pmh.relay import FAULT_ENV, FAULT_POINTS, PmhFaultInjected, RelayOptions, relay_once, reset_fault_counters
-from kodomo.pmh.simulator import SimConfig, SimServer
-from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import TOKEN, assert_clean, fast_client, sim_stats
+from devtools.pmh_simulator import SimConfig, SimServer
+from devtools.pmh_synthetic import create_subjects
+from devtools.pmh_testing import TOKEN, assert_clean, fast_client, sim_stats
+from services.pmh.relay import FAULT_ENV, FAULT_POINTS, PmhFaultInjected, RelayOptions, relay_once, reset_fault_counters
 
 OPTS = RelayOptions(senders=1, claim_batches=1, poll_interval_s=0.01, result_timeout_s=30)
 

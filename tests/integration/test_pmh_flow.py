@@ -8,8 +8,8 @@ import json
 import pytest
 from prefect.cache_policies import NO_CACHE
 
-from kodomo.pmh.simulator import SimConfig, SimServer
-from kodomo.pmh.testing import TOKEN, assert_clean
+from devtools.pmh_simulator import SimConfig, SimServer
+from devtools.pmh_testing import TOKEN, assert_clean
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +30,10 @@ def test_pmh_sync_flow(prefect_harness, kodomo_env, server, monkeypatch):
     from prefect.client.orchestration import get_client
     from sqlalchemy import func, select
 
+    from config.settings import get_settings
+    from devtools.pmh_synthetic import create_subjects, synthetic_my_numbers
     from flows.pmh_sync import pmh_sync
-    from kodomo.pmh.synthetic import create_subjects, synthetic_my_numbers
-    from kodomo.privacy.crypto import load_key_ring
-    from kodomo.settings import get_settings
+    from privacy.crypto import load_key_ring
     from store import migrate
     from store.db import Base, engine_for
     from store.models import Run

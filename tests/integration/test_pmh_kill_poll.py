@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kodomo.pmh.simulator import SimConfig, SimServer
-from kodomo.pmh.testing import TOKEN, kill_and_rerun
+from devtools.pmh_simulator import SimConfig, SimServer
+from devtools.pmh_testing import TOKEN, kill_and_rerun
 
 POINTS = ("after_poll_before_commit",)
 

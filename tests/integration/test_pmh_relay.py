@@ -7,10 +7,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import select, update
 
-from kodomo.pmh.outbox import enqueue_changes
-from kodomo.pmh.relay import RelayOptions, relay_once
-from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import (
+from devtools.pmh_synthetic import create_subjects
+from devtools.pmh_testing import (
     fast_client,
     outbox_status_counts,
     result_count,
@@ -18,6 +16,8 @@ from kodomo.pmh.testing import (
     sim_subjects,
     stored_pmh_ids,
 )
+from services.pmh.outbox import enqueue_changes
+from services.pmh.relay import RelayOptions, relay_once
 from store.db import session_scope
 from store.models import Person, PmhOutbox, Recipient
 from store.pmh_models import PmhSubject

@@ -6,17 +6,17 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import select
 
-from kodomo.pmh.outbox import enqueue_changes
-from kodomo.pmh.payload import ProgramConfig
-from kodomo.pmh.relay import RelayOptions, relay_once
-from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import (
+from devtools.pmh_synthetic import create_subjects
+from devtools.pmh_testing import (
     fast_client,
     outbox_status_counts,
     sim_stats,
     sim_subjects,
     stored_pmh_ids,
 )
+from services.pmh.outbox import enqueue_changes
+from services.pmh.payload import ProgramConfig
+from services.pmh.relay import RelayOptions, relay_once
 from store.db import session_scope
 from store.pmh_models import PmhSubject
 

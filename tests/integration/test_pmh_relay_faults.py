@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from kodomo.pmh.relay import RelayOptions, relay_once
-from kodomo.pmh.simulator import SimConfig, SimServer
-from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import TOKEN, assert_clean, fast_client, sim_stats
+from devtools.pmh_simulator import SimConfig, SimServer
+from devtools.pmh_synthetic import create_subjects
+from devtools.pmh_testing import TOKEN, assert_clean, fast_client, sim_stats
+from services.pmh.relay import RelayOptions, relay_once
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from connectors.pmh import FilePmhClient, HttpPmhClient, PmhRejected
-from kodomo.pmh.relay import RelayOptions, relay_once
-from kodomo.pmh.synthetic import create_subjects
-from kodomo.pmh.testing import fast_client, outbox_status_counts, sim_stats, stored_pmh_ids
+from devtools.pmh_synthetic import create_subjects
+from devtools.pmh_testing import fast_client, outbox_status_counts, sim_stats, stored_pmh_ids
+from services.pmh.relay import RelayOptions, relay_once
 from store.pmh_models import PmhBatch
 
 OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=30)

@@ -9,11 +9,11 @@ import pytest
 import requests
 
 from connectors.pmh import PmhRejected, PmhUnavailable
-from kodomo.pmh.payload import ProgramConfig, build_records
-from kodomo.pmh.simulator import SimConfig, SimServer
-from kodomo.pmh.synthetic import PUBLIC_PAYER_NUMBER, synthetic_my_numbers
-from kodomo.pmh.testing import TOKEN, fast_client, sim_stats
+from devtools.pmh_simulator import SimConfig, SimServer
+from devtools.pmh_synthetic import PUBLIC_PAYER_NUMBER, synthetic_my_numbers
+from devtools.pmh_testing import TOKEN, fast_client, sim_stats
 from rules.checkdigits import with_modulus10_w21
+from services.pmh.payload import ProgramConfig, build_records
 
 CANARY_NAME = "カナリア 太郎"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kodomo.generate import generate_dataset
-from kodomo.generate.claims import generate_claims
-from kodomo.pipeline.benefits import load_claim_files
+from devtools.generate import generate_dataset
+from devtools.generate.claims import generate_claims
+from services.benefits.run import load_claim_files
 
 
 def test_claims_are_deterministic_realistic_and_bad_rows_are_quarantined(tmp_path):

@@ -1,4 +1,4 @@
-"""kodomo.generate: deterministic, realistic synthetic inbox with exactly the declared bad rows."""
+"""devtools.generate: deterministic, realistic synthetic inbox with exactly the declared bad rows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from connectors.files import read_input_csv, read_manifest
-from kodomo.generate import FILE_NAMES, generate_dataset
-from kodomo.generate import names as word_lists
+from devtools.generate import FILE_NAMES, generate_dataset
+from devtools.generate import names as word_lists
 from rules.checkdigits import valid_insurer_number, valid_my_number, with_my_number_check_digit
 from schemas import INPUT_COLUMNS, INPUT_SCHEMAS
 from schemas.validate import validate_frame
@@ -182,7 +182,7 @@ def test_every_generated_character_is_cp932_encodable():
 
 
 def test_cli_prints_counts_only(tmp_path, capsys):
-    from kodomo.commands import generate as command
+    from devtools.commands import generate as command
 
     parser = argparse.ArgumentParser()
     command.register(parser.add_subparsers())

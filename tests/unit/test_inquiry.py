@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from connectors import inquiry as iq
-from kodomo.movein import demo
+from devtools import movein_demo as demo
 
 ON = dt.date(2026, 11, 2)
 
@@ -126,7 +126,7 @@ def test_session_retry_policy():
 
 
 def test_settings_pick_file_or_http(tmp_path):
-    from kodomo.settings import Settings
+    from config.settings import Settings
 
     file_mode = iq.connectors_from_settings(Settings(home=tmp_path))
     assert isinstance(file_mode.registry, iq.FileResidentRegistry)

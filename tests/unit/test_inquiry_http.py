@@ -9,8 +9,8 @@ import time
 import pytest
 
 from connectors import inquiry as iq
-from kodomo import inquiry_sim as sim_mod
-from kodomo.movein import demo
+from devtools import inquiry_sim as sim_mod
+from devtools import movein_demo as demo
 
 ON = dt.date(2026, 11, 2)
 FAST = iq.HttpOptions(timeout=(1.0, 0.3), retries=2, backoff_factor=0.01, retry_after_max=2)

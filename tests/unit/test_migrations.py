@@ -21,7 +21,7 @@ def test_migrated_access_record_refuses_update_and_delete(db_url):
     import pytest
     from sqlalchemy import text
 
-    from kodomo.privacy.audit import record_access
+    from privacy.audit import record_access
     from store.db import session_scope
 
     upgrade(db_url)

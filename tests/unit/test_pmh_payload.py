@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from connectors.pmh import FilePmhClient, PmhRetry, RateLimiter
-from kodomo.pmh.outbox import batch_key, record_keys
-from kodomo.pmh.payload import ProgramConfig, build_records, validate_subjects
-from kodomo.pmh.synthetic import PUBLIC_PAYER_NUMBER, synthetic_my_numbers
+from devtools.pmh_synthetic import PUBLIC_PAYER_NUMBER, synthetic_my_numbers
 from rules.checkdigits import with_modulus10_w21
+from services.pmh.outbox import batch_key, record_keys
+from services.pmh.payload import ProgramConfig, build_records, validate_subjects
 
 
 def changes(**overrides):
@@ -146,8 +146,8 @@ def test_rejection_keeps_only_codes():
 
 
 def _rows_of(frame, ring):
-    """The relay's claim rows (kodomo.pmh.payload.ROW_FIELDS) for a subjects frame, personal data encrypted."""
-    from kodomo.pmh.payload import ROW_FIELDS
+    """The relay's claim rows (services.pmh.payload.ROW_FIELDS) for a subjects frame, personal data encrypted."""
+    from services.pmh.payload import ROW_FIELDS
 
     keys = frame["person_id"].tolist()
     profiles = [None if n is None else json.dumps({"name": n, "name_kana": k, "address": a}, ensure_ascii=False)
@@ -165,8 +165,8 @@ def _rows_of(frame, ring):
 
 @pytest.mark.parametrize("case", ["valid", "bad", "missing", "delete", "sex", "dv", "no_payer"])
 def test_row_wise_preparation_matches_the_vectorised_checks_and_records(case):
-    from kodomo.pmh.payload import prepare_rows
-    from kodomo.privacy.crypto import KeyRing
+    from privacy.crypto import KeyRing
+    from services.pmh.payload import prepare_rows
 
     frame = subjects(4)
     if case == "bad":
@@ -201,8 +201,8 @@ def test_row_wise_preparation_matches_the_vectorised_checks_and_records(case):
 def test_hot_path_check_digits_match_the_rules():
     import random
 
-    from kodomo.pmh.payload import modulus10_w21_ok, my_number_ok
     from rules.checkdigits import is_valid_modulus10_w21, is_valid_my_number
+    from services.pmh.payload import modulus10_w21_ok, my_number_ok
 
     rng = random.Random(7)
     values = [f"{rng.randrange(10 ** 12):012d}" for _ in range(3000)] + synthetic_my_numbers(1, 200) + [

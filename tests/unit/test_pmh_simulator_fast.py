@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from kodomo.pmh.payload import ProgramConfig, build_records
-from kodomo.pmh.simulator import _BATCH, _fast_entries, _fast_record_ok, _model_entries
-from kodomo.pmh.synthetic import PUBLIC_PAYER_NUMBER, synthetic_my_numbers
+from devtools.pmh_simulator import _BATCH, _fast_entries, _fast_record_ok, _model_entries
+from devtools.pmh_synthetic import PUBLIC_PAYER_NUMBER, synthetic_my_numbers
 from rules.checkdigits import with_modulus10_w21
+from services.pmh.payload import ProgramConfig, build_records
 
 
 def _records(n: int = 4) -> list[dict]:

@@ -3,7 +3,7 @@ import threading
 import pytest
 from sqlalchemy import func, select, text
 
-from kodomo.privacy.audit import AuditError, record_access, unpack_subjects, verify_chain
+from privacy.audit import AuditError, record_access, unpack_subjects, verify_chain
 from store.db import session_scope
 from store.privacy_models import AccessRecord
 

@@ -3,10 +3,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from kodomo.privacy.backup import BackupError, create_backup, list_backups, open_backup, restore_into
-from kodomo.privacy.crypto import KeyRing
-from kodomo.privacy.wipe import wipe_file
-from kodomo.settings import Settings
+from config.settings import Settings
+from privacy.backup import BackupError, create_backup, list_backups, open_backup, restore_into
+from privacy.crypto import KeyRing
+from privacy.wipe import wipe_file
 from store.db import Base, make_engine, session_scope
 from store.privacy_models import DeletionRecord
 from tests.unit.test_privacy_keys import seed_persons

@@ -3,7 +3,7 @@ import uuid
 
 from sqlalchemy import text
 
-from kodomo.privacy.canary import CanaryScanner, find_my_number_like
+from devtools.canary import CanaryScanner, find_my_number_like
 from store.db import make_engine
 
 CANARY = "123456789018"

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from kodomo.cli import build_parser, main
-from kodomo.settings import get_settings
+from cli.main import build_parser, main
+from config.settings import get_settings
 
 PRIVACY_COMMANDS = {
     "keys": ["init", "status", "rotate", "reencrypt", "retire --version 1"],
@@ -105,7 +105,7 @@ def test_cli_end_to_end(cli_env, capsys):
 def test_audit_verify_exit_code_on_tampering(cli_env, capsys, engine):
     from sqlalchemy import text
 
-    from kodomo.privacy.audit import record_access
+    from privacy.audit import record_access
     from store.db import session_scope
 
     for n in range(3):

@@ -3,8 +3,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from kodomo.privacy.audit import record_access
-from kodomo.privacy.dbroles import apply_roles, role_names
+from privacy.audit import record_access
+from privacy.dbroles import apply_roles, role_names
 from store.db import session_scope
 
 # (role, statement, allowed)

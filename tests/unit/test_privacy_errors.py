@@ -7,8 +7,8 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from kodomo.privacy.errors import SanitisedError, sanitised
-from kodomo.privacy.operators import OperatorNotAuthorised
+from privacy.errors import SanitisedError, sanitised
+from privacy.operators import OperatorNotAuthorised
 from store.db import make_engine
 
 CANARY = "123456789018"  # check-digit-valid synthetic My Number

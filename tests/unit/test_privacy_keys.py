@@ -5,10 +5,10 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
-from kodomo.privacy.crypto import KeyRing, KeyRingError, save_key_ring
-from kodomo.privacy.keys import KeyManagementError, column_status, reencrypt, retire, rotate
-from kodomo.privacy.registry import unregistered_encrypted_columns
-from kodomo.settings import Settings
+from config.settings import Settings
+from privacy.crypto import KeyRing, KeyRingError, save_key_ring
+from privacy.keys import KeyManagementError, column_status, reencrypt, retire, rotate
+from privacy.registry import unregistered_encrypted_columns
 from store.db import session_scope
 from store.models import Person
 from store.privacy_models import AccessRecord
@@ -119,8 +119,8 @@ def test_env_ring_cannot_be_rotated(engine, tmp_path):
 def test_secret_block_ring_is_saved_back(monkeypatch, tmp_path):
     import prefect.blocks.system as system
 
-    from kodomo.privacy.crypto import load_key_ring
-    from kodomo.privacy.keys import ring_source, save_ring
+    from privacy.crypto import load_key_ring
+    from privacy.keys import ring_source, save_ring
 
     store = {"kodomo-keys": KeyRing.generate().to_json()}
 

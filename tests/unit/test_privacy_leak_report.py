@@ -3,12 +3,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from kodomo.privacy.anchor import read_anchor, verify_and_anchor
-from kodomo.privacy.audit import record_access
-from kodomo.privacy.leak import affected_subjects, report_deadlines
-from kodomo.privacy.operators import load_registry
-from kodomo.privacy.report import ReportRules, access_report
-from kodomo.settings import Settings
+from config.settings import Settings
+from privacy.anchor import read_anchor, verify_and_anchor
+from privacy.audit import record_access
+from privacy.leak import affected_subjects, report_deadlines
+from privacy.operators import load_registry
+from privacy.report import ReportRules, access_report
 from store.db import session_scope
 
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -69,7 +69,7 @@ def test_report_flags_out_of_hours_bulk_and_out_of_role(engine):
         assert flagged == {2, 3, 5}
         window = access_report(s, since=dt.datetime(2026, 11, 27, tzinfo=JST))
         assert [r.seq for r in window] == [4]
-        from kodomo.privacy.operators import parse_registry
+        from privacy.operators import parse_registry
 
         leaver = parse_registry("operators:\n  - {id: demo-operator, role: operator, enabled: false}\n")
         flags = {r.seq: r.flags for r in access_report(s, registry=leaver)}

@@ -1,6 +1,6 @@
 import pytest
 
-from kodomo.privacy.operators import (
+from privacy.operators import (
     DEFAULT_REGISTRY,
     OperatorNotAuthorised,
     load_registry,
@@ -37,7 +37,7 @@ def test_unknown_and_disabled_operators_are_refused(tmp_path, monkeypatch):
     path = tmp_path / "ops.yaml"
     path.write_text("operators:\n  - {id: leaver, role: admin, enabled: false}\n  - {id: clerk, role: operator}\n")
     monkeypatch.setenv("KODOMO_OPERATORS_FILE", str(path))
-    from kodomo.settings import get_settings
+    from config.settings import get_settings
 
     get_settings.cache_clear()
     try:

@@ -124,7 +124,7 @@ class _Capture(logging.Handler):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_install_masking_filter_covers_child_loggers_prefect_handlers_and_tracebacks():
-    from kodomo.privacy.masking import install_masking_filter
+    from privacy.masking import install_masking_filter
 
     root_capture, api_capture = _Capture(), _Capture()
     logging.getLogger().addHandler(root_capture)
@@ -134,7 +134,7 @@ def test_install_masking_filter_covers_child_loggers_prefect_handlers_and_traceb
         install_masking_filter()
         late = _Capture()  # a handler added after installation is covered by the record factory
         logging.getLogger("kodomo.late").addHandler(late)
-        logging.getLogger("kodomo.pipeline.deep").warning("value %s", CANARY)
+        logging.getLogger("services.intake.deep").warning("value %s", CANARY)
         api_logger.warning("hyphenated 1234-5678-9018 and full-width １２３４５６７８９０１８")
         logging.getLogger("kodomo.late").warning("late %s", CANARY)
         try:
@@ -150,11 +150,11 @@ def test_install_masking_filter_covers_child_loggers_prefect_handlers_and_traceb
 
 
 def test_cli_installs_the_masking_filter(monkeypatch):
-    import kodomo.cli
-    import kodomo.privacy.masking as masking
+    import cli.main
+    import privacy.masking as masking
 
     calls = []
     monkeypatch.setattr(masking, "install_masking_filter", lambda *a: calls.append(a))
     with pytest.raises(SystemExit):
-        kodomo.cli.main(["--help"])
+        cli.main.main(["--help"])
     assert calls == [()]

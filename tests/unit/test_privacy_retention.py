@@ -4,8 +4,8 @@ import os
 import pytest
 from sqlalchemy import func, select
 
-from kodomo.privacy.crypto import KeyRing
-from kodomo.privacy.retention import DEFAULT_RULES, load_retention, purge, wipe_old_exports
+from privacy.crypto import KeyRing
+from privacy.retention import DEFAULT_RULES, load_retention, purge, wipe_old_exports
 from store.db import session_scope
 from store.models import Person, ResidentEvent
 from store.privacy_models import AccessRecord, DeletionRecord

@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from kodomo.privacy.crypto import KeyRing
-from kodomo.privacy.transfer import ExportRefused, approve, export
+from privacy.crypto import KeyRing
+from privacy.transfer import ExportRefused, approve, export
 from store.db import session_scope
 from store.models import Certificate
 from store.privacy_models import AccessRecord
@@ -78,7 +78,7 @@ def test_approved_export_writes_only_the_dataset_columns_and_links_the_approval(
 def test_sealed_export_for_hand_over(engine, tmp_path):
     from cryptography.exceptions import InvalidTag
 
-    from kodomo.privacy.transfer import open_export
+    from privacy.transfer import open_export
 
     _setup(engine)
     out = tmp_path / "r.csv.kenc"

@@ -1,0 +1,53 @@
+"""The ``kodomo`` command line.
+
+Each command lives in ``cli/commands/<name>.py`` and exposes ``register(subparsers)``; this module
+discovers them, so features add commands without editing a central list. The development commands
+(generators, simulators) live in ``devtools/commands/`` and run as ``python -m devtools``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from types import ModuleType
+
+import cli.commands
+
+
+def build_parser(package: ModuleType = cli.commands, prog: str = "kodomo") -> argparse.ArgumentParser:
+    """The argument parser with every command discovered in ``package``."""
+    parser = argparse.ArgumentParser(prog=prog, description="こども医療費助成 data operations")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None, package: ModuleType = cli.commands, prog: str = "kodomo") -> int:
+    """Entry point of the console script (and of ``python -m devtools`` with its own package)."""
+    from privacy.masking import install_masking_filter
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "urllib3"):  # one line per HTTP request to the local Prefect API
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    install_masking_filter()
+    args = build_parser(package, prog).parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI prints a sanitised one-line error
+        from privacy.masking import scrub_my_numbers
+
+        print(f"{prog} {args.command}: error: {scrub_my_numbers(str(exc))}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

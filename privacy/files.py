@@ -1,0 +1,68 @@
+"""The one way the project writes a file: atomically, readable by its owner only.
+
+Every file under ``KODOMO_HOME`` may hold personal data (lists, the 全銀 file, PMH uploads, exports,
+backups, keys), so each is created ``0600`` in a ``0700`` directory (security.md: 特定個人情報 at rest) and
+appears complete or not at all: it is written to a temporary sibling, flushed, ``fsync``-ed and renamed
+over the target, and the directory entry is ``fsync``-ed too, so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+
+
+def private_directory(path: str | os.PathLike) -> Path:
+    """Create ``path`` (and missing parents) with mode 0700 and tighten it if it already exists."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
+    os.chmod(folder, DIRECTORY_MODE)
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike, *, text: bool = False, encoding: str | None = None,
+                  newline: str | None = None) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; on success it replaces ``path`` atomically.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    private_directory(target.parent)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        mode = "w" if text else "wb"
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(target.parent)
+
+
+def write_private_file(path: str | os.PathLike, data: bytes | str, *, encoding: str = "utf-8") -> Path:
+    """Write ``data`` to ``path`` atomically with mode 0600 (text is encoded with ``encoding``)."""
+    payload = data.encode(encoding) if isinstance(data, str) else data
+    with atomic_writer(path) as handle:
+        handle.write(payload)
+    return Path(path)
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename durable (POSIX: the directory entry lives in the directory's own blocks)."""
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

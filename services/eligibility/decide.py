@@ -1,0 +1,207 @@
+"""Decide a month: eligibility periods → decisions → 受給者番号 → certificates → PMH outbox.
+
+Everything happens in the caller's transaction, so the decisions, the numbers, the certificate state,
+the PMH outbox rows and the access record commit together or not at all (security.md REL-01). A re-run
+of the same month finds every effect already present and writes nothing (unique keys on
+(month, person, decision type); 受給者番号 once per child; outbox idempotency keys).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
+
+from connectors.inquiry import TAX_COLUMNS
+from privacy.audit import record_access
+from rules import checkdigits, decisions, eligibility, residence
+from rules.dates import month_bounds
+from schemas.stages import DecisionSchema, EligibilityPeriodSchema
+from services.pmh import outbox
+from store import models
+from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
+
+PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
+#: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
+PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
+                   "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
+
+
+def _where(*clauses):
+    """The AND of the clauses that are not ``None`` (``None`` when there is none)."""
+    present = [c for c in clauses if c is not None]
+    return sqlalchemy.and_(*present) if present else None
+
+
+def _among(table, column: str, keys: set[str] | None):
+    """``column IN keys`` (``None`` = no restriction)."""
+    return None if keys is None else table.c[column].in_(sorted(keys))
+
+
+def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None, *, person_ids: set[str] | None = None,
+                            household_ids: set[str] | None = None) -> eligibility.EligibilityInputs:
+    """Every stored input the eligibility rules need (no decrypted personal data).
+
+    ``first_tax_year`` skips tax years whose income cycles end before the horizon (an income cycle
+    starting on October 1 of year Y is judged on 課税年度 Y). ``person_ids``/``household_ids`` narrow the
+    inputs to those persons (persons, events, insurance, tax, applications) and households (welfare), as a
+    move-in case or a batch of 異動 does (``services.movein.determine``); ``None`` = everyone.
+    """
+    p, e = models.Person.__table__, models.ResidentEvent.__table__
+    i, w, t, a = (models.InsuranceCoverage.__table__, models.WelfareCase.__table__, models.TaxRecord.__table__,
+                  models.Application.__table__)
+    persons = read_frame(conn, p, ["person_id", "household_id", "relationship_code", "birth_date",
+                                   "residence_start_date"], where=_among(p, "person_id", person_ids))
+    events = read_frame(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date",
+                                  "notified_date"], where=_among(e, "person_id", person_ids))
+    return eligibility.EligibilityInputs(
+        residents=persons[["person_id", "birth_date", "household_id", "relationship_code"]],
+        residence=residence.residence_from_persons(persons, events),
+        insurance=read_frame(conn, i, ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
+                             where=_among(i, "person_id", person_ids)),
+        welfare=read_frame(conn, w, ["case_id", "household_id", "start_date", "end_date"],
+                           where=_among(w, "household_id", household_ids)),
+        tax=read_frame(conn, t, TAX_COLUMNS, where=_where(
+            _among(t, "person_id", person_ids),
+            None if first_tax_year is None else t.c.tax_year >= first_tax_year)),
+        applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
+                                          "application_date"], where=_among(a, "child_person_id", person_ids)),
+    )
+
+
+def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, run_id: str,
+                  person_ids: set[str] | None = None) -> int:
+    """Replace the stored periods of exactly the children whose periods changed; return that count.
+
+    With ``person_ids`` only those persons' stored and fresh periods are compared and replaced (nobody
+    else's).
+    """
+    table = models.EligibilityPeriod.__table__
+    stored = read_frame(conn, table, PERIOD_COLUMNS, where=_among(table, "person_id", person_ids))
+    fresh = periods[PERIOD_COLUMNS] if person_ids is None else periods.loc[
+        periods["person_id"].isin(person_ids), PERIOD_COLUMNS]
+    for frame in (stored, fresh):
+        for column in ("valid_from", "valid_to"):
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    both = fresh.merge(stored, on=PERIOD_COLUMNS, how="outer", indicator=True)
+    changed = both.loc[both["_merge"] != "both", "person_id"].unique()
+    if len(changed) == 0:
+        return 0
+    delete_keys(conn, table, "person_id", sorted(set(changed) & set(stored["person_id"])))
+    insert_frame(conn, table, fresh[fresh["person_id"].isin(changed)].assign(policy_version=policy_version,
+                                                                              run_id=run_id))
+    return int(len(changed))
+
+
+def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str, run_id: str) -> int:
+    """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit)."""
+    table = models.Recipient.__table__
+    have = read_frame(conn, table, ["person_id"])
+    need = sorted(set(person_ids) - set(have["person_id"]))
+    if not need:
+        return 0
+    highest = conn.execute(select(func.max(table.c.recipient_no))).scalar()
+    first = int(highest[:6]) + 1 if highest else 1
+    numbers = checkdigits.assign_recipient_numbers(first, len(need))
+    insert_frame(conn, table, pd.DataFrame({"person_id": need, "recipient_no": numbers,
+                                            "public_payer_number": public_payer_number,
+                                            "assigned_run_id": run_id}))
+    return len(need)
+
+
+def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: pd.DataFrame, month: str) -> int:
+    """Store the certificate state after the month's new decisions (:func:`rules.decisions.apply_decisions`)."""
+    if new_decisions.empty:
+        return 0
+    state = decisions.apply_decisions(previous, new_decisions)
+    touched = state[state["person_id"].isin(new_decisions["person_id"])]
+    rows = touched.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
+                         on="person_id", how="inner").assign(last_decision_month=month)
+    table = models.Certificate.__table__
+    held = set(previous["person_id"]) if previous is not None and not previous.empty else set()
+    delete_keys(conn, table, "person_id", sorted(set(rows["person_id"]) & held))
+    insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status",
+                                    "last_decision_month"]])
+    return len(rows)
+
+
+def unrecorded_decisions(conn: Connection, month_decisions: pd.DataFrame, month: str,
+                         person_ids: set[str] | None = None) -> pd.DataFrame:
+    """The month's decisions not stored yet (decisions are keyed by month, person and decision type)."""
+    table = models.Decision.__table__
+    stored = read_frame(conn, table, ["person_id", "decision_type"],
+                        where=_where(table.c.month == month, _among(table, "person_id", person_ids)))
+    seen = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")
+    return month_decisions.loc[seen["_seen"].isna().to_numpy()]
+
+
+def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.DataFrame, *, month: str, policy,
+                    run_id: str, operator_id: str, purpose: str, person_ids: set[str] | None = None) -> dict:
+    """The effects of the month's new decisions, in the caller's transaction.
+
+    受給者番号 for the NEW ones, the decisions, the certificate state, the PMH outbox rows and one access
+    record (``purpose``); ``person_ids`` narrows the 受給者番号 read to a move-in case's persons. Returns the
+    counts ``assigned, inserted, certificates, queued``.
+    """
+    conn = session.connection()
+    _, month_end = month_bounds(month)
+    assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
+                                 policy.at(month_end).get("program.public_payer_number"), run_id)
+    inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
+                              ["month", "person_id", "decision_type"])
+    certificates = store_certificates(conn, previous, new_decisions, month)
+    r = models.Recipient.__table__
+    recipients = read_frame(conn, r, ["person_id", "recipient_no"], where=_among(r, "person_id", person_ids))
+    changes = new_decisions.merge(recipients, on="person_id", how="left")
+    queued = outbox.enqueue_changes(session, pd.DataFrame({
+        "person_id": changes["person_id"],
+        "change_type": changes["decision_type"].map(PMH_CHANGE_TYPE),
+        "reason": changes["decision_type"],
+        "event_date": changes["effective_date"],
+        "valid_from": changes["valid_from"],
+        "valid_to": changes["valid_to"],
+        "recipient_no": changes["recipient_no"],
+    }), run_id) if not changes.empty else 0
+    if not new_decisions.empty:
+        record_access(session, actor_id=operator_id, action="update", purpose=purpose,
+                      subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
+    return {"assigned": int(assigned), "inserted": int(inserted), "certificates": int(certificates),
+            "queued": int(queued or 0)}
+
+
+def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The span eligibility periods are computed and kept for: the claim window.
+
+    From the claim deadline (``reimbursement.claim_deadline_years``, default 5 years, 地方自治法236条 [I])
+    plus one year of margin before the month, to the end of the month after it. Claims older than the
+    deadline are refused by the benefit rules, so older periods are never read.
+    """
+    month_start, month_end = month_bounds(month)
+    program_start, horizon_end = eligibility.default_horizon(month_end, policy)
+    years = policy.at(month_end).get("reimbursement.claim_deadline_years") or 5
+    start = max(pd.Timestamp(program_start), month_start - pd.DateOffset(years=int(years) + 1))
+    return pd.Timestamp(start), horizon_end
+
+
+def decide_month(session: Session, *, month: str, policy, run_id: str, operator_id: str) -> dict:
+    """The whole decision step for ``month`` (see the module docstring); returns aggregate counts."""
+    conn = session.connection()
+    month_start, _ = month_bounds(month)
+    horizon_start, horizon_end = decision_horizon(month, policy)
+    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1)
+    # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
+    periods = EligibilityPeriodSchema.validate(
+        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
+    changed_children = store_periods(conn, periods, policy.version, run_id)
+
+    previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])
+    month_decisions = DecisionSchema.validate(decisions.decide_month(periods, previous, month, policy))
+    new_decisions = unrecorded_decisions(conn, month_decisions, month)
+    effects = store_decisions(session, previous, new_decisions, month=month, policy=policy, run_id=run_id,
+                              operator_id=operator_id, purpose="monthly-eligibility")
+    by_type = new_decisions["decision_type"].value_counts().to_dict()
+    return {"periods": int(len(periods)), "children_with_changed_periods": changed_children,
+            "new_decisions": effects["inserted"], "by_type": {k: int(v) for k, v in by_type.items()},
+            "recipient_numbers_assigned": effects["assigned"], "certificates_updated": effects["certificates"],
+            "pmh_outbox_rows": effects["queued"], "month_start": str(month_start.date())}
