@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect
 
-from privacy.operators import Operator, OperatorNotAuthorised, require_operator
+from privacy.audit import record_refusal
+from privacy.operators import (
+    Operator,
+    OperatorNotAuthorised,
+    local_proof,
+    require_operator,
+    service_proof,
+    verify_proof,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -21,6 +29,14 @@ def add_operator_argument(parser) -> None:
     """``--operator ID`` (required)."""
     parser.add_argument("--operator", required=True, metavar="ID",
                         help="your staff user id (or the service principal) from the operator registry")
+    add_proof_argument(parser)
+
+
+def add_proof_argument(parser) -> None:
+    """``--proof TOKEN``: a single-use proof from ``kodomo login`` (default: sign one with your key file)."""
+    parser.add_argument("--proof", metavar="TOKEN", default=None,
+                        help="single-use proof from 'kodomo login' (default: KODOMO_OPERATOR_PROOF_FILE, "
+                             "or one signed with KODOMO_OPERATOR_KEY_FILE / <home>/credentials/<id>.key)")
 
 
 def open_engine(settings=None) -> Engine:
@@ -61,31 +77,21 @@ def ensure_privacy_schema(engine: Engine, *, migrate: bool = False) -> None:
 
 
 def authorise(args, action: str, *, command: str) -> Operator:
-    """Require ``args.operator`` to be allowed ``action``; record and re-raise a refusal."""
+    """Require ``args.operator`` to be allowed ``action`` *and proven*; record and re-raise a refusal.
+
+    The proof is ``--proof`` (from ``kodomo login``), else ``KODOMO_OPERATOR_PROOF_FILE``, else one minted
+    for this command with the caller's own key file (``KODOMO_OPERATOR_KEY_FILE`` or
+    ``<home>/credentials/<id>.key``; for a service principal, its key in the key directory).
+    """
     try:
-        return require_operator(args.operator, action)
-    except OperatorNotAuthorised:
-        _record_refusal(args.operator, command)
+        proof = getattr(args, "proof", None) or local_proof(args.operator) or service_proof(args.operator)
+        if not proof:
+            require_operator(args.operator, action)  # an unknown id or a wrong role is named as such
+            raise OperatorNotAuthorised(args.operator, action, "no proof of identity (see 'kodomo login')")
+        return verify_proof(proof, args.operator, action)
+    except OperatorNotAuthorised as refusal:
+        record_refusal(args.operator, f"cli:{command}:{refusal.reason}"[:128])
         raise
-
-
-def _record_refusal(operator_id: str, command: str) -> None:
-    try:
-        from config.settings import get_settings
-        from privacy.audit import record_access
-        from store.db import make_engine, session_scope
-
-        engine = make_engine(get_settings().resolved_database_url)
-        try:
-            if "access_record" not in set(inspect(engine).get_table_names()):
-                return
-            with session_scope(engine) as session:
-                record_access(session, actor_id=operator_id or "-", action="read", purpose=f"cli:{command}",
-                              subject_ids=[], record_count=0, outcome="refused")
-        finally:
-            engine.dispose()
-    except Exception:  # noqa: BLE001 - the refusal itself must never be masked by a recording problem
-        return
 
 
 def parse_when(text: str | None, *, end: bool = False) -> dt.datetime | None:

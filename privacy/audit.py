@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from store.privacy_models import GENESIS_HASH, AccessChainHead, AccessRecord
@@ -302,3 +303,37 @@ def verify_chain(session: Session, *, hashes_at: Iterable[int] = ()) -> ChainRep
             ChainProblem(report.last_seq + 1, "head", f"chain head says seq {head.seq}; rows end at {report.last_seq}")
         )
     return report
+
+
+def record_refusal(actor_id: object, purpose: str, *, action: str = "read", database_url: str | None = None) -> bool:
+    """Write one ``refused`` access record (issue 14 §7: unknown operator, wrong role, bad proof, path).
+
+    Runs in its own short transaction; a database without the access-record table yet (before the first
+    migration) records nothing. Returns whether a row was written. Never raises: a recording problem
+    must not mask the refusal itself. The actor id is echoed only when it has the registry's shape.
+    """
+    from sqlalchemy import inspect
+
+    from privacy.operators import shown_id
+    from store.db import make_engine, session_scope
+
+    try:
+        if database_url is None:
+            from config.settings import get_settings
+
+            database_url = get_settings().resolved_database_url
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite" and not (url.database and os.path.exists(url.database)):
+            return False  # do not create an empty database file just to find no table in it
+        engine = make_engine(database_url)
+        try:
+            if "access_record" not in set(inspect(engine).get_table_names()):
+                return False
+            with session_scope(engine) as session:
+                record_access(session, actor_id=shown_id(actor_id), action=action, purpose=purpose,
+                              subject_ids=[], record_count=0, outcome="refused")
+            return True
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - see docstring
+        return False

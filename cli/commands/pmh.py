@@ -20,10 +20,10 @@ def register(subparsers) -> None:
 
 def _sync(args) -> int:
     if args.no_prefect:
-        from privacy.operators import require_operator
+        from cli.support import authorise
         from services.pmh import sync as steps
 
-        operator = require_operator(args.operator, "run").operator_id
+        operator = authorise(args, "run", command="pmh-sync").operator_id
         run_id = steps.begin_run(operator)
         try:
             report = steps.send_outbox(run_id, operator, args.limit)

@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from privacy.operators import OPERATOR_ID_PATTERN, PROOF_PATTERN
+from privacy.paths import LOCAL_PATH_PATTERN
+
 
 class MoveInCase(BaseModel):
     """A 転入 case as the operator enters it."""
@@ -24,14 +27,18 @@ class MoveInCase(BaseModel):
         None, pattern=r"^[0-9]{10}$", title="宛名番号",
         description="宛名番号 of a member of the household (10 digits). Never a My Number or a name.")
     operator_id: str = Field(
-        ..., pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", title="Operator id",
+        ..., pattern=OPERATOR_ID_PATTERN, max_length=32, title="Operator id",
         description="Your staff user id (must be registered and allowed to run cases).")
     income_source: Literal["certificate", "inquiry", "not_yet"] = Field(
         ..., title="How income is known",
         description="certificate: a submitted 所得証明書 (give its CSV path); inquiry: 中間サーバ with the "
                     "person's recorded consent (give the consent id); not_yet: decide what can be decided.")
+    operator_proof: str | None = Field(
+        None, pattern=PROOF_PATTERN, title="Proof of identity",
+        description="Single-use proof from `kodomo login --operator <your id>` (privacy.operators).")
     certificate_path: str | None = Field(
-        None, title="Income certificate CSV", description="Path of the transcribed 所得証明書 (tax.csv layout).")
+        None, pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
+        description="Path of the transcribed 所得証明書 (tax.csv layout).")
     consent_id: str | None = Field(
         None, pattern=r"^[0-9A-Za-z-]{1,20}$", title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
