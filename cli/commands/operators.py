@@ -66,6 +66,9 @@ def _enrol(args) -> int:
     if args.key_out and len(args.subjects) != 1:
         print("--key-out needs exactly one --id")
         return 2
+    if args.if_missing and all(public_key_path(subject).exists() for subject in args.subjects):
+        print(f"{', '.join(args.subjects)}: already enrolled")
+        return 0
     if args.first_admin:
         # bootstrap only: nobody can prove anything before the first credential exists
         if any(credentials_dir().glob("*.pub")) or len(args.subjects) != 1:
