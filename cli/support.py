@@ -8,6 +8,8 @@ records when the database already has them).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, inspect
@@ -103,3 +105,31 @@ def parse_when(text: str | None, *, end: bool = False) -> dt.datetime | None:
         return dt.datetime.combine(day, dt.time(), tzinfo=JST)
     value = dt.datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=JST)
+
+
+class InvalidParametersError(ValueError):
+    """Flow parameters that do not match their pattern (the message names the parameters, never values)."""
+
+    safe_message = True
+
+
+def run_flow(flow, **parameters):
+    """Validate ``parameters`` against ``flow``'s typed signature, *then* call it.
+
+    Prefect stores a flow run's parameters (and the validation error, whose text quotes the input)
+    before it validates them; a My Number typed into ``--operator`` would land in the Prefect database.
+    Validating first keeps anything that does not match a parameter's pattern out of Prefect entirely
+    (issue 14 §6). A deployment run is validated by the server (``enforce_parameter_schema``).
+    """
+    flows_logger = logging.getLogger("prefect.flows")  # it logs the rejected *input* on failure
+    previous = flows_logger.disabled
+    flows_logger.disabled = True
+    try:
+        flow.validate_parameters(parameters)
+    except Exception as exc:  # noqa: BLE001 - ParameterTypeError / pydantic errors: names only leave
+        names = sorted(set(re.findall(r"^ - (\w+)", str(exc), flags=re.MULTILINE))) or ["?"]
+        raise InvalidParametersError(f"invalid parameter(s) {', '.join(names)} of {flow.name}; "
+                                "see the flow's parameter patterns") from None
+    finally:
+        flows_logger.disabled = previous
+    return flow(**parameters)

@@ -98,9 +98,10 @@ def _run(args) -> int:
         result = steps.run_move_in(case.to_request(), pmh=case.send_to_pmh)
         print(service.summary_markdown(result))
         return 0
+    from cli.support import run_flow
     from flows.movein import move_in
 
-    print(json.dumps(move_in(case=case), ensure_ascii=False, indent=1))
+    print(json.dumps(run_flow(move_in, case=case), ensure_ascii=False, indent=1))
     return 0
 
 
@@ -112,9 +113,10 @@ def _changes(args) -> int:
         authorise(args, "run", command="resident-changes")
         summary = steps.run_resident_changes(args.events, args.operator, as_of=args.as_of, pmh=not args.no_pmh)
     else:
+        from cli.support import run_flow
         from flows.resident_changes import resident_changes
 
-        summary = resident_changes(events_file=args.events, operator_id=args.operator, as_of=args.as_of,
-                                   send_to_pmh=not args.no_pmh)
+        summary = run_flow(resident_changes, events_file=args.events, operator_id=args.operator, as_of=args.as_of,
+                           send_to_pmh=not args.no_pmh)
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return 0

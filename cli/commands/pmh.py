@@ -32,8 +32,9 @@ def _sync(args) -> int:
             raise
         steps.finish_run(run_id, "COMPLETED", report)
     else:
+        from cli.support import run_flow
         from flows.pmh_sync import pmh_sync
 
-        report = pmh_sync(operator_id=args.operator, limit=args.limit)
+        report = run_flow(pmh_sync, operator_id=args.operator, limit=args.limit)
     print(json.dumps(report, ensure_ascii=False))
     return 0
