@@ -10,10 +10,9 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from privacy.operators import OperatorIdParam, OperatorProofParam
-from privacy.paths import LocalPathParam
 from tasks import benefits as t
 from tasks import common
+from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
 OperatorId = OperatorIdParam

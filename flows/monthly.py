@@ -9,10 +9,9 @@ from pydantic import Field
 
 from flows.benefits import benefit_run
 from flows.pmh_sync import pmh_sync
-from privacy.operators import OperatorIdParam, OperatorProofParam
-from privacy.paths import LocalPathParam
 from tasks import common
 from tasks import monthly as t
+from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month to decide, YYYY-MM")]
 OperatorId = OperatorIdParam

@@ -7,9 +7,9 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from privacy.operators import OperatorIdParam, OperatorProofParam
 from tasks import common
 from tasks import pmh as t
+from tasks.common import OperatorIdParam, OperatorProofParam
 
 
 @flow(name="pmh-sync", log_prints=False, persist_result=False, validate_parameters=True)

@@ -6,10 +6,9 @@ import datetime as dt
 
 from prefect import flow
 
-from privacy.operators import OperatorIdParam, OperatorProofParam
-from privacy.paths import LocalPathParam
 from tasks import common
 from tasks import movein as t
+from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
 OperatorId = OperatorIdParam
 
