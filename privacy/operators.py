@@ -59,8 +59,10 @@ RECORD_ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
 DEFAULT_REGISTRY = Path(__file__).with_name("operators_default.yaml")
 
 
-#: lower-case ASCII, digits in runs of at most 8 (a My Number typed as an id never matches), ≤ 32 characters
-OPERATOR_ID_PATTERN = r"^(?:[0-9]{1,8}[a-z._-]|[a-z])(?:[a-z._-]|[0-9]{1,8}(?:[a-z._-]|$))*$"
+#: lower-case ASCII starting with a letter or digit, at most 8 digits in all (a My Number, hyphenated or
+#: not, typed as an id never matches), ≤ 32 characters. No look-ahead: pydantic's regex engine has none.
+OPERATOR_ID_PATTERN = (r"^(?:[a-z][a-z._-]*(?:[0-9][a-z._-]*){0,8}"
+                       r"|[0-9][a-z._-]*(?:[0-9][a-z._-]*){0,7})$")
 OPERATOR_ID_MAX_LENGTH = 32
 _OPERATOR_ID = re.compile(OPERATOR_ID_PATTERN)
 

@@ -337,6 +337,7 @@ def test_personal_data_typed_into_any_parameter_never_reaches_prefect(prefect_ha
     for argv in (
         ["monthly", "--month", MONTH, "--operator", my_number],
         ["monthly", "--month", MONTH, "--operator", name],
+        ["monthly", "--month", MONTH, "--operator", f"{my_number[:4]}-{my_number[4:8]}-{my_number[8:]}"],
         ["monthly", "--month", MONTH, "--inbox", name, "--operator", "demo-operator"],
         ["monthly", "--month", MONTH, "--inbox", f"inbox/{my_number}", "--operator", "demo-operator"],
         ["benefits", "--month", MONTH, "--inbox", name, "--operator", "demo-operator"],
