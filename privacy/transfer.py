@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from privacy.crypto import KeyRing
+from privacy.files import private_directory
 from store.privacy_models import ExportApproval
 
 
@@ -193,7 +194,7 @@ def export(engine: Engine, *, actor_id: str, approval_id: str | None, dataset: s
         writer.writerows(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in r]
                          for r in rows)
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(out.parent)
         payload = buffer.getvalue().encode("utf-8-sig")
         if passphrase is not None:
             payload = seal_export(payload, passphrase)
