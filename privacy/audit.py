@@ -214,6 +214,7 @@ def record_access(
     approval_id: str | None = None,
     outcome: str = "ok",
     key: bytes | None = None,
+    actor_role: str | None = None,
 ) -> None:
     """Append one hash-chained access record in the caller's transaction (never commits).
 
@@ -229,6 +230,7 @@ def record_access(
         approval_id: export approval id (SEC-10) if any.
         outcome: ok, refused or failed.
         key: the chain key (default: :func:`chain_key` of this process's settings).
+        actor_role: the role to record (default: the actor's role in the registry in force).
     """
     if action not in ACTIONS:
         raise AuditError(f"unknown action {action!r}; expected one of {sorted(ACTIONS)}")
@@ -242,7 +244,7 @@ def record_access(
     values = {
         "occurred_at": dt.datetime.now(dt.UTC),
         "actor_id": str(actor_id),
-        "actor_role": _actor_role(str(actor_id)),
+        "actor_role": actor_role or _actor_role(str(actor_id)),
         "action": action,
         "purpose": str(purpose)[:128],
         "record_count": int(record_count),
@@ -376,8 +378,9 @@ def record_refusal(actor_id: object, purpose: str, *, action: str = "read", data
             if "access_record" not in set(inspect(engine).get_table_names()):
                 return False
             with session_scope(engine) as session:
+                # "unproven": a refused caller's role would come from whatever registry it pointed at
                 record_access(session, actor_id=shown_id(actor_id), action=action, purpose=purpose,
-                              subject_ids=[], record_count=0, outcome="refused")
+                              subject_ids=[], record_count=0, outcome="refused", actor_role="unproven")
             return True
         finally:
             engine.dispose()

@@ -92,6 +92,9 @@ def test_a_registry_swapped_through_the_environment_proves_nothing(home, engine,
     assert not (home / "outbox").exists()
     # copying a public key into place needs write access to the key directory, i.e. to the data keys
     assert ("mallory", "cli:notice-lists:no credential enrolled") in _refusals(engine)
+    with session_scope(engine) as session:  # the forged registry's "admin" is not what gets recorded
+        roles = set(session.scalars(select(AccessRecord.actor_role).where(AccessRecord.actor_id == "mallory")))
+    assert roles == {"unproven"}
 
 
 def test_each_kind_of_refusal_is_an_access_record(home, engine, capsys):
