@@ -47,6 +47,23 @@ INSURER_NUMBER = r"[0-9]{6}|[0-9]{8}"
 #: The earliest plausible date in any file.
 MIN_DATE = pd.Timestamp("1900-01-01")
 
+def flag_to_bool(values: pd.Series) -> pd.Series:
+    """Parse a validated 0/1 flag column (``FLAG_CODES``) into booleans: ``"1"`` → True, ``"0"`` → False.
+
+    The one place a text flag becomes a boolean. ``.astype(bool)`` on text is never right: ``bool("0")``
+    is True, which once marked every person as 支援措置 (issue 10). Already-boolean columns pass
+    unchanged; any other value (a missing flag, "2", "yes") raises ``ValueError`` because the schema
+    should have quarantined it before this point.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(bool)
+    text = values.astype("string")
+    known = text.isin(FLAG_CODES).fillna(False)
+    if not bool(known.all()):
+        raise ValueError(f"{int((~known).sum())} flag value(s) are not one of {FLAG_CODES}")
+    return text.eq("1").astype(bool)
+
+
 def nonmatching(values: np.ndarray, pattern: str) -> np.ndarray:
     """True for each non-empty string that does not fully match ``pattern`` (no anchors needed).
 

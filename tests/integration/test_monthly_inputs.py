@@ -1,0 +1,80 @@
+"""Issue 10: every input row means what it says between the inbox files and the database.
+
+One test per observed defect, on SQLite and PostgreSQL where the database is involved.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import bindparam, select
+
+from services.intake import ingest, persist
+from store import models
+
+
+@pytest.fixture
+def small_inbox(tmp_path):
+    from devtools.generate import generate_dataset
+
+    directory = tmp_path / "inbox"
+    summary = generate_dataset(directory, children=60, seed=5, as_of="2026-10-31", bad_row_share=0.0)
+    return directory, summary
+
+
+def _persist(engine, inbox, key_ring, run_id="run-1"):
+    with engine.begin() as conn:
+        return persist.persist_inputs(conn, inbox.frames, key_ring, run_id)
+
+
+def _stored_flags(engine) -> dict[str, bool]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(models.Person.person_id, models.Person.dv_support_flag)).all()
+    return {person_id: bool(flag) for person_id, flag in rows}
+
+
+def test_dv_support_flag_is_stored_as_written_in_the_file(engine, key_ring, small_inbox):
+    directory, _ = small_inbox
+    residents = pd.read_csv(directory / "residents.csv", dtype=str)
+    # Make sure both values occur, whatever the generator drew.
+    residents.loc[residents.index[:3], "dv_support_flag"] = "1"
+    residents.loc[residents.index[3:6], "dv_support_flag"] = "0"
+    residents.to_csv(directory / "residents.csv", index=False)
+
+    _persist(engine, ingest.load_inbox(directory), key_ring)
+
+    stored = _stored_flags(engine)
+    expected = dict(zip(residents["person_id"], residents["dv_support_flag"].eq("1"), strict=True))
+    assert {p: stored[p] for p in expected} == expected
+    assert 0 < sum(expected.values()) < len(expected)
+
+
+def test_rows_stored_under_the_old_flag_mapping_are_rewritten(engine, key_ring, small_inbox):
+    directory, _ = small_inbox
+    inbox = ingest.load_inbox(directory)
+    _persist(engine, inbox, key_ring)
+    # What version 1 stored: True for everyone, under a digest of the same text without a version.
+    events = inbox.frames["resident_events"]
+    persons = persist.current_persons(inbox.frames["residents"], events)
+    old = persist.keyed_digest(persons, ["person_id", *persist.PERSON_SOURCE_COLUMNS], key_ring)
+    table = models.Person.__table__
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.person_id == bindparam("pid")).values(
+            dv_support_flag=True, row_digest=bindparam("digest")),
+            [{"pid": p, "digest": d} for p, d in zip(persons["person_id"], old, strict=True)])
+    _persist(engine, inbox, key_ring, run_id="run-2")
+    residents = inbox.frames["residents"]
+    expected = dict(zip(residents["person_id"], residents["dv_support_flag"].eq("1"), strict=True))
+    stored = _stored_flags(engine)
+    assert {p: stored[p] for p in expected} == expected
+
+
+def test_flag_parser_refuses_what_is_not_a_flag():
+    from schemas.checks import flag_to_bool
+
+    assert flag_to_bool(pd.Series(["0", "1", "0"])).tolist() == [False, True, False]
+    assert flag_to_bool(pd.Series([True, False])).tolist() == [True, False]
+    with pytest.raises(ValueError):
+        flag_to_bool(pd.Series(["0", "yes"]))
+    with pytest.raises(ValueError):
+        flag_to_bool(pd.Series(["1", None]))
