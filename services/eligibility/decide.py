@@ -132,6 +132,10 @@ def unrecorded_decisions(conn: Connection, month_decisions: pd.DataFrame, month:
     table = models.Decision.__table__
     stored = read_frame(conn, table, ["person_id", "decision_type"],
                         where=_where(table.c.month == month, _among(table, "person_id", person_ids)))
+    if month_decisions.empty or stored.empty:
+        # A quiet month (no decision at all) gives an empty frame whose key column has no text dtype;
+        # merging it with text keys raises. Nothing decided, or nothing stored yet: nothing to filter.
+        return month_decisions
     seen = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")
     return month_decisions.loc[seen["_seen"].isna().to_numpy()]
 

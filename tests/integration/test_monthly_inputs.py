@@ -78,3 +78,29 @@ def test_flag_parser_refuses_what_is_not_a_flag():
         flag_to_bool(pd.Series(["0", "yes"]))
     with pytest.raises(ValueError):
         flag_to_bool(pd.Series(["1", None]))
+
+
+def test_a_quiet_month_with_no_new_decision_completes(engine, key_ring, small_inbox, tmp_path):
+    from sqlalchemy.orm import Session
+
+    from policy import load_policy
+    from services.eligibility import decide
+    from services.notices import lists, summary
+
+    directory, _ = small_inbox
+    _persist(engine, ingest.load_inbox(directory), key_ring)
+    results = {}
+    for month in ("2026-10", "2026-11"):
+        with Session(engine) as session, session.begin():
+            results[month] = decide.decide_month(session, month=month, policy=load_policy(), run_id=f"r-{month}",
+                                                 operator_id="op")
+    assert results["2026-10"]["new_decisions"] > 0
+    # The unchanged extract decided again a month later: nothing new, and no crash.
+    assert results["2026-11"]["new_decisions"] == 0 and results["2026-11"]["by_type"] == {}
+    with Session(engine) as session, session.begin():
+        written = lists.export_month_lists(session, "2026-11", None, tmp_path / "out", operator_id="op",
+                                           run_id="r-2026-11")
+    assert written == {"issuance": 0, "suspension": 0, "loss": 0}
+    with engine.connect() as conn:
+        report = summary.month_summary(conn, month="2026-11", run_id="r-2026-11", counts={})
+    assert sum(report.totals["decisions"].values()) == 0
