@@ -95,8 +95,9 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
             raise InputFileError(MANIFEST_NAME, "unsupported encoding: use utf-8 or cp932") from None
     if "extract_date" in manifest:
         text = str(manifest["extract_date"])
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or pd.isna(pd.to_datetime(text, errors="coerce")):
-            raise InputFileError(MANIFEST_NAME, "extract_date must be a date YYYY-MM-DD")
+        if (not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or not "1900" <= text[:4] <= "2261"
+                or pd.isna(pd.to_datetime(text, errors="coerce"))):
+            raise InputFileError(MANIFEST_NAME, "extract_date must be a date YYYY-MM-DD between 1900 and 2261")
     return manifest
 
 

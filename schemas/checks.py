@@ -44,6 +44,12 @@ MY_NUMBER = r"[0-9]{12}"
 #: 保険者番号: 8 digits, or 6 digits for 市町村国保.
 INSURER_NUMBER = r"[0-9]{6}|[0-9]{8}"
 
+#: Field metadata key of a date column where 9999-12-31 is the sender's "no end": it is read as missing
+#: (= open-ended). Elsewhere 9999-12-31 is an impossible date and quarantined (schemas.validate).
+OPEN_END = "open_end"
+#: The conventional "no end date" of Japanese municipal and insurance systems.
+OPEN_END_DATE = "9999-12-31"
+
 #: The earliest plausible date in any file.
 MIN_DATE = pd.Timestamp("1900-01-01")
 

@@ -104,3 +104,40 @@ def test_a_quiet_month_with_no_new_decision_completes(engine, key_ring, small_in
     with engine.connect() as conn:
         report = summary.month_summary(conn, month="2026-11", run_id="r-2026-11", counts={})
     assert sum(report.totals["decisions"].values()) == 0
+
+
+def _edit(directory, file_name: str, rows: dict[int, dict[str, str]]) -> pd.DataFrame:
+    """Set cells of data rows (0-based positions) in an inbox file; return the edited frame."""
+    frame = pd.read_csv(directory / file_name, dtype=str, keep_default_na=False)
+    for position, cells in rows.items():
+        for column, value in cells.items():
+            frame.loc[frame.index[position], column] = value
+    frame.to_csv(directory / file_name, index=False, lineterminator="\n")
+    return frame
+
+
+def test_dates_outside_the_pandas_range_are_open_ended_or_quarantined(engine, key_ring, small_inbox):
+    directory, _ = small_inbox
+    insurance = _edit(directory, "insurance.csv", {0: {"valid_to": "9999-12-31"}})
+    _edit(directory, "residents.csv", {1: {"birth_date": "0001-01-01"}, 2: {"birth_date": "1677-09-21"},
+                                       3: {"residence_start_date": "9999-12-31"}})
+    _edit(directory, "resident_events.csv", {0: {"event_date": "9999-12-31"}})
+
+    inbox = ingest.load_inbox(directory)  # used to raise OutOfBoundsDatetime
+
+    covered = inbox.frames["insurance"]
+    first = covered[(covered["person_id"] == insurance.loc[0, "person_id"])
+                    & (covered["insurer_number"] == insurance.loc[0, "insurer_number"])]
+    assert len(first) == 1 and pd.isna(first["valid_to"].iloc[0])  # 9999-12-31 = still covered
+    q = inbox.quarantine
+    out_of_range = q[q["check_name"] == "date_in_supported_range"]
+    assert sorted(zip(out_of_range["file_name"], out_of_range["row_number"], out_of_range["column_name"])) == [
+        ("resident_events.csv", 2, "event_date"), ("residents.csv", 3, "birth_date"),
+        ("residents.csv", 4, "birth_date"), ("residents.csv", 5, "residence_start_date")]
+    assert out_of_range["reason"].str.contains("outside").all()
+    _persist(engine, inbox, key_ring)
+    with engine.connect() as conn:
+        stored_to = conn.execute(select(models.InsuranceCoverage.valid_to).where(
+            models.InsuranceCoverage.person_id == insurance.loc[0, "person_id"],
+            models.InsuranceCoverage.insurer_number == insurance.loc[0, "insurer_number"])).scalars().all()
+    assert stored_to == [None]
