@@ -42,10 +42,23 @@ def has_claims(inbox_dir: str) -> bool:
     return ingest.has_claim_files(inbox_dir)
 
 
-@pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5)
+def retry_if_transient(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry unless the failure says it is not transient.
+
+    An ``InputFileError`` (a missing column, a bad encoding, a truncated file ...) must be fixed by the sender:
+    retrying it only delays the operator's message by the retry delays (issue 10).
+    """
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the state's own exception, re-raised by result()
+        return getattr(exc, "transient", True)
+    return True
+
+
+@pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
 @sanitised(stage="load_inbox")
 def load_inbox(inbox_dir: str) -> ingest.Inbox:
-    """Read and validate the inbox (retried: files may still be arriving)."""
+    """Read and validate the inbox (retried on I/O trouble only: files may still be arriving)."""
     return ingest.load_inbox(inbox_dir)
 
 

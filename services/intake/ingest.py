@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.files import InputFileError, file_sha256, read_input_csv, read_manifest
+from connectors.files import UNREADABLE_LINES, InputFileError, file_sha256, read_input_csv, read_manifest
 from schemas.applications import ApplicationSchema
 from schemas.checks import using_reference_date
 from schemas.insurance import InsuranceSchema
 from schemas.resident_events import ResidentEventSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
-from schemas.validate import validate_frame
+from schemas.validate import QUARANTINE_COLUMNS, validate_frame
 from schemas.welfare import WelfareSchema
 
 #: name → (file name, schema, required)
@@ -83,15 +83,29 @@ def validate_inbox(raw: dict[str, tuple[pd.DataFrame, str]], extract_date: str |
             file_name, schema, _ = INPUT_FILES[name]
             result = validate_frame(frame, schema, file_name)
             inbox.frames[name] = result.good.drop(columns=["source_row"], errors="ignore")
-            bad_rows = result.quarantine["row_number"].nunique() if not result.quarantine.empty else 0
-            inputs.append({"file_name": file_name, "sha256": sha256, "row_count": len(frame),
+            found = [q for q in (unreadable_quarantine(frame, file_name), result.quarantine) if not q.empty]
+            table = pd.concat(found, ignore_index=True) if found else result.quarantine
+            bad_rows = table["row_number"].nunique() if not table.empty else 0
+            # Counted by physical line: every non-blank line is either accepted or quarantined.
+            inputs.append({"file_name": file_name, "sha256": sha256,
+                           "row_count": len(frame) + len(frame.attrs.get(UNREADABLE_LINES, ())),
                            "accepted_count": len(result.good), "quarantined_count": int(bad_rows)})
-            if not result.quarantine.empty:
-                quarantined.append(result.quarantine.assign(file_sha256=sha256))
+            if not table.empty:
+                quarantined.append(table.assign(file_sha256=sha256))
     inbox.inputs = pd.DataFrame(inputs)
     inbox.quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(
         columns=["file_name", "file_sha256", "row_number", "column_name", "check_name", "masked_value", "reason"])
     return inbox
+
+
+def unreadable_quarantine(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Quarantine rows for the physical lines the reader could not read as a record (stray quote, bare CR)."""
+    lines = frame.attrs.get(UNREADABLE_LINES) or ()
+    if not lines:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.DataFrame({"file_name": file_name, "row_number": pd.Series([n for n, _ in lines], dtype="int64"),
+                         "column_name": "(line)", "check_name": "readable_csv_record", "masked_value": None,
+                         "reason": [problem for _, problem in lines]})
 
 
 def load_inbox(inbox_dir: str | Path) -> Inbox:

@@ -141,3 +141,62 @@ def test_dates_outside_the_pandas_range_are_open_ended_or_quarantined(engine, ke
             models.InsuranceCoverage.person_id == insurance.loc[0, "person_id"],
             models.InsuranceCoverage.insurer_number == insurance.loc[0, "insurer_number"])).scalars().all()
     assert stored_to == [None]
+
+
+def _lines(directory, file_name: str) -> list[str]:
+    return (directory / file_name).read_text(encoding="utf-8").split("\n")
+
+
+def _write_lines(directory, file_name: str, lines: list[str]) -> None:
+    (directory / file_name).write_text("\n".join(lines), encoding="utf-8")
+
+
+def _accounted_by_line(inbox) -> None:
+    for row in inbox.inputs.to_dict("records"):
+        assert row["row_count"] == row["accepted_count"] + row["quarantined_count"], row
+
+
+@pytest.mark.parametrize("second_quote", [False, True], ids=["quote-to-end-of-file", "quote-closed-later"])
+def test_a_stray_quote_quarantines_its_line_and_nobody_vanishes(engine, key_ring, small_inbox, second_quote):
+    directory, _ = small_inbox
+    lines = _lines(directory, "residents.csv")
+    header = lines[0].split(",")
+    address = header.index("address")
+    broken = {5: 1, 8: 1} if second_quote else {5: 1}  # line index -> where the quote goes
+    for index in broken:
+        cells = lines[index].split(",")
+        cells[address] = '"' + cells[address]
+        lines[index] = ",".join(cells)
+    _write_lines(directory, "residents.csv", lines)
+    physical = len([line for line in lines[1:] if line])
+
+    inbox = ingest.load_inbox(directory)
+
+    residents = inbox.frames["residents"]
+    q = inbox.quarantine[inbox.quarantine["file_name"] == "residents.csv"]
+    unreadable = q[q["check_name"] == "readable_csv_record"]
+    assert sorted(unreadable["row_number"]) == [i + 1 for i in broken]  # line number = index + 1
+    assert unreadable["masked_value"].isna().all()
+    assert len(residents) + q["row_number"].nunique() == physical
+    _accounted_by_line(inbox)
+    # The lines after the stray quote are their own persons, with their own birth dates.
+    following = lines[6].split(",")
+    row = residents[residents["person_id"] == following[0]]
+    assert len(row) == 1 and str(row["birth_date"].iloc[0].date()) == following[header.index("birth_date")]
+    assert not residents["address"].str.contains("\n").any()
+    _persist(engine, inbox, key_ring)
+
+
+def test_a_bare_cr_inside_a_line_quarantines_that_line(small_inbox):
+    directory, _ = small_inbox
+    lines = _lines(directory, "residents.csv")
+    name = lines[0].split(",").index("name")
+    cells = lines[3].split(",")
+    cells[name] = cells[name][:1] + "\r" + cells[name][1:]
+    lines[3] = ",".join(cells)
+    _write_lines(directory, "residents.csv", lines)
+
+    inbox = ingest.load_inbox(directory)
+    q = inbox.quarantine
+    assert q.loc[q["check_name"] == "readable_csv_record", "row_number"].tolist() == [4]
+    _accounted_by_line(inbox)
