@@ -11,7 +11,7 @@ from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.eligibility import decide
-from services.intake import ingest, persist
+from services.intake import collisions, ingest, persist
 from services.notices import lists as export
 from services.notices import summary
 from store.db import session_scope
@@ -58,8 +58,14 @@ def retry_if_transient(task, task_run, state) -> bool:
 @pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
 @sanitised(stage="load_inbox")
 def load_inbox(inbox_dir: str) -> ingest.Inbox:
-    """Read and validate the inbox (retried on I/O trouble only: files may still be arriving)."""
-    return ingest.load_inbox(inbox_dir)
+    """Read and validate the inbox (retried on I/O trouble only: files may still be arriving).
+
+    Rows whose My Number another person carries (in the inbox or stored) are quarantined here, so that the
+    counts of the run summary include them and the persist step cannot abort on the unique blind index.
+    """
+    inbox = ingest.load_inbox(inbox_dir)
+    with engine().connect() as conn:
+        return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
 
 
 @pipeline_task(name="persist-inputs")

@@ -82,7 +82,8 @@ def validate_inbox(raw: dict[str, tuple[pd.DataFrame, str]], extract_date: str |
         for name, (frame, sha256) in raw.items():
             file_name, schema, _ = INPUT_FILES[name]
             result = validate_frame(frame, schema, file_name)
-            inbox.frames[name] = result.good.drop(columns=["source_row"], errors="ignore")
+            # source_row stays: later checks (services.intake.collisions) name rows by file and line.
+            inbox.frames[name] = result.good
             found = [q for q in (unreadable_quarantine(frame, file_name), result.quarantine) if not q.empty]
             table = pd.concat(found, ignore_index=True) if found else result.quarantine
             bad_rows = table["row_number"].nunique() if not table.empty else 0

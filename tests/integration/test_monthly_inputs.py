@@ -200,3 +200,51 @@ def test_a_bare_cr_inside_a_line_quarantines_that_line(small_inbox):
     q = inbox.quarantine
     assert q.loc[q["check_name"] == "readable_csv_record", "row_number"].tolist() == [4]
     _accounted_by_line(inbox)
+
+
+def _collisions(engine, directory, key_ring):
+    from services.intake import collisions
+
+    with engine.connect() as conn:
+        return collisions.quarantine_my_number_collisions(conn, ingest.load_inbox(directory), key_ring)
+
+
+def test_swapped_my_numbers_quarantine_both_persons_and_the_month_goes_on(engine, key_ring, small_inbox):
+    directory, _ = small_inbox
+    _persist(engine, ingest.load_inbox(directory), key_ring)
+    residents = pd.read_csv(directory / "residents.csv", dtype=str, keep_default_na=False)
+    a, b = residents.loc[4, "my_number"], residents.loc[9, "my_number"]
+    _edit(directory, "residents.csv", {4: {"my_number": b}, 9: {"my_number": a}})
+
+    inbox = _collisions(engine, directory, key_ring)
+
+    q = inbox.quarantine[inbox.quarantine["check_name"] == "my_number_collision"]
+    swapped = {residents.loc[4, "person_id"], residents.loc[9, "person_id"]}
+    assert set(q.loc[q["file_name"] == "residents.csv", "row_number"]) == {6, 11}
+    assert q["reason"].str.contains("line").all() and not q["masked_value"].isin([a, b]).any()
+    assert not inbox.frames["residents"]["person_id"].isin(swapped).any()
+    assert not inbox.frames["resident_events"]["person_id"].isin(swapped).any()
+    _accounted_by_line(inbox)
+    _persist(engine, inbox, key_ring, run_id="run-2")  # used to abort with DB_INTEGRITY person.my_number_hmac
+
+
+def test_an_event_of_an_absent_person_with_a_residents_number_quarantines_both(engine, key_ring, small_inbox):
+    directory, _ = small_inbox
+    residents = pd.read_csv(directory / "residents.csv", dtype=str, keep_default_na=False)
+    events = pd.read_csv(directory / "resident_events.csv", dtype=str, keep_default_na=False)
+    stray = events.iloc[[0]].assign(event_id="EV9999999999", person_id="9999999990",
+                                    my_number=residents.loc[2, "my_number"])
+    pd.concat([events, stray]).to_csv(directory / "resident_events.csv", index=False, lineterminator="\n")
+
+    inbox = _collisions(engine, directory, key_ring)
+
+    q = inbox.quarantine[inbox.quarantine["check_name"] == "my_number_collision"]
+    assert ("resident_events.csv", len(events) + 2) in set(zip(q["file_name"], q["row_number"], strict=True))
+    assert ("residents.csv", 4) in set(zip(q["file_name"], q["row_number"], strict=True))
+    assert q.loc[q["row_number"] == 4, "reason"].str.contains(f"resident_events.csv line {len(events) + 2}").all()
+    _accounted_by_line(inbox)
+    _persist(engine, inbox, key_ring)
+    with engine.connect() as conn:
+        ids = set(conn.execute(select(models.Person.person_id)).scalars())
+    assert "9999999990" not in ids and residents.loc[2, "person_id"] not in ids
+    assert residents.loc[3, "person_id"] in ids
