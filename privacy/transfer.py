@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from privacy.crypto import KeyRing
+from privacy.csv_cells import neutralise_cell
 from store.privacy_models import ExportApproval
 
 
@@ -190,8 +191,8 @@ def export(engine: Engine, *, actor_id: str, approval_id: str | None, dataset: s
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(spec.columns)
-        writer.writerows(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in r]
-                         for r in rows)
+        writer.writerows(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else neutralise_cell(v))
+                          for v in r] for r in rows)
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         payload = buffer.getvalue().encode("utf-8-sig")

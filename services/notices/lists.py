@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
+from privacy.csv_cells import neutralise_frame
 from store import models
 from store.bulk import read_frame
 
@@ -44,10 +45,14 @@ LISTS = {
 
 
 def write_csv_atomically(frame: pd.DataFrame, path: Path, encoding: str = "cp932") -> None:
-    """Write ``frame`` as CSV (CRLF) via a temporary file, fsync and rename."""
+    """Write ``frame`` as CSV (CRLF) for staff via a temporary file, fsync and rename.
+
+    The one writer of CSV files for people: cells that a spreadsheet would run as a formula are neutralised
+    (privacy.csv_cells, OWASP CSV injection).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    data = frame.to_csv(index=False, lineterminator="\r\n").encode(encoding, errors="geta")
+    data = neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n").encode(encoding, errors="geta")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()

