@@ -53,6 +53,16 @@ OPEN_END_DATE = "9999-12-31"
 #: The earliest plausible date in any file.
 MIN_DATE = pd.Timestamp("1900-01-01")
 
+#: Control characters: C0 (NUL, BEL, TAB, LF, CR, ESC, ...), DEL, C1 (U+0080-U+009F, e.g. NEL U+0085) and
+#: the Unicode line/paragraph separators. Names and addresses never hold them, whatever the file's encoding.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+
+
+def free_of_control_characters(values: pd.Series) -> pd.Series:
+    """True where the text holds no control character (missing values pass)."""
+    return ~values.astype("string").str.contains(CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
+
+
 def flag_to_bool(values: pd.Series) -> pd.Series:
     """Parse a validated 0/1 flag column (``FLAG_CODES``) into booleans: ``"1"`` → True, ``"0"`` → False.
 

@@ -289,3 +289,28 @@ def test_the_cell_helper_neutralises_each_trigger_and_leaves_numbers_alone():
     assert out["name"].tolist() == ["'" + p for p in PAYLOADS] + ["山田"]
     assert out["amount"].tolist() == frame["amount"].tolist()
     assert frame["name"].tolist()[0] == PAYLOADS[0]  # the input is not changed
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_control_characters_in_names_are_refused_in_both_encodings(tmp_path, encoding):
+    from devtools.generate import generate_dataset
+
+    directory = tmp_path / "inbox"
+    generate_dataset(directory, children=20, seed=9, encoding=encoding, bad_row_share=0.0)
+    controls = ["\x00", "\x1b", "\x07", "\x0b"] + (["\x85", "\u2028"] if encoding == "utf-8" else [])
+    lines = (directory / "residents.csv").read_text(encoding=encoding).split("\n")
+    header = lines[0].split(",")
+    for offset, control in enumerate(controls):
+        cells = lines[2 + offset].split(",")
+        column = header.index("name") if offset % 2 == 0 else header.index("address")
+        cells[column] = cells[column][:1] + control + cells[column][1:]
+        lines[2 + offset] = ",".join(cells)
+    (directory / "residents.csv").write_bytes("\n".join(lines).encode(encoding))
+
+    inbox = ingest.load_inbox(directory)
+
+    q = inbox.quarantine
+    flagged = q[q["check_name"].str.endswith("_no_control_characters")]
+    assert sorted(flagged["row_number"]) == [3 + offset for offset in range(len(controls))]
+    assert flagged["masked_value"].str.fullmatch(r"\*+").all()  # names and addresses show no character
+    _accounted_by_line(inbox)
