@@ -108,7 +108,10 @@ def publish_summary(month: str, run_id: str, counts: dict) -> dict:
         report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts)
     create_table_artifact(key="monthly-decisions", table=report.decision_rows,
                           description=f"Decisions {month} (counts)")
-    create_table_artifact(key="monthly-quarantine", table=report.quarantine_rows,
+    create_table_artifact(key="monthly-quarantine-counts", table=report.quarantine_rows,
                           description=f"Quarantined rows {month} by file, column and check")
+    # Line numbers and masked values (never a full value): what the sender must fix, row by row.
+    create_table_artifact(key="monthly-quarantine", table=report.quarantine_detail,
+                          description=f"Quarantined cells {month}: file, line, column, check, masked value")
     create_markdown_artifact(key="monthly-summary", markdown=report.markdown, description=f"Monthly run {month}")
     return report.totals
