@@ -25,6 +25,8 @@ from typing import Any
 import pandas as pd
 
 MANIFEST_NAME = "manifest.json"
+#: Manifest key of the sender's control totals: ``{"residents.csv": {"rows": 123, "sha256": "..."}, ...}``.
+CONTROL_TOTALS = "files"
 SOURCE_ROW = "source_row"
 
 #: Canonical encoding names accepted in ``manifest.json`` or as an argument, by alias.
@@ -112,7 +114,23 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         if (not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or not "1900" <= text[:4] <= "2261"
                 or pd.isna(pd.to_datetime(text, errors="coerce"))):
             raise InputFileError(MANIFEST_NAME, "extract_date must be a date YYYY-MM-DD between 1900 and 2261")
+    if CONTROL_TOTALS in manifest:
+        _check_control_totals(manifest[CONTROL_TOTALS])
     return manifest
+
+
+def _check_control_totals(totals: object) -> None:
+    problem = f"{CONTROL_TOTALS} must map file names to {{\"rows\": integer >= 0, \"sha256\": 64 hex digits}}"
+    if not isinstance(totals, dict):
+        raise InputFileError(MANIFEST_NAME, problem)
+    for stated in totals.values():
+        if not isinstance(stated, dict):
+            raise InputFileError(MANIFEST_NAME, problem)
+        rows, sha256 = stated.get("rows", 0), stated.get("sha256", "0" * 64)
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise InputFileError(MANIFEST_NAME, problem)
+        if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise InputFileError(MANIFEST_NAME, problem)
 
 
 def file_sha256(path: str | Path) -> str:

@@ -387,7 +387,7 @@ def generate_dataset(
         rows`` (per file), ``bad_rows`` (per file: rows that must be quarantined), ``bad_kinds``
         (per file and kind) and ``bad_source_rows`` (per file: the row numbers, header = 1).
     """
-    from connectors.files import normalise_encoding
+    from connectors.files import file_sha256, normalise_encoding
 
     encoding = normalise_encoding(encoding)
     out = Path(out_dir)
@@ -413,7 +413,10 @@ def generate_dataset(
         bad_rows[name] = int(len(bad))
         bad_kinds[name] = counts
         bad_source_rows[name] = [int(r) + 2 for r in bad]
-    manifest = {"encoding": encoding, "extract_date": str(pd.Timestamp(as_of).date()), "generator_seed": seed}
+    # The sender's control totals: data rows and SHA-256 of each file (connectors.files.CONTROL_TOTALS).
+    totals = {name: {"rows": summary_rows[name], "sha256": file_sha256(out / name)} for name in FILE_NAMES}
+    manifest = {"encoding": encoding, "extract_date": str(pd.Timestamp(as_of).date()), "generator_seed": seed,
+                "files": totals}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     persons = pop.persons

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.files import UNREADABLE_LINES, InputFileError, file_sha256, read_input_csv, read_manifest
+from connectors.files import (
+    CONTROL_TOTALS,
+    UNREADABLE_LINES,
+    InputFileError,
+    file_sha256,
+    read_input_csv,
+    read_manifest,
+)
 from schemas.applications import ApplicationSchema
 from schemas.checks import using_reference_date
 from schemas.insurance import InsuranceSchema
@@ -42,6 +49,8 @@ class Inbox:
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
     extract_date: str | None = None
+    #: Aggregate, value-free warnings for the run summary (e.g. a file without control totals).
+    warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict:
         """Aggregate counts (safe for logs and artifacts)."""
@@ -49,6 +58,7 @@ class Inbox:
             "files": self.inputs[["file_name", "row_count", "accepted_count", "quarantined_count"]].to_dict("records")
             if not self.inputs.empty else [],
             "quarantined_cells": int(len(self.quarantine)),
+            "warnings": list(self.warnings),
         }
 
 
@@ -57,11 +67,17 @@ def model_columns(schema: type) -> list[str]:
     return [name for name in schema.to_schema().columns if name != "source_row"]
 
 
-def read_inbox(inbox_dir: str | Path, names: list[str] | None = None) -> dict[str, tuple[pd.DataFrame, str]]:
-    """Read every present input file (raw strings) with its SHA-256; a missing required file is an error."""
+def read_inbox(inbox_dir: str | Path, names: list[str] | None = None,
+               manifest: dict | None = None) -> dict[str, tuple[pd.DataFrame, str]]:
+    """Read every present input file (raw strings) with its SHA-256; a missing required file is an error.
+
+    With the manifest's control totals (``files``), a file whose SHA-256 or row count differs from what the
+    sender stated is an error naming the file: a file truncated at a line boundary is otherwise valid CSV.
+    """
     directory = Path(inbox_dir)
     if not directory.is_dir():
         raise InputFileError(str(directory), "the inbox directory does not exist")
+    totals = (manifest or {}).get(CONTROL_TOTALS, {})
     raw: dict[str, tuple[pd.DataFrame, str]] = {}
     for name in names or list(INPUT_FILES):
         file_name, schema, required = INPUT_FILES[name]
@@ -69,9 +85,37 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None) -> dict[st
         if not path.exists():
             if required:
                 raise InputFileError(file_name, "the file is missing from the inbox")
+            if file_name in totals:
+                raise InputFileError(file_name, "the manifest lists this file but it is missing from the inbox")
             continue
-        raw[name] = (read_input_csv(path, model_columns(schema)), file_sha256(path))
+        frame, sha256 = read_input_csv(path, model_columns(schema)), file_sha256(path)
+        check_control_totals(file_name, totals.get(file_name), rows=line_count(frame), sha256=sha256)
+        raw[name] = (frame, sha256)
     return raw
+
+
+def line_count(frame: pd.DataFrame) -> int:
+    """Non-blank data lines of a file as read: records plus the lines that were no record."""
+    return len(frame) + len(frame.attrs.get(UNREADABLE_LINES) or ())
+
+
+def check_control_totals(file_name: str, stated: dict | None, *, rows: int, sha256: str) -> None:
+    """Refuse a file whose row count or SHA-256 differs from the sender's control totals (if stated)."""
+    if not stated:
+        return
+    if "rows" in stated and int(stated["rows"]) != rows:
+        raise InputFileError(file_name, f"control total mismatch: the manifest states {int(stated['rows'])} rows, "
+                                        f"the file has {rows} (truncated or incomplete?)")
+    if "sha256" in stated and str(stated["sha256"]).lower() != sha256:
+        raise InputFileError(file_name, "control total mismatch: the SHA-256 differs from the manifest "
+                                        "(the file changed after the sender's export)")
+
+
+def control_total_warnings(manifest: dict, raw: dict[str, tuple[pd.DataFrame, str]]) -> list[str]:
+    """One warning per file read without a stated control total (the run goes on)."""
+    totals = manifest.get(CONTROL_TOTALS, {})
+    return [f"{INPUT_FILES[name][0]}: no control total (rows, sha256) in manifest.json; completeness not checked"
+            for name in raw if not {"rows", "sha256"} <= set(totals.get(INPUT_FILES[name][0], {}))]
 
 
 def validate_inbox(raw: dict[str, tuple[pd.DataFrame, str]], extract_date: str | None) -> Inbox:
@@ -112,7 +156,10 @@ def unreadable_quarantine(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
 def load_inbox(inbox_dir: str | Path) -> Inbox:
     """Read and validate a whole inbox directory."""
     manifest = read_manifest(inbox_dir)
-    return validate_inbox(read_inbox(inbox_dir), manifest.get("extract_date"))
+    raw = read_inbox(inbox_dir, manifest=manifest)
+    inbox = validate_inbox(raw, manifest.get("extract_date"))
+    inbox.warnings = control_total_warnings(manifest, raw)
+    return inbox
 
 
 CLAIM_FILES = ("claims.csv", "reimbursement_applications.csv")

@@ -56,6 +56,9 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
               for f in files]
     lines += ["", "| decision | count |", "|---|---:|"]
     lines += [f"| {r['label']} | {r['count']} |" for r in decision_rows]
+    warnings = counts.get("ingest", {}).get("warnings", [])
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
     exported = counts.get("export", {})
     if exported:
         lines += ["", "Lists written: " + ", ".join(f"{k} {v}" for k, v in exported.items())]
@@ -64,6 +67,7 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
         "decisions": {r["decision_type"]: r["count"] for r in decision_rows},
         "quarantined_rows": int(sum(f["quarantined_count"] for f in files)),
         "accepted_rows": int(sum(f["accepted_count"] for f in files)),
+        "warnings": list(warnings),
     }
     detail = month_quarantine(conn, month, run_id=run_id)
     detail_rows = [{"file": r.file_name, "line": int(r.row_number), "column": r.column_name, "check": r.check_name,

@@ -5,6 +5,8 @@ One test per observed defect, on SQLite and PostgreSQL where the database is inv
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from sqlalchemy import bindparam, select
@@ -19,7 +21,14 @@ def small_inbox(tmp_path):
 
     directory = tmp_path / "inbox"
     summary = generate_dataset(directory, children=60, seed=5, as_of="2026-10-31", bad_row_share=0.0)
+    forget_control_totals(directory)  # these tests edit the files after the "export"
     return directory, summary
+
+
+def forget_control_totals(directory) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("files", None)
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def _persist(engine, inbox, key_ring, run_id="run-1"):
@@ -297,6 +306,7 @@ def test_control_characters_in_names_are_refused_in_both_encodings(tmp_path, enc
 
     directory = tmp_path / "inbox"
     generate_dataset(directory, children=20, seed=9, encoding=encoding, bad_row_share=0.0)
+    forget_control_totals(directory)
     controls = ["\x00", "\x1b", "\x07", "\x0b"] + (["\x85", "\u2028"] if encoding == "utf-8" else [])
     lines = (directory / "residents.csv").read_text(encoding=encoding).split("\n")
     header = lines[0].split(",")
@@ -314,3 +324,50 @@ def test_control_characters_in_names_are_refused_in_both_encodings(tmp_path, enc
     assert sorted(flagged["row_number"]) == [3 + offset for offset in range(len(controls))]
     assert flagged["masked_value"].str.fullmatch(r"\*+").all()  # names and addresses show no character
     _accounted_by_line(inbox)
+
+
+def _stated(directory) -> dict:
+    return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("keep", ["half", "header-only"])
+def test_a_file_truncated_at_a_line_boundary_refuses_the_inbox(tmp_path, keep):
+    from connectors.files import InputFileError
+    from devtools.generate import generate_dataset
+
+    directory = tmp_path / "inbox"
+    generate_dataset(directory, children=30, seed=4, bad_row_share=0.0)
+    assert _stated(directory)["files"]["tax.csv"]["rows"] > 2
+    lines = _lines(directory, "tax.csv")
+    kept = lines[: len(lines) // 2] if keep == "half" else lines[:1]
+    _write_lines(directory, "tax.csv", [*kept, ""])
+    with pytest.raises(InputFileError, match="control total mismatch") as caught:
+        ingest.load_inbox(directory)
+    assert caught.value.file == "tax.csv" and "rows" in caught.value.problem
+
+
+def test_a_changed_file_with_the_same_row_count_refuses_the_inbox(tmp_path):
+    from connectors.files import InputFileError
+    from devtools.generate import generate_dataset
+
+    directory = tmp_path / "inbox"
+    generate_dataset(directory, children=30, seed=4, bad_row_share=0.0)
+    data = (directory / "insurance.csv").read_bytes()
+    (directory / "insurance.csv").write_bytes(data.replace(b"2", b"3", 1))
+    with pytest.raises(InputFileError, match="SHA-256") as caught:
+        ingest.load_inbox(directory)
+    assert caught.value.file == "insurance.csv"
+
+
+def test_absent_control_totals_are_a_warning_in_the_summary(tmp_path):
+    from devtools.generate import generate_dataset
+
+    directory = tmp_path / "inbox"
+    generate_dataset(directory, children=30, seed=4, bad_row_share=0.0)
+    assert ingest.load_inbox(directory).warnings == []
+    manifest = _stated(directory)
+    del manifest["files"]["residents.csv"]
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    inbox = ingest.load_inbox(directory)
+    assert len(inbox.warnings) == 1 and inbox.warnings[0].startswith("residents.csv: no control total")
+    assert inbox.counts()["warnings"] == inbox.warnings

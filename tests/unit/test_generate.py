@@ -47,10 +47,14 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     assert other["children"] == 300
 
 
-def test_manifest_declares_encoding_extract_date_and_seed(dataset):
-    directory, _, _ = dataset
+def test_manifest_declares_encoding_extract_date_seed_and_control_totals(dataset):
+    from connectors.files import file_sha256
+
+    directory, summary, _ = dataset
     assert json.loads((directory / "manifest.json").read_text()) == {
         "encoding": "utf-8", "extract_date": "2026-10-31", "generator_seed": 42,
+        "files": {name: {"rows": summary["rows"][name], "sha256": file_sha256(directory / name)}
+                  for name in FILE_NAMES},
     }
     assert read_manifest(directory)["extract_date"] == "2026-10-31"
 
