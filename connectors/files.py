@@ -146,9 +146,10 @@ def _line_of(raw: bytes, position: int) -> int:
     return raw.count(b"\n", 0, position) + 1
 
 
-#: What Python's cp932 codec yields for bytes that are no text: single bytes 0x80, 0xA0, 0xFD-0xFF
-#: (C1 control / private use) and 外字 (user-defined characters, private use area).
-_UNMAPPED = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+#: What Python's cp932 codec yields for bytes that are no text: single bytes 0x80 (C1 control) and 0xA0,
+#: 0xFD-0xFF (private use U+F8F0-U+F8F3). 外字 — the user-defined area F040-F9FC, decoded to U+E000-U+E757 —
+#: is text: real 住記 extracts hold it, and it is kept exactly (services.intake.gaiji maps known ones).
+_UNMAPPED = re.compile("[\x80-\x9f\ue758-\uf8ff]")
 
 
 def _reject_unmapped(text: str, name: str, problem: str) -> bytes:

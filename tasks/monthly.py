@@ -11,7 +11,7 @@ from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.eligibility import decide
-from services.intake import collisions, ingest, persist
+from services.intake import collisions, gaiji, ingest, persist
 from services.notices import lists as export
 from services.notices import summary
 from store.db import session_scope
@@ -63,7 +63,8 @@ def load_inbox(inbox_dir: str) -> ingest.Inbox:
     Rows whose My Number another person carries (in the inbox or stored) are quarantined here, so that the
     counts of the run summary include them and the persist step cannot abort on the unique blind index.
     """
-    inbox = ingest.load_inbox(inbox_dir)
+    # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
+    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"))
     with engine().connect() as conn:
         return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
 

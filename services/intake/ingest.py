@@ -29,6 +29,7 @@ from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
 from schemas.validate import QUARANTINE_COLUMNS, validate_frame
 from schemas.welfare import WelfareSchema
+from services.intake import gaiji
 
 #: name → (file name, schema, required)
 INPUT_FILES: dict[str, tuple[str, type, bool]] = {
@@ -51,6 +52,8 @@ class Inbox:
     extract_date: str | None = None
     #: Aggregate, value-free warnings for the run summary (e.g. a file without control totals).
     warnings: list[str] = field(default_factory=list)
+    #: Persons whose name, kana or address still holds an unregistered 外字: masked 宛名番号 and count.
+    gaiji_unmapped: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict:
         """Aggregate counts (safe for logs and artifacts)."""
@@ -59,6 +62,7 @@ class Inbox:
             if not self.inputs.empty else [],
             "quarantined_cells": int(len(self.quarantine)),
             "warnings": list(self.warnings),
+            "gaiji_unmapped": list(self.gaiji_unmapped),
         }
 
 
@@ -153,12 +157,13 @@ def unreadable_quarantine(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
                          "reason": [problem for _, problem in lines]})
 
 
-def load_inbox(inbox_dir: str | Path) -> Inbox:
-    """Read and validate a whole inbox directory."""
+def load_inbox(inbox_dir: str | Path, gaiji_table: gaiji.GaijiTable | None = None) -> Inbox:
+    """Read and validate a whole inbox directory; map registered 外字 (``gaiji_table``, default: shipped table)."""
     manifest = read_manifest(inbox_dir)
     raw = read_inbox(inbox_dir, manifest=manifest)
     inbox = validate_inbox(raw, manifest.get("extract_date"))
     inbox.warnings = control_total_warnings(manifest, raw)
+    inbox.frames, inbox.gaiji_unmapped = gaiji.map_gaiji(inbox.frames, gaiji_table or gaiji.load_table())
     return inbox
 
 

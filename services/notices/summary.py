@@ -56,6 +56,11 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
               for f in files]
     lines += ["", "| decision | count |", "|---|---:|"]
     lines += [f"| {r['label']} | {r['count']} |" for r in decision_rows]
+    unmapped = counts.get("ingest", {}).get("gaiji_unmapped", [])
+    if unmapped:
+        lines += ["", "## 外字 not in the 外字 table (register them; the names are kept exactly)", "",
+                  "| 宛名番号 (masked) | 外字 |", "|---|---:|"]
+        lines += [f"| {g['person']} | {g['characters']} |" for g in unmapped]
     warnings = counts.get("ingest", {}).get("warnings", [])
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
@@ -68,6 +73,7 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
         "quarantined_rows": int(sum(f["quarantined_count"] for f in files)),
         "accepted_rows": int(sum(f["accepted_count"] for f in files)),
         "warnings": list(warnings),
+        "gaiji_unmapped_persons": len(unmapped),
     }
     detail = month_quarantine(conn, month, run_id=run_id)
     detail_rows = [{"file": r.file_name, "line": int(r.row_number), "column": r.column_name, "check": r.check_name,

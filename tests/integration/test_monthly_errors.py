@@ -103,7 +103,7 @@ def test_a_file_error_reaches_the_flow_state_and_the_cli_whole_without_retry(
     breakage(inbox)
     calls = []
     real_load = ingest.load_inbox
-    monkeypatch.setattr(ingest, "load_inbox", lambda directory: calls.append(directory) or real_load(directory))
+    monkeypatch.setattr(ingest, "load_inbox", lambda *args: calls.append(args) or real_load(*args))
 
     state = monthly_run(month="2026-10", inbox=str(inbox), operator_id="demo-operator", sync_pmh=False,
                         return_state=True)

@@ -371,3 +371,49 @@ def test_absent_control_totals_are_a_warning_in_the_summary(tmp_path):
     inbox = ingest.load_inbox(directory)
     assert len(inbox.warnings) == 1 and inbox.warnings[0].startswith("residents.csv: no control total")
     assert inbox.counts()["warnings"] == inbox.warnings
+
+
+def test_gaiji_are_kept_mapped_where_registered_and_listed_where_not(tmp_path):
+    from devtools.generate import generate_dataset
+    from services.intake import gaiji
+
+    directory = tmp_path / "inbox"
+    generate_dataset(directory, children=20, seed=9, encoding="cp932", bad_row_share=0.0)
+    forget_control_totals(directory)
+    raw = (directory / "residents.csv").read_bytes().split(b"\n")
+    header = raw[0].decode().split(",")
+    mapped_row, unmapped_row = raw[2].split(b","), raw[3].split(b",")
+    name, address = header.index("name"), header.index("address")
+    mapped_row[name] = b"\xf0\x40" + mapped_row[name]                  # U+E000: registered as 髙
+    unmapped_row[name] = unmapped_row[name] + b"\xf1\x40"              # U+E0BC: not registered
+    unmapped_row[address] = b"\xf1\x40\xf9\xfc" + unmapped_row[address]  # U+E0BC, U+E757
+    raw[2], raw[3] = b",".join(mapped_row), b",".join(unmapped_row)
+    (directory / "residents.csv").write_bytes(b"\n".join(raw))
+
+    inbox = ingest.load_inbox(directory)  # one 外字 used to refuse the whole file
+
+    residents = inbox.frames["residents"].set_index("person_id")
+    mapped_id, unmapped_id = mapped_row[0].decode(), unmapped_row[0].decode()
+    assert residents.loc[mapped_id, "name"] == "髙" + mapped_row[name].decode("cp932")[1:]
+    assert residents.loc[unmapped_id, "name"].endswith("\ue0bc")
+    assert residents.loc[unmapped_id, "address"].startswith("\ue0bc\ue757")
+    assert inbox.gaiji_unmapped == [{"person": "********" + unmapped_id[-2:], "characters": 3}]
+    assert inbox.counts()["gaiji_unmapped"] == inbox.gaiji_unmapped
+
+    table = tmp_path / "gaiji.csv"
+    table.write_text("unicode,cp932,standard,description\nU+E0BC,F140,㐂,test\nU+E757,F9FC,喜,test\n",
+                     encoding="utf-8")
+    registered = ingest.load_inbox(directory, gaiji.load_table(table))
+    assert registered.gaiji_unmapped == [{"person": "********" + mapped_id[-2:], "characters": 1}]  # 髙 not here
+    assert registered.frames["residents"].set_index("person_id").loc[unmapped_id, "name"].endswith("㐂")
+
+
+def test_a_gaiji_table_row_that_is_not_gaiji_is_refused(tmp_path):
+    from connectors.files import InputFileError
+    from services.intake import gaiji
+
+    table = tmp_path / "gaiji.csv"
+    table.write_text("unicode,cp932,standard,description\nU+3042,82A0,あ,not a 外字\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="U\\+E000") as caught:
+        gaiji.load_table(table)
+    assert caught.value.line == 2
