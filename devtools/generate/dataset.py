@@ -369,6 +369,7 @@ def generate_dataset(
     encoding: str = "utf-8",
     as_of: str = "2026-10-31",
     bad_row_share: float = 0.002,
+    dv_share: float = 0.003,
 ) -> dict:
     """Write a synthetic inbox for ``children`` children and return a summary of counts.
 
@@ -380,6 +381,7 @@ def generate_dataset(
         encoding: ``utf-8`` (no BOM) or ``cp932``; written to ``manifest.json``.
         as_of: the extract date (``manifest.json`` ``extract_date``); no valid date lies after it.
         bad_row_share: share of deliberately broken rows per file (at least one when > 0).
+        dv_share: share of households under 支援措置 (DV等): all their members carry ``dv_support_flag`` 1.
 
     Returns:
         Counts only (no personal data): ``households, persons, guardians, children, events_from,
@@ -392,7 +394,7 @@ def generate_dataset(
     encoding = normalise_encoding(encoding)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pop = build_population(children, seed, as_of)
+    pop = build_population(children, seed, as_of, dv_share=dv_share)
     rng = np.random.default_rng([seed, 1])
     frames = {
         "residents.csv": _residents(pop),
@@ -433,6 +435,7 @@ def generate_dataset(
         "events_from": str(np.datetime64(pop.window_start, "D")),
         "events_by_code": {str(k): int(v) for k, v in events["event_code"].value_counts().sort_index().items()},
         "welfare_households": int(pop.welfare["household"].nunique()),
+        "dv_persons": int((persons["dv_support_flag"] == "1").sum()),
         "deaths": int((persons["death"] != NO_DAY).sum()),
         "moved_out_persons": int((persons["moveout"] != NO_DAY).sum()),
         "children_with_application": int(frames["applications.csv"]["child_person_id"].nunique()),

@@ -130,8 +130,12 @@ def _insurers(rng: np.random.Generator, count: int) -> np.ndarray:
     return out
 
 
-def build_population(children: int, seed: int, as_of: str, window_days: int = 365) -> Population:
-    """Draw the households, persons, events, welfare cases and insurance of ``children`` children."""
+def build_population(children: int, seed: int, as_of: str, window_days: int = 365,
+                     dv_share: float = 0.003) -> Population:
+    """Draw the households, persons, events, welfare cases and insurance of ``children`` children.
+
+    ``dv_share``: share of households under 支援措置 (DV等; every member flagged).
+    """
     rng = np.random.default_rng(seed)
     today = day(as_of)
     window_start = today - window_days + 1
@@ -148,7 +152,7 @@ def build_population(children: int, seed: int, as_of: str, window_days: int = 36
     address = _addresses(rng, n_households)
     recent = rng.random(n_households) < 0.045
     recent_code = np.where(rng.random(n_households) < 0.9, "A1", "A2")
-    dv = rng.random(n_households) < 0.003
+    dv = rng.random(n_households) < dv_share
     insurer = _insurers(rng, n_households)
     insurer_change = rng.random(n_households) < 0.12
     new_insurer = _insurers(rng, n_households)
