@@ -78,6 +78,10 @@ def load_table(path: str | Path | None = None) -> GaijiTable:
     return GaijiTable(mapping, path.name)
 
 
+def _holds_gaiji(values: pd.Series) -> bool:
+    return _GAIJI.search("\x1f".join(values.dropna().astype(str).tolist())) is not None
+
+
 def map_gaiji(frames: dict[str, pd.DataFrame], table: GaijiTable) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """Map registered 外字 in the person frames; list persons whose text still holds 外字.
 
@@ -90,9 +94,13 @@ def map_gaiji(frames: dict[str, pd.DataFrame], table: GaijiTable) -> tuple[dict[
         frame = frames.get(name)
         if frame is None or frame.empty:
             continue
+        # One C-level scan per column first: most extracts hold no 外字 at all, and then nothing is copied.
+        columns = [c for c in TEXT_COLUMNS if c in frame.columns and _holds_gaiji(frame[c])]
+        if not columns:
+            continue
         changed = frame.copy()
         total = pd.Series(0, index=frame.index, dtype="int64")
-        for column in (c for c in TEXT_COLUMNS if c in frame.columns):
+        for column in columns:
             changed[column] = table.translate(frame[column])
             total += changed[column].astype("string").str.count(GAIJI).fillna(0).astype("int64")
         out[name] = changed
