@@ -64,3 +64,35 @@ def test_quarantine_listing_is_refused_without_a_registered_operator(kodomo_env,
 
     assert main(["quarantine", "--month", MONTH, "--operator", "nobody-here"]) == 1
     assert "nobody-here" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_swapped_my_numbers_do_not_abort_the_monthly_flow(prefect_harness, kodomo_env, tmp_path, capsys):
+    import pandas as pd
+
+    from cli.main import main
+    from devtools.generate import generate_dataset
+    from flows.monthly import monthly_run
+
+    inbox = tmp_path / "inbox"
+    generate_dataset(inbox, children=40, seed=8, as_of="2026-10-31", bad_row_share=0.0)
+    first = monthly_run(month=MONTH, inbox=str(inbox), operator_id="demo-operator", sync_pmh=False)
+    assert first["quarantined_rows"] == 0
+
+    # The sender's next extract swaps two My Numbers (and states control totals for the files as sent).
+    residents = pd.read_csv(inbox / "residents.csv", dtype=str, keep_default_na=False)
+    residents.loc[[3, 7], "my_number"] = residents.loc[[7, 3], "my_number"].to_numpy()
+    residents.to_csv(inbox / "residents.csv", index=False, lineterminator="\n")
+    manifest = json.loads((inbox / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]
+    (inbox / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    second = monthly_run(month="2026-11", inbox=str(inbox), operator_id="demo-operator", sync_pmh=False)
+
+    assert second["quarantined_rows"] == 2  # both residents rows (neither has an event with this seed)
+    assert len(second["warnings"]) == 6  # no control totals for any file
+    capsys.readouterr()
+    assert main(["quarantine", "--month", "2026-11", "--file", "residents.csv", "--operator", "demo-viewer"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()[1:-1]]
+    assert sorted(int(r[1]) for r in rows) == [5, 9]
+    assert all(r[3] == "my_number_collision" and "個人番号" in r[5] for r in rows)
