@@ -14,7 +14,6 @@ valid_from ≤ valid_to, a 異動日 on deletes, sex code 1/2 and lengths.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,13 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from privacy.crypto import KeyRing
-from rules.checkdigits import valid_my_number, valid_public_payer_number, valid_recipient_number
+from rules.checkdigits import (
+    modulus10_w21_ok,
+    my_number_ok,
+    valid_my_number,
+    valid_public_payer_number,
+    valid_recipient_number,
+)
 from store.models import Person, Recipient
 
 NAME_MAX = 100
@@ -209,29 +214,6 @@ def build_records(frame: pd.DataFrame, program: ProgramConfig) -> list[dict]:
 #: column order of the rows :func:`prepare_rows` takes (the relay's claim query)
 ROW_FIELDS = ("id", "idempotency_key", "person_id", "change_type", "reason", "event_date", "valid_from",
               "valid_to", "recipient_no", "batch_id", *SUBJECT_COLUMNS, "public_payer_number")
-
-
-_MY_NUMBER_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_MY_NUMBER_OFFSET = 48 * sum(_MY_NUMBER_WEIGHTS)
-_W21_SUM = tuple((d * 2) // 10 + (d * 2) % 10 for d in range(10))  # digit sum of 2·d
-
-
-def my_number_ok(value: str) -> bool:
-    """``rules.checkdigits.is_valid_my_number`` (総務省令第85号 第5条) on the digits' bytes (hot path)."""
-    if len(value) != 12 or not (value.isascii() and value.isdigit()):
-        return False
-    raw = value.encode()
-    remainder = (sum(map(operator.mul, raw[:11], _MY_NUMBER_WEIGHTS)) - _MY_NUMBER_OFFSET) % 11
-    return (0 if remainder <= 1 else 11 - remainder) == raw[11] - 48
-
-
-def modulus10_w21_ok(value: str, length: int) -> bool:
-    """``rules.checkdigits.is_valid_modulus10_w21(value, (length,))`` (厚労省 別添２) on bytes (hot path)."""
-    if len(value) != length or not (value.isascii() and value.isdigit()):
-        return False
-    digits = [c - 48 for c in value.encode()]
-    total = sum(_W21_SUM[d] for d in digits[-2::-2]) + sum(digits[-3::-2])
-    return (10 - total % 10) % 10 == digits[-1]
 
 
 def prepare_rows(rows: list, ring: KeyRing, program: ProgramConfig) -> list[tuple[str | None, dict | None]]:

@@ -196,18 +196,3 @@ def test_row_wise_preparation_matches_the_vectorised_checks_and_records(case):
     codes = validate_subjects(frame, program)
     assert [c for c, _ in prepared] == codes.tolist()
     assert [r for _, r in prepared if r is not None] == build_records(frame.loc[codes.isna()], program)
-
-
-def test_hot_path_check_digits_match_the_rules():
-    import random
-
-    from rules.checkdigits import is_valid_modulus10_w21, is_valid_my_number
-    from services.pmh.payload import modulus10_w21_ok, my_number_ok
-
-    rng = random.Random(7)
-    values = [f"{rng.randrange(10 ** 12):012d}" for _ in range(3000)] + synthetic_my_numbers(1, 200) + [
-        "", "12345678901", "１２３４５６７８９０１２", "12345678901a"]
-    assert [my_number_ok(v) for v in values] == [is_valid_my_number(v) for v in values]
-    for length in (7, 8):
-        values = [f"{rng.randrange(10 ** length):0{length}d}" for _ in range(3000)] + ["", "１" * length, "x" * length]
-        assert [modulus10_w21_ok(v, length) for v in values] == [is_valid_modulus10_w21(v, (length,)) for v in values]
