@@ -44,6 +44,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from privacy.files import write_private_file
 from rules.checkdigits import modulus10_w21_ok, my_number_ok
 
 
@@ -402,10 +403,7 @@ class PmhSimulator:
     def save(self) -> None:
         """Write the state file (if configured)."""
         if self.config.state_file:
-            path = Path(self.config.state_file)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(self.state.to_json())
-            tmp.replace(path)
+            write_private_file(self.config.state_file, self.state.to_json())
 
     # -- pieces of a request ---------------------------------------------------------------------
     def _authorised(self, request: Request) -> bool:
