@@ -24,8 +24,9 @@ from typing import Any
 
 import pandas as pd
 
+from schemas.codes import SOURCE_ROW
+
 MANIFEST_NAME = "manifest.json"
-SOURCE_ROW = "source_row"
 
 #: Canonical encoding names accepted in ``manifest.json`` or as an argument, by alias.
 _ENCODING_ALIASES = {

@@ -34,6 +34,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from schemas.codes import SOURCE_ROW
+
 # -- layouts -----------------------------------------------------------------------------------------
 RESIDENT_COLUMNS = [
     "person_id", "household_id", "relationship_code", "my_number", "name", "name_kana", "address",
@@ -49,7 +51,6 @@ TAX_COLUMNS = [
 ]
 JUKINET_COLUMNS = ["person_id", "previous_municipality_code"]
 INTERMEDIARY_COLUMNS = ["municipality_code", *TAX_COLUMNS]
-SOURCE_ROW = "source_row"
 
 #: Consent scope that allows the intermediary-server income inquiry.
 INCOME_INQUIRY_SCOPE = "income_inquiry"

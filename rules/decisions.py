@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from rules import intervals as iv
+from rules.codes import ELIGIBLE, SUSPENDED_INCOME
 from rules.dates import month_bounds
-from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, cached_policy, lookup_parameter, source_ids
+from rules.eligibility import cached_policy, lookup_parameter, source_ids
 
 LOST = "LOST"
 DECISION_TYPES = (

@@ -51,19 +51,16 @@ import numpy as np
 import pandas as pd
 
 from rules import intervals as iv
+from rules.codes import (
+    ELIGIBILITY_STATUSES,
+    END_REASONS,
+    GUARDIAN_RELATIONSHIP_CODES,
+)
 from rules.dates import school_year_end_after_age
 
-ELIGIBLE = "ELIGIBLE"
-SUSPENDED_INCOME = "SUSPENDED_INCOME"
-STATUSES = (ELIGIBLE, SUSPENDED_INCOME)
-
-#: End reasons, in order of precedence when two components end on the same day. ``INCOME`` marks a
-#: period followed the next day by a period of the other status (the income test result changed).
-END_REASONS = ("DEATH", "MOVE_OUT", "AGE", "WELFARE", "INSURANCE", "INCOME", "OPEN")
+STATUSES = ELIGIBILITY_STATUSES
 _RANK = {reason: rank for rank, reason in enumerate(END_REASONS)}
 _SPLIT = len(END_REASONS)  # a piece boundary that is not an end (era or income-cycle boundary)
-
-PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes", "sources"]
 
 AGE_LIMIT_PARAMETERS = ("age_limit.inpatient", "age_limit.outpatient")
 INCOME_PARAMETERS = (
@@ -74,7 +71,6 @@ INCOME_PARAMETERS = (
     "income_limit.income_year_switch_month",
     "income_limit.judged_guardian",
 )
-GUARDIAN_RELATIONSHIP_CODES = ("01", "02")  # 世帯主, 配偶者
 TAX_DEDUCTION_COLUMNS = (
     "casualty_loss_deduction_amount",
     "medical_deduction_amount",

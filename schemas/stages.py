@@ -10,10 +10,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from rules.codes import ELIGIBILITY_STATUSES, END_REASONS
 from schemas.checks import ID10, not_before, row_check
 
-ELIGIBILITY_STATUSES = ["ELIGIBLE", "SUSPENDED_INCOME"]
-END_REASONS = ["AGE", "MOVE_OUT", "DEATH", "WELFARE", "INSURANCE", "INCOME", "OPEN"]
 RESIDENCE_END_REASONS = ["MOVE_OUT", "DEATH"]
 DECISION_TYPES = [
     "NEW", "CHANGE", "RENEWAL", "SUSPEND_INCOME", "LOSS_MOVE_OUT", "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE",
