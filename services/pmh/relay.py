@@ -44,7 +44,7 @@ from connectors.base import PmhClient, PmhReceipt, PmhTaskStatus
 from connectors.pmh import PmhRejected, PmhUnavailable
 from privacy.crypto import KeyRing
 from services.pmh.outbox import batch_key
-from services.pmh.payload import ROW_FIELDS, SUBJECT_COLUMNS, ProgramConfig, prepare_rows
+from services.pmh.payload import OUTBOX_ROW_FIELDS, SUBJECT_COLUMNS, ClaimRow, ProgramConfig, prepare_rows
 from store.models import Person, PmhOutbox, Recipient
 from store.pmh_models import PmhBatch, PmhResult, PmhSubject
 
@@ -59,8 +59,6 @@ BATCH = PmhBatch.__table__
 RESULT = PmhResult.__table__
 SUBJECT = PmhSubject.__table__
 
-_ROW_COLUMNS = list(ROW_FIELDS[:10])  # outbox columns; then the person columns and the payer number
-assert (*_ROW_COLUMNS, *SUBJECT_COLUMNS, "public_payer_number") == ROW_FIELDS
 
 
 # --------------------------------------------------------------------------------------------------
@@ -275,10 +273,10 @@ class OutboxRelay:
         return {b: (t, 0, now) for b, t, _n in rows}
 
     # -- claim -------------------------------------------------------------------------------------------
-    def _rows(self, conn: Connection, where, limit: int | None = None) -> list[tuple]:
-        """Outbox rows in id order, joined with the (encrypted) person and recipient columns (ROW_FIELDS)."""
+    def _rows(self, conn: Connection, where, limit: int | None = None) -> list[ClaimRow]:
+        """Outbox rows in id order, joined with the (encrypted) person and recipient columns."""
         person, recipient = Person.__table__, Recipient.__table__
-        columns = [OUTBOX.c[c] for c in _ROW_COLUMNS] + [person.c[c] for c in SUBJECT_COLUMNS] + [
+        columns = [OUTBOX.c[c] for c in OUTBOX_ROW_FIELDS] + [person.c[c] for c in SUBJECT_COLUMNS] + [
             recipient.c.public_payer_number]
         stmt = (select(*columns)
                 .select_from(OUTBOX.outerjoin(person, person.c.person_id == OUTBOX.c.person_id)
@@ -290,7 +288,7 @@ class OutboxRelay:
         # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
         # SQLite, date objects on PostgreSQL: services.pmh.payload.prepare_rows reads both).
         sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        return [tuple(row) for row in conn.exec_driver_sql(sql).fetchall()]
+        return list(map(ClaimRow._make, conn.exec_driver_sql(sql).fetchall()))
 
     def _busy_persons(self):
         """Persons with a change in flight (claimed, failed, or sent and not settled)."""
@@ -315,14 +313,14 @@ class OutboxRelay:
                 return [], False
             more = len(rows) == want
             seen: set = set()  # one change per person in flight: the earliest row of each person
-            rows = [r for r in rows if not (r[2] in seen or seen.add(r[2]))]
+            rows = [r for r in rows if not (r.person_id in seen or seen.add(r.person_id))]
             batches = self._prepare(conn, rows, resend=False)
         if self._claim_budget is not None:
             self._claim_budget -= len(rows)
         fault_point("after_claim_commit")
         return batches, more or bool(batches)
 
-    def _prepare(self, conn: Connection, rows: list[tuple], *, resend: bool) -> list[_Batch]:
+    def _prepare(self, conn: Connection, rows: list[ClaimRow], *, resend: bool) -> list[_Batch]:
         """Validate rows, mark invalid ones REJECTED_LOCAL, group the rest into SENDING batches.
 
         Set-based: one decryption/validation/record build for the whole claim (row-wise, no frames), one
@@ -335,7 +333,7 @@ class OutboxRelay:
             if code is None:
                 valid.append((row, record))
             else:
-                rejected[code].append(int(row[0]))
+                rejected[code].append(int(row.id))
         for code, bad_ids in rejected.items():
             for start in range(0, len(bad_ids), 500):
                 conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(bad_ids[start:start + 500]))
@@ -345,14 +343,14 @@ class OutboxRelay:
         if not valid:
             return []
         if resend:
-            valid.sort(key=lambda v: (str(v[0][9]), int(v[0][0])))
+            valid.sort(key=lambda v: (str(v[0].batch_id), int(v[0].id)))
         else:
-            valid.sort(key=lambda v: int(v[0][0]))
+            valid.sort(key=lambda v: int(v[0].id))
         records = [record for _row, record in valid]
-        ids = [int(row[0]) for row, _record in valid]
-        keys = [row[1] for row, _record in valid]
+        ids = [int(row.id) for row, _record in valid]
+        keys = [row.idempotency_key for row, _record in valid]
         if resend:
-            labels = [row[9] for row, _record in valid]
+            labels = [row.batch_id for row, _record in valid]
             bounds, start = [], 0
             for i in range(1, len(labels) + 1):
                 if i == len(labels) or labels[i] != labels[start]:
@@ -365,7 +363,7 @@ class OutboxRelay:
             _Batch(str(labels[a]) if resend else batch_key(keys[a:b]), ids[a:b], records[a:b], resend)
             for a, b in bounds
         ]
-        persons = [str(row[2]) for row, _record in valid]
+        persons = [str(row.person_id) for row, _record in valid]
         for batch, (a, b) in zip(batches, bounds, strict=True):
             self._members[batch.batch_id] = list(zip(ids[a:b], persons[a:b], strict=True))
         now = _now()

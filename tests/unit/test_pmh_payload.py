@@ -147,7 +147,7 @@ def test_rejection_keeps_only_codes():
 
 def _rows_of(frame, ring):
     """The relay's claim rows (services.pmh.payload.ROW_FIELDS) for a subjects frame, personal data encrypted."""
-    from services.pmh.payload import ROW_FIELDS
+    from services.pmh.payload import ROW_FIELDS, ClaimRow
 
     keys = frame["person_id"].tolist()
     profiles = [None if n is None else json.dumps({"name": n, "name_kana": k, "address": a}, ensure_ascii=False)
@@ -159,7 +159,7 @@ def _rows_of(frame, ring):
         profile_enc=ring.encrypt_many(profiles, table="person", column="profile", row_keys=keys))
     for column in ("event_date", "valid_from", "valid_to", "birth_date"):  # as SQLite's driver returns them
         frame[column] = [None if pd.isna(v) else v.strftime("%Y-%m-%d") for v in frame[column]]
-    return [tuple(None if (not isinstance(v, (bytes, str, bool)) and pd.isna(v)) else v for v in row)
+    return [ClaimRow._make(None if (not isinstance(v, (bytes, str, bool)) and pd.isna(v)) else v for v in row)
             for row in frame[list(ROW_FIELDS)].itertuples(index=False)]
 
 
