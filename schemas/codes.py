@@ -1,6 +1,7 @@
 """Column names shared by the readers (connectors/) and the validator (schemas.validate), defined once.
 
-Code lists the pure rules need live in :mod:`rules.codes` (rules/ may not import schemas/).
+Code lists the pure rules need live in rules/ (e.g. :mod:`rules.eligibility.codes`: statuses, end reasons),
+since rules/ may not import schemas/.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from connectors import inquiry as iq
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from privacy.masking import mask_id
-from rules.codes import GUARDIAN_RELATIONSHIP_CODES
+from rules.eligibility import GUARDIAN_RELATIONSHIP_CODES
 from schemas.insurance import InsuranceSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
