@@ -111,6 +111,58 @@ def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.da
         conn.execute(BATCH.insert(), fresh)
 
 
+def mark_sent(conn: Connection, accepted: list[tuple[str, str | None]], now: dt.datetime) -> None:
+    """Batches PMH accepted ``(batch id, task id)``: ``SENT`` (a task to poll) or ``WRITTEN`` (file mode)."""
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
+        status=bindparam("st"), task_id=bindparam("tid"), sent_at=now, last_error=None), [
+        {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN"}
+        for batch_id, task_id in accepted])
+    done = [batch_id for batch_id, _ in accepted]
+    for start in range(0, len(done), 500):
+        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(done[start:start + 500]),
+                                          OUTBOX.c.status == "SENDING")
+                     .values(status="SENT", sent_at=now, last_error=None))
+
+
+def mark_failed(conn: Connection, batch_id: str, reason: str, *, from_status: str) -> None:
+    """A batch whose outcome is unknown or lost: it and its ``from_status`` rows become ``FAILED``."""
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(status="FAILED", last_error=reason))
+    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch_id, OUTBOX.c.status == from_status)
+                 .values(status="FAILED", last_error=reason))
+
+
+def mark_records_rejected(conn: Connection, rejected: list[tuple[str, int]]) -> None:
+    """Single rows PMH refused ``(error code, outbox id)``: ``REJECTED`` with the code."""
+    execute_many(conn, "UPDATE pmh_outbox SET status = 'REJECTED', last_error = ? WHERE id = ?", rejected)
+
+
+def mark_batch_rows_rejected(conn: Connection, batch_id: str, code: str) -> None:
+    """Every row of a batch PMH refused as a whole: ``REJECTED`` with the code."""
+    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch_id, OUTBOX.c.status == "SENDING")
+                 .values(status="REJECTED", last_error=code))
+
+
+def mark_batch_rejected(conn: Connection, batch_id: str, reason: str) -> None:
+    """The batch row of a 4xx answer."""
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(status="REJECTED", last_error=reason))
+
+
+def requeue(conn: Connection, ids: list[int]) -> None:
+    """Rows of a refused batch that PMH did not object to: back to ``PENDING`` for a new batch."""
+    if ids:
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids))
+                     .values(status="PENDING", batch_id=None, last_error=None))
+
+
+def mark_completed(conn: Connection, batch_ids: list[str], received: dt.datetime) -> None:
+    """Batches whose task results are stored: the batch and its ``SENT`` rows become ``COMPLETED``."""
+    for start in range(0, len(batch_ids), 500):
+        chunk = batch_ids[start:start + 500]
+        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(chunk), OUTBOX.c.status == "SENT")
+                     .values(status="COMPLETED"))
+        conn.execute(update(BATCH).where(BATCH.c.batch_id.in_(chunk)).values(status="COMPLETED", completed_at=received))
+
+
 def awaiting_batches(engine: Engine) -> dict[str, tuple[str, int, float]]:
     """Batches sent earlier whose task results are not stored: {batch id: (task id, tries, due)}."""
     with engine.connect() as conn:

@@ -31,13 +31,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import Connection, Engine
 
 from connectors.base import PmhClient, PmhReceipt, PmhTaskStatus
 from connectors.pmh import PmhRejected, PmhUnavailable
 from privacy.crypto import KeyRing
 from services.pmh import claims
-from services.pmh.claims import BATCH, OUTBOX
 from services.pmh.outbox import batch_key
 from services.pmh.payload import ClaimRow, ProgramConfig, prepare_rows
 from services.pmh.states import Batch, FaultHook, no_fault
@@ -313,25 +312,13 @@ class OutboxRelay:
                 else:
                     self._unavailable_streak += 1
                     reason = outcome.reason[:120]
-                    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch.batch_id)
-                                 .values(status="FAILED", last_error=reason))
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch.batch_id,
-                                                      OUTBOX.c.status == "SENDING")
-                                 .values(status="FAILED", last_error=reason))
+                    claims.mark_failed(conn, batch.batch_id, reason, from_status="SENDING")
                     self.report.failed += len(batch.ids)
                     self.report.error_codes[f"UNAVAILABLE:{reason}"] += len(batch.ids)
                     if self._unavailable_streak >= self.options.stop_after_unavailable:
                         self._stop_claiming = True
             if accepted:
-                conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
-                    status=bindparam("st"), task_id=bindparam("tid"), sent_at=now, last_error=None), [
-                    {"bid": b.batch_id, "tid": r.task_id, "st": "SENT" if r.task_id is not None else "WRITTEN"}
-                    for b, r in accepted])
-                done = [b.batch_id for b, _ in accepted]
-                for start in range(0, len(done), 500):
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(done[start:start + 500]),
-                                                      OUTBOX.c.status == "SENDING")
-                                 .values(status="SENT", sent_at=now, last_error=None))
+                claims.mark_sent(conn, [(b.batch_id, r.task_id) for b, r in accepted], now)
         for batch, receipt in accepted:
             self.report.batches_sent += 1
             self.report.records_sent += len(batch.ids)
@@ -353,26 +340,20 @@ class OutboxRelay:
             if isinstance(error.get("index"), int) and 0 <= error["index"] < len(batch.ids):
                 by_index.setdefault(error["index"], f"PMH_{error.get('code')}"[:120])
         if exc.status == 400 and by_index:
-            for index, code in by_index.items():
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id == batch.ids[index])
-                             .values(status="REJECTED", last_error=code))
+            claims.mark_records_rejected(conn, [(code, batch.ids[index]) for index, code in by_index.items()])
+            for code in by_index.values():
                 self.report.error_codes[code] += 1
             others = [i for n, i in enumerate(batch.ids) if n not in by_index]
-            if others:  # nothing was registered: the valid rows go back to the queue
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(others))
-                             .values(status="PENDING", batch_id=None, last_error=None))
+            claims.requeue(conn, others)  # nothing was registered: the valid rows go back to the queue
             self.report.rejected += len(by_index)
             self._settled += len(by_index)
         else:
             code = f"PMH_{exc.code}"[:120]
-            conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch.batch_id,
-                                              OUTBOX.c.status == "SENDING")
-                         .values(status="REJECTED", last_error=code))
+            claims.mark_batch_rows_rejected(conn, batch.batch_id, code)
             self.report.rejected += len(batch.ids)
             self.report.error_codes[code] += len(batch.ids)
             self._settled += len(batch.ids)
-        conn.execute(update(BATCH).where(BATCH.c.batch_id == batch.batch_id)
-                     .values(status="REJECTED", last_error=f"HTTP_{exc.status}:{exc.code}"[:120]))
+        claims.mark_batch_rejected(conn, batch.batch_id, f"HTTP_{exc.status}:{exc.code}"[:120])
 
     def _record_polls(self, polls: list[tuple[str, tuple]], awaiting: dict) -> list[str]:
         """Store completed tasks' results; reschedule the others. Returns settled batch ids."""
@@ -386,10 +367,7 @@ class OutboxRelay:
             task_id, tries, _due = awaiting[batch_id]
             if kind == "error" and isinstance(outcome, PmhRejected) and outcome.status == 404:
                 with self.engine.begin() as conn:  # PMH lost the task: re-send the batch next run
-                    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id)
-                                 .values(status="FAILED", last_error="TASK_NOT_FOUND"))
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch_id, OUTBOX.c.status == "SENT")
-                                 .values(status="FAILED", last_error="TASK_NOT_FOUND"))
+                    claims.mark_failed(conn, batch_id, "TASK_NOT_FOUND", from_status="SENT")
                 self.report.error_codes["TASK_NOT_FOUND"] += 1
                 settled.append(batch_id)
                 continue
@@ -416,15 +394,8 @@ class OutboxRelay:
                         errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
             claims.insert_results(conn, results)
             claims.upsert_subjects(conn, self.ring, subjects)
-            done_ids = [b for b, _ in completed]
-            for start in range(0, len(done_ids), 500):
-                chunk = done_ids[start:start + 500]
-                conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(chunk), OUTBOX.c.status == "SENT")
-                             .values(status="COMPLETED"))
-                conn.execute(update(BATCH).where(BATCH.c.batch_id.in_(chunk))
-                             .values(status="COMPLETED", completed_at=received))
-            claims.execute_many(conn, "UPDATE pmh_outbox SET status = 'REJECTED', last_error = ? WHERE id = ?",
-                       [(c, i) for i, c in errors])
+            claims.mark_completed(conn, [b for b, _ in completed], received)
+            claims.mark_records_rejected(conn, [(c, i) for i, c in errors])
         for _i, code in errors:
             self.report.error_codes[code] += 1
         self.report.rejected += len(errors)
