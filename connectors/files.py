@@ -24,10 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from schemas.codes import SOURCE_ROW
+
 MANIFEST_NAME = "manifest.json"
 #: Manifest key of the sender's control totals: ``{"residents.csv": {"rows": 123, "sha256": "..."}, ...}``.
 CONTROL_TOTALS = "files"
-SOURCE_ROW = "source_row"
 
 #: Canonical encoding names accepted in ``manifest.json`` or as an argument, by alias.
 _ENCODING_ALIASES = {

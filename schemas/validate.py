@@ -22,9 +22,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from schemas.checks import CHECKS, OPEN_END, OPEN_END_DATE, nonmatching, using_reference_date
+from schemas.codes import SOURCE_ROW
 
 QUARANTINE_COLUMNS = ["file_name", "row_number", "column_name", "check_name", "masked_value", "reason"]
-SOURCE_ROW = "source_row"
 
 #: Columns whose masked value shows no characters at all (personal text).
 FULLY_MASKED_COLUMNS = frozenset({"name", "name_kana", "address"})

@@ -17,15 +17,12 @@ import numpy as np
 import pandas as pd
 
 from devtools.generate.population import NO_DAY, YEAR, Population, between, build_population, day, day_strings
+from schemas import PERSON_COLUMNS
 
 FILE_NAMES = [
     "residents.csv", "resident_events.csv", "tax.csv", "welfare.csv", "insurance.csv", "applications.csv",
 ]
 FIRST_TAX_YEAR = 2020
-PERSON_COLUMNS = [
-    "household_id", "relationship_code", "my_number", "name", "name_kana", "address", "birth_date", "sex_code",
-    "dv_support_flag",
-]
 #: The 2026-04 extension to 18 years (domain.md §1.2, S3): the cohort re-registers from 2025-11.
 EXTENSION_COHORT = ("2007-04-02", "2011-04-01")
 EXTENSION_MAILING = ("2025-11-04", "2026-03-31")
