@@ -215,9 +215,8 @@ def create_backup(settings, engine: Engine, ring: KeyRing, *, actor_id: str, gen
         raise BackupError("the backup generation count must be at least 1")
     now = now or dt.datetime.now(dt.UTC)
     payload, counts, person_ids = dump_tables(engine)
-    folder = private_directory(backup_dir(settings))
-    path = folder / f"kodomo-{now.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
-    write_private_file(path, seal(payload, ring, counts, now))  # atomic, 0600 in a 0700 directory
+    path = private_directory(backup_dir(settings)) / f"kodomo-{now.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
+    write_private_file(path, seal(payload, ring, counts, now))
     removed: list[str] = []
     with session_scope(engine) as session:
         record_access(session, actor_id=actor_id, action="read", purpose="backup", subject_ids=person_ids,
