@@ -1,8 +1,9 @@
 """Shared plumbing of the privacy commands (kodomo/commands/{keys,audit,purge,backup,export,operators,leak}).
 
-Every command takes ``--operator ID`` and calls :func:`authorise` first; an unknown, disabled or
-unauthorised operator is refused before anything else happens (and the refusal is written to the access
-records when the database already has them).
+Every command takes ``--operator ID`` (and optionally ``--proof``) and calls :func:`authorise` first: an
+unknown, disabled, unauthorised or unproven operator is refused before anything else happens, and the
+refusal is written to the access records when the database already has them. Commands that start a flow
+go through :func:`run_flow`, which validates the parameters before Prefect stores any of them.
 """
 
 from __future__ import annotations
