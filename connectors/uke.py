@@ -197,7 +197,10 @@ class _Checker:
 
 
 def _split_lines(raw: bytes, name: str) -> list[list[str]]:
-    text, _ = _decode(raw, name, "cp932")
+    try:
+        text, _ = _decode(raw, name, "cp932")
+    except InputFileError as exc:
+        raise UkeFileError(exc.file, exc.problem, exc.line) from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
