@@ -87,6 +87,11 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "eligibility.excludes_public_assistance": [(D(2012, 1, 1), True)],
     "eligibility.excludes_institutional_placement": [(D(2012, 1, 1), True)],
     "payee.child_self_registration_age": [(D(2026, 4, 1), 15)],
+    "receivables.kind": [(D(2012, 1, 1), "PRIVATE")],
+    "receivables.due_days_after_notice": [(D(2012, 1, 1), 20)],
+    "receivables.reminder_after_days": [(D(2012, 1, 1), 20)],
+    "receivables.reminder_deadline_days": [(D(2012, 1, 1), 10)],
+    "receivables.prescription_years": [(D(2012, 1, 1), 5), (D(2020, 4, 1), 5)],
 }
 
 
