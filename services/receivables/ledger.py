@@ -172,3 +172,17 @@ def write_reminder_batch(batch: pd.DataFrame, *, today: dt.date, outbox: Path) -
     name = f"tokusoku_{today.isoformat()}.csv"
     write_csv_atomically(frame, outbox / name)
     return name
+
+
+def write_notice_list(notices: pd.DataFrame, *, notice_date: dt.date, outbox: Path) -> str:
+    """返還請求書 / 納付書 list (``henkan_seikyu_<date>.csv``) of the receivables issued on ``notice_date``."""
+    frame = pd.DataFrame({
+        "債権番号": notices["id"], "納付番号": notices["id"].map(payment_number), "宛名番号": notices["person_id"],
+        "受給者番号": notices["recipient_no"], "診療年月": notices["service_month"],
+        "レセプト番号": notices["claim_id"], "返還請求額": notices["amount"],
+        "債権の種類": notices["kind"].map(accounts.KIND_LABELS), "調定日": notice_date.isoformat(),
+        "納期限": pd.to_datetime(notices["due_date"]).dt.strftime("%Y-%m-%d"),
+    })
+    name = f"henkan_seikyu_{notice_date.isoformat()}.csv"
+    write_csv_atomically(frame, outbox / name)
+    return name
