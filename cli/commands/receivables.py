@@ -1,11 +1,12 @@
 """``kodomo receivables ...``: 債権管理 of 返還請求 (docs/receivables.md).
 
-* ``issue --notice-date D`` — 調定 of new refund claims (kind, 納期限, 時効) and the 返還請求書/納付書 list;
+* ``issue --notice-date D [--print]`` — 調定 of new refund claims (kind, 納期限, 時効), the 返還請求書/納付書 list
+  and, with ``--print``, their PDFs (services.documents);
 * ``list`` / ``show ID`` — the receivables / one receivable with its history;
 * ``record-payment ID --ref R --date D --amount N`` — one 入金 (消込 by hand);
 * ``import-payments FILE`` — 消込 from the bank's payment CSV (unmatched rows → review list);
 * ``plan ID --first-due D --instalments N --agreed-on D`` — 分納;
-* ``remind --date D`` — 督促 batch (recorded; ``tokusoku_<date>.csv``);
+* ``remind --date D [--print]`` — 督促 batch (recorded; ``tokusoku_<date>.csv``; 督促状 PDFs with ``--print``);
 * ``write-off ID --ground G --approval-id A --date D [--invoked-on D]`` — 不納欠損 (admin only);
 * ``ledger --as-of D`` — 債権管理簿 and aging report CSVs.
 
@@ -23,7 +24,8 @@ from cli.support import add_operator_argument, authorise
 from config.settings import get_settings
 from policy import load_policy
 from privacy.audit import record_access
-from services.receivables import accounts, ledger
+from privacy.crypto import load_key_ring
+from services.receivables import accounts, documents, ledger
 from store import benefit_models as bm
 from store.bulk import read_frame
 from store.db import engine_for, session_scope
@@ -40,6 +42,7 @@ def register(subparsers) -> None:
 
     issue = sub.add_parser("issue", help="調定 of new refund claims and the 返還請求書/納付書 list")
     issue.add_argument("--notice-date", type=_date, required=True, help="date of the 返還請求書 (YYYY-MM-DD)")
+    issue.add_argument("--print", action="store_true", help="render the 返還請求書/納付書 PDFs (names, addresses)")
     listing = sub.add_parser("list", help="receivables with kind, amounts, 納期限 and 時効")
     listing.add_argument("--status", help="ISSUED, PARTLY_PAID, PAID, WRITTEN_OFF or CANCELLED")
     listing.add_argument("--as-of", type=_date, default=dt.date.today())
@@ -59,6 +62,7 @@ def register(subparsers) -> None:
     plan.add_argument("--agreed-on", type=_date, required=True)
     remind = sub.add_parser("remind", help="督促 batch of overdue receivables")
     remind.add_argument("--date", type=_date, default=dt.date.today())
+    remind.add_argument("--print", action="store_true", help="render the 督促状 PDFs (names, addresses)")
     off = sub.add_parser("write-off", help="不納欠損 with an approval (admin)")
     off.add_argument("receivable_id", type=int)
     off.add_argument("--ground", required=True, choices=sorted(accounts.WRITE_OFF_GROUNDS))
@@ -89,6 +93,15 @@ def run(args) -> int:
     with session_scope(engine_for(settings.resolved_database_url)) as session:
         conn = session.connection()
         result, subjects, action = _dispatch(args, conn, policy, operator, outbox)
+        if getattr(args, "print", False) and result.get("printed"):
+            ring = load_key_ring(settings, create=False)
+            printed = result.pop("printed")
+            batch = documents.print_demands(session, ring, policy, printed["ids"], issue_date=printed["date"],
+                                            home=Path(settings.home), operator_id=operator.operator_id,
+                                            reminder=args.action == "remind", deadlines=printed.get("deadlines"))
+            result["pdf"] = batch.as_dict()
+        elif isinstance(result, dict):
+            result.pop("printed", None)
         record_access(session, actor_id=operator.operator_id, action=action, purpose=f"receivables-{args.action}",
                       subject_ids=subjects, record_count=len(subjects), run_id=run_id,
                       approval_id=getattr(args, "approval_id", None))
@@ -111,7 +124,8 @@ def _dispatch(args, conn, policy, operator, outbox: Path) -> tuple[object, list[
         notices = ledger.ledger_frame(conn, as_of=args.notice_date)
         notices = notices[notices["id"].isin(ids)]
         name = ledger.write_notice_list(notices, outbox=outbox, notice_date=args.notice_date)
-        return {"issued": len(ids), "file": name}, _persons(conn, ids), "create"
+        return ({"issued": len(ids), "file": name, "printed": {"ids": ids, "date": args.notice_date}},
+                _persons(conn, ids), "create")
     if args.action == "list":
         frame = ledger.ledger_frame(conn, as_of=args.as_of)
         if args.status:
@@ -135,8 +149,10 @@ def _dispatch(args, conn, policy, operator, outbox: Path) -> tuple[object, list[
     if args.action == "remind":
         batch = accounts.remind(conn, today=args.date, policy=policy, operator_id=who)
         name = ledger.write_reminder_batch(batch, today=args.date, outbox=outbox) if len(batch) else None
-        return {"reminders": int(len(batch)), "file": name}, _persons(
-            conn, batch["receivable_id"].astype(int).tolist()), "create"
+        ids = batch["receivable_id"].astype(int).tolist()
+        deadlines = dict(zip(ids, batch["deadline"], strict=True)) if len(batch) else {}
+        return ({"reminders": int(len(batch)), "file": name,
+                 "printed": {"ids": ids, "date": args.date, "deadlines": deadlines}}, _persons(conn, ids), "create")
     if args.action == "write-off":
         result = accounts.write_off(conn, args.receivable_id, ground=args.ground, approver=operator,
                                     approval_id=args.approval_id, today=args.date, invoked_on=args.invoked_on)

@@ -98,7 +98,7 @@ def ledger_frame(conn: Connection, *, as_of: dt.date) -> pd.DataFrame:
     rec, acc = bm.Receivable.__table__, cm.ReceivableAccount.__table__
     receivables = read_frame(conn, rec, ["id", "claim_id", "person_id", "recipient_no", "service_month",
                                          "issued_month", "amount", "paid_amount", "written_off_amount", "status",
-                                         "reason_code"])
+                                         "reason_code", "ineligibility_cause"])
     details = read_frame(conn, acc, ["receivable_id", "kind", "legal_basis", "notice_date", "due_date",
                                      "prescription_date", "reminder_count", "last_reminder_date",
                                      "overpaid_amount"])

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 
 import pandas as pd
 import pytest
+from sqlalchemy import update
 
 from cli.main import main
 from config.settings import get_settings
+from privacy.crypto import load_key_ring
 from services.receivables.ledger import payment_number
 from store import benefit_models as bm
+from store import models
 from store.bulk import insert_frame
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
-from tests.integration.test_uke_claims import _seed, june_file
+from tests.integration.test_uke_claims import CHILD_A, _seed, june_file
+
+GUARDIAN = "1000000009"
 
 
 @pytest.fixture
@@ -38,6 +44,28 @@ def cli_env(db_url, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+def _guardian(settings) -> None:
+    """Child A's guardian (synthetic), with encrypted names and address, for the printed forms."""
+    ring = load_key_ring(settings, create=False)
+    profiles = {CHILD_A: {"name": "試験 太郎", "name_kana": "ｼｹﾝ ﾀﾛｳ", "address": "仙台市青葉区試験町1-1"},
+                GUARDIAN: {"name": "試験 花子", "name_kana": "ｼｹﾝ ﾊﾅｺ", "address": "仙台市青葉区試験町1-1"}}
+    blobs = ring.encrypt_many([json.dumps(p, ensure_ascii=False) for p in profiles.values()], table="person",
+                              column="profile", row_keys=list(profiles))
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(engine) as session:
+        conn = session.connection()
+        insert_frame(conn, models.Person.__table__, pd.DataFrame([{
+            "person_id": GUARDIAN, "household_id": "2000000001", "relationship_code": "02",
+            "birth_date": dt.date(1985, 1, 1), "sex_code": "2", "dv_support_flag": False, "row_digest": "x"}]))
+        person = models.Person.__table__
+        for person_id, blob in zip(profiles, blobs, strict=True):
+            conn.execute(update(person).where(person.c.person_id == person_id).values(profile_enc=blob))
+        insert_frame(conn, models.Application.__table__, pd.DataFrame([{
+            "application_id": "AP1", "child_person_id": CHILD_A, "guardian_person_id": GUARDIAN,
+            "application_date": dt.date(2020, 1, 6)}]))
+    engine.dispose()
+
+
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out = capsys.readouterr()
@@ -47,6 +75,7 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_claims_and_receivables_commands(cli_env, capsys):
     home = cli_env
     assert _run(capsys, "keys", "init", "--operator", "demo-admin")[0] == 0
+    _guardian(get_settings())
     inbox = home / "uke"
     inbox.mkdir()
     (inbox / "0410712368.UKE").write_bytes(june_file().encode("cp932"))
@@ -63,15 +92,23 @@ def test_claims_and_receivables_commands(cli_env, capsys):
     def receivables(*argv):
         return _run(capsys, "receivables", *argv)
 
-    code, out, _ = receivables("issue", "--notice-date", "2025-09-01", "--operator", "demo-operator")
-    assert code == 0 and json.loads(out)["issued"] == 1
+    code, out, err = receivables("issue", "--notice-date", "2025-09-01", "--print", "--operator", "demo-operator")
+    assert code == 0, err
+    issued = json.loads(out)
+    assert code == 0 and issued["issued"] == 1 and issued["pdf"]["pages"] == 1
+    pdf = home / "print" / "2025-09" / "返還請求書_2025-09-01.pdf"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
+    assert "試験 花子" in text and payment_number(1) in text and "1,000" in text
     bank = home / "bank.csv"
     bank.write_text(f"payment_ref,paid_date,payment_number,amount\nN1,2025-09-10,{payment_number(1)},300\n",
                     encoding="utf-8")
     code, out, _ = receivables("import-payments", str(bank), "--operator", "demo-operator")
     assert code == 0 and json.loads(out)["partial"] == 1
-    code, out, _ = receivables("remind", "--date", "2025-10-11", "--operator", "demo-operator")
-    assert code == 0 and json.loads(out)["reminders"] == 1
+    code, out, _ = receivables("remind", "--date", "2025-10-11", "--print", "--operator", "demo-operator")
+    reminded = json.loads(out)
+    assert code == 0 and reminded["reminders"] == 1 and reminded["pdf"]["kinds"] == {"refund_demand": 1}
+    index = pd.read_csv(home / "print" / "2025-10" / "督促状_2025-10-11_index.csv", encoding="cp932", dtype=str)
+    assert index["書類"].tolist() == ["督促状"]
     code, _, err = receivables("write-off", "1", "--ground", "WAIVED", "--approval-id", "議決-1",
                                "--operator", "demo-operator")
     assert code == 1 and "may not 'admin'" in err
