@@ -16,6 +16,7 @@ import yaml
 
 from policy import DEFAULT_DIRECTORY, load_policy
 from privacy.operators import OperatorNotAuthorised, lookup_operator
+from services.notices import summary
 from services.receivables import accounts, ledger
 from store import benefit_models as bm
 from store.bulk import insert_frame, read_frame
@@ -116,6 +117,10 @@ def test_overpayment_is_recorded_for_refund(engine):
         aged = ledger.aging(conn, as_of=D(2025, 9, 30))
     assert result == {"recorded": 1, "status": "PAID", "open_amount": 0, "overpaid_amount": 300}
     assert int(aged["件数"].sum()) == 0
+    with session_scope(engine) as session:  # the monthly summary artifact shows the receivable totals
+        report = summary.month_summary(session.connection(), month="2025-09", run_id="r", counts={})
+    assert report.totals["receivables"]["collected_amount"] == 1_000
+    assert report.totals["receivables"]["overpaid_amount"] == 300 and "未収額" in report.markdown
 
 
 def test_time_barred_private_claim_is_written_off_only_with_approval_and_invocation(engine):
