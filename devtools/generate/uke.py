@@ -198,13 +198,39 @@ def _receipt(row, number: int, city: str, other_city: str) -> UkeReceipt:
         notes=notes, meal_amount=int(row.meal), name="シケン　コドモ")
 
 
+def write_month(directory: Path, receipts: pd.DataFrame, month: str, policy: Policy, seed: int, *,
+                bad_record_share: float) -> tuple[int, np.ndarray]:
+    """Write ``receipts`` (:func:`billed_receipts`) as one file per 審査支払機関 and institution; (files, bad)."""
+    city = str(policy.at(f"{month}-01").get("program.public_payer_number"))
+    other_city = with_modulus10_w21("8804200")
+    rng = np.random.default_rng([seed, 12])
+    bad = (rng.random(len(receipts)) < bad_record_share) & ~receipts["other_city"].to_numpy(dtype=bool)
+    payer = np.where(receipts["insurer_number"].str.len() == 6, "KOKUHO", "SHAHO")
+    billing = (pd.Period(month, freq="M") + 1).strftime("%Y-%m")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = 0
+    for (who, institution), group in receipts.assign(payer=payer).groupby(["payer", "institution_code"], sort=True):
+        built = [_receipt(row, number, city, other_city)
+                 for number, row in enumerate(group.itertuples(index=False), start=1)]
+        for receipt, broken in zip(built, bad[group.index], strict=True):
+            if broken:  # a wrong check digit in the city's 受給者番号: the reader quarantines the receipt
+                ko = receipt.publics[-1]
+                ko.recipient_no = ko.recipient_no[:-1] + str((int(ko.recipient_no[-1]) + 1) % 10)
+        content = render_file(payer=who, prefecture=institution[:2], table=TABLE_OF_DIGIT[institution[2]],
+                              code7=institution[3:], billing_month=billing, receipts=built)
+        write_file(directory / f"{who}_{institution}_{month.replace('-', '')}_{billing.replace('-', '')}.UKE",
+                   content)
+        files += 1
+    return files, bad
+
+
 def generate_uke(out_dir: str | Path, residents_dir: str | Path, seed: int, *, month: str | None = None,
                  bad_record_share: float = 0.002, other_city_share: float = 0.03, receipts_per_year: float = 10.0,
                  policy: Policy | None = None) -> dict:
     """Write one 診療年月 of ``.UKE`` files (one per 審査支払機関 and institution) into ``out_dir/uke/``.
 
     国保 members (6-digit 保険者番号) are billed by 国保連, the others by 支払基金. A ``bad_record_share`` of
-    receipts get a malformed 生年月日 (quarantined by the reader). Returns counts only.
+    city receipts get a wrong 受給者番号 check digit (quarantined by the reader). Returns counts only.
     """
     policy = policy or load_policy()
     source = Path(residents_dir)
@@ -218,26 +244,10 @@ def generate_uke(out_dir: str | Path, residents_dir: str | Path, seed: int, *, m
         "person_id")["sex_code"])
     receipts = billed_receipts(children, month, seed, policy, receipts_per_year=receipts_per_year,
                                other_city_share=other_city_share)
-    city = str(policy.at(f"{month}-01").get("program.public_payer_number"))
-    other_city = with_modulus10_w21("8804200")
-    rng = np.random.default_rng([seed, 12])
-    bad = (rng.random(len(receipts)) < bad_record_share) & ~receipts["other_city"].to_numpy(dtype=bool)
-    receipts["payer"] = np.where(receipts["insurer_number"].str.len() == 6, "KOKUHO", "SHAHO")
-    billing = (pd.Period(month, freq="M") + 1).strftime("%Y-%m")
+    files, bad = write_month(Path(out_dir) / "uke", receipts, month, policy, seed,
+                             bad_record_share=bad_record_share)
     directory = Path(out_dir) / "uke"
-    directory.mkdir(parents=True, exist_ok=True)
-    files = 0
-    for (payer, institution), group in receipts.groupby(["payer", "institution_code"], sort=True):
-        built = [_receipt(row, number, city, other_city)
-                 for number, row in enumerate(group.itertuples(index=False), start=1)]
-        for receipt, broken in zip(built, bad[group.index], strict=True):
-            if broken:  # a wrong check digit in the city's 受給者番号: the reader quarantines the receipt
-                ko = receipt.publics[-1]
-                ko.recipient_no = ko.recipient_no[:-1] + str((int(ko.recipient_no[-1]) + 1) % 10)
-        content = render_file(payer=payer, prefecture=institution[:2], table=TABLE_OF_DIGIT[institution[2]],
-                              code7=institution[3:], billing_month=billing, receipts=built)
-        write_file(directory / f"{payer}_{institution}_{billing.replace('-', '')}.UKE", content)
-        files += 1
+    billing = (pd.Period(month, freq="M") + 1).strftime("%Y-%m")
     return {"month": month, "billing_month": billing, "files": files, "receipts": int(len(receipts)),
             "other_city": int(receipts["other_city"].sum()), "with_other_public": int(receipts["chronic"].sum()),
             "bad_receipts": int(bad.sum()), "directory": str(directory)}

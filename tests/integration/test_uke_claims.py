@@ -151,7 +151,7 @@ def test_reader_extracts_city_ko_and_quarantines_the_malformed_record(tmp_path):
     assert q["masked_value"] == "*****01"  # never the whole value
     r = uke.receipts.set_index("receipt_no")
     assert r.loc["2", ["care_type", "first_service_date", "last_service_date", "admission_date"]].tolist() == [
-        "INPATIENT", dt.date(2025, 6, 1), dt.date(2025, 6, 5), dt.date(2025, 5, 28)]
+        "INPATIENT", pd.Timestamp("2025-06-01"), pd.Timestamp("2025-06-05"), pd.Timestamp("2025-05-28")]
     assert r.loc["3", ["high_cost_category", "insured_class", "billed_subsidy_amount"]].tolist() == [
         "e", "PRESCHOOL", 57_600]
     assert bool(r.loc["1", "first_visit_flag"]) and not bool(r.loc["4", "first_visit_flag"])
