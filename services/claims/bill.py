@@ -26,7 +26,7 @@ from connectors.uke import PAYER_LABELS, UkeFile
 from policy import Policy
 from privacy.crypto import KeyRing
 from rules import benefits
-from services.benefits.run import attach_admission_history
+from services.benefits.assessment import attach_admission_history
 from services.claims import check
 from services.intake.persist import keyed_digest
 from services.notices.lists import write_csv_atomically
