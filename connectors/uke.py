@@ -244,13 +244,15 @@ class _Errors:
     def __init__(self) -> None:
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, bad: np.ndarray, frame: pd.DataFrame, record: str, column: str, values: pd.Series, check: str,
-            reason: str) -> None:
+    def add(self, bad: np.ndarray, frame: pd.DataFrame, record: str | np.ndarray, column: str | np.ndarray,
+            values: pd.Series, check: str, reason: str) -> None:
         bad = np.asarray(bad, dtype=bool)
         if bad.any():
             self.parts.append(pd.DataFrame({
-                "rid": frame["rid"].to_numpy()[bad], "row": frame["row"].to_numpy()[bad], "record_type": record,
-                "column_name": column, "check_name": check, "value": values.to_numpy(dtype=object)[bad],
+                "rid": frame["rid"].to_numpy()[bad], "row": frame["row"].to_numpy()[bad],
+                "record_type": record[bad] if isinstance(record, np.ndarray) else record,
+                "column_name": column[bad] if isinstance(column, np.ndarray) else column, "check_name": check,
+                "value": values.to_numpy(dtype=object)[bad],
                 "reason": reason}))
 
     def digits(self, frame: pd.DataFrame, record: str, field: str, column: str, width: int, *,
@@ -291,8 +293,8 @@ def read_uke_files(paths: list[Path] | list[str], city_payer_numbers: frozenset[
     unknown = np.flatnonzero(~np.isin(kinds, list(KNOWN_RECORDS)))
     if len(unknown):
         frame = pd.DataFrame({"rid": rid[unknown], "row": rows[unknown]})
-        errors.add(np.ones(len(unknown), dtype=bool), frame, "??", "record_type", pd.Series(kinds[unknown]),
-                   "known_record", "unknown record type")
+        errors.add(np.ones(len(unknown), dtype=bool), frame, kinds[unknown].astype(object), "record_type",
+                   pd.Series(kinds[unknown]), "known_record", "unknown record type")
 
     re = records("RE", 12)
     re["file"] = file_idx[np.flatnonzero(kinds == "RE")]
@@ -430,7 +432,8 @@ def _calendar(lines: list[str], kinds: np.ndarray, rid: np.ndarray, rows: np.nda
             if wrong.any():
                 line_of, day_of = np.nonzero(filled)
                 frame = pd.DataFrame({"rid": rid[at][line_of], "row": rows[at][line_of]})
-                errors.add(wrong, frame, record, "算定日", values, "digits", "a calendar day count is not 1-3 digits")
+                day_names = np.array([f"算定日 {d + 1}日" for d in day_of], dtype=object)
+                errors.add(wrong, frame, record, day_names, values, "digits", "a calendar day count is not 1-3 digits")
             counts = np.zeros(cells.shape, dtype=np.int64)
             counts[filled] = pd.to_numeric(values.where(~pd.Series(wrong), "0")).to_numpy(dtype=np.int64)
             masks.append(counts > 0)

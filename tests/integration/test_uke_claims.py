@@ -167,6 +167,17 @@ def test_a_bad_file_is_refused_whole(tmp_path, text, problem):
         read_uke(_write(tmp_path, "bad.UKE", text()), CITY)
 
 
+def test_an_unknown_record_and_a_bad_calendar_day_quarantine_their_receipts_only(tmp_path):
+    text = june_file().replace(si([10], "11"), si([10], "11") + "\r\nZZ,1", 1)
+    bad_day = si([20]).split(",")
+    bad_day[13 + 29] = "x"  # field 43 = 算定日 30日
+    text = text.replace(si([20]), ",".join(bad_day))
+    uke = read_uke(_write(tmp_path, "odd.UKE", text), CITY)
+    assert uke.counts["receipts_quarantined"] == 3 and uke.counts["receipts_accepted"] == 4
+    found = sorted(uke.quarantine[["row_number", "record_type", "column_name"]].itertuples(index=False, name=None))
+    assert found == [(6, "ZZ", "record_type"), (18, "SI", "算定日 30日"), (31, "RE", "生年月日")]
+
+
 def test_a_file_that_is_not_cp932_is_refused_with_its_line(tmp_path):
     path = tmp_path / "bad.UKE"
     path.write_bytes(june_file().encode("cp932") + b"RE,\x82\r\n")
