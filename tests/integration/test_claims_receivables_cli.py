@@ -88,6 +88,14 @@ def test_claims_and_receivables_commands(cli_env, capsys):
                         "2025-07-31", "--operator", "demo-operator")
     assert code == 0 and json.loads(out)[0]["payment_amount"] == 1_000 + 21_500 + 57_600
     assert (home / "outbox" / "uke_bill_KOKUHO_2025-07.csv").exists()
+    code, out, _ = _run(capsys, "claims", "review", "--month", "2025-07", "--operator", "demo-viewer")
+    assert code == 0 and json.loads(out) == [{"review": 2, "disputed": 1}]
+    code, _, err = _run(capsys, "claims", "withdraw", "UK0410712368202506-1", "--payer", "KOKUHO", "--month",
+                        "2025-07", "--operator", "demo-operator")
+    assert code == 1 and "already closed" in err  # a paid bill takes no 取下げ: it goes to the next one
+    code, out, _ = _run(capsys, "claims", "withdraw", "UK0410712368202506-1", "--payer", "KOKUHO", "--month",
+                        "2025-08", "--operator", "demo-operator")
+    assert code == 0 and json.loads(out) == [{"reversals": 1}]
 
     def receivables(*argv):
         return _run(capsys, "receivables", *argv)
@@ -115,6 +123,9 @@ def test_claims_and_receivables_commands(cli_env, capsys):
     code, out, _ = receivables("write-off", "1", "--ground", "WAIVED", "--approval-id", "議決-1", "--date",
                                "2025-12-01", "--operator", "demo-admin")
     assert code == 0 and json.loads(out)["written_off_amount"] == 700
+    code, out, _ = receivables("list", "--as-of", "2025-12-01", "--operator", "demo-viewer")
+    listed = json.loads(out)
+    assert code == 0 and listed["totals"]["written_off_amount"] == 700 and listed["receivables"][0]["kind"] == "PRIVATE"
     code, out, _ = receivables("show", "1", "--operator", "demo-viewer")
     assert code == 0 and [e["kind"] for e in json.loads(out)["events"]] == ["NOTICE", "PAYMENT", "REMINDER",
                                                                             "WRITE_OFF"]
