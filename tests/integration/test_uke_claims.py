@@ -249,6 +249,9 @@ def test_bill_matches_assesses_and_pays_once_then_corrections_reverse(engine, tm
     # −57,600 (取下げ of B), −1,000 (receipt 1 re-billed wrong: disputed now), +600 (receipt 4 right now)
     assert aug == [-57_600, -1_000, 600]
     assert august["payment_amount"] == 600 - 1_000 - 57_600
+    august_csv = pd.read_csv(outbox / "uke_bill_KOKUHO_2025-08.csv", encoding="cp932", dtype=str)
+    assert august_csv["支払額"].astype(int).sum() == august["payment_amount"]
+    assert sorted(august_csv["区分"]) == ["CHARGE", "REVERSAL", "REVERSAL"]
     # Nothing is paid twice: over both bills each receipt nets to what is approved now.
     net = entries.groupby("kind")["amount"].sum()
     assert int(net.sum()) == 22_000 + 21_500 + 600
