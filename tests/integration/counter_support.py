@@ -41,3 +41,20 @@ def reset():
     """Undo :func:`counter_env`."""
     dispose_engines()
     get_settings.cache_clear()
+
+
+def pay_generated_claims(engine, ring, tmp_path, *, month: str = MONTH, seed: int = 9) -> dict:
+    """Generate one service month of receipts for the inbox's children and run the benefit stage on them."""
+    from devtools.generate.claims import generate_claims
+    from services.benefits import run as stage
+
+    inbox_dir = tmp_path / "inbox"
+    generate_claims(inbox_dir, inbox_dir, seed, month="2026-09", bad_row_share=0.0, receipts_per_year=24)
+    policy = load_policy()
+    claims = stage.load_claim_files(inbox_dir, month)
+    with session_scope(engine) as session:
+        conn = session.connection()
+        assessed = stage.assess_new_claims(conn, claims, policy)
+        stage.store_claims(conn, assessed, claims.payees, month=month, run_id="run-benefits", policy=policy,
+                           ring=ring)
+        return stage.settle_claims(conn, assessed, month=month, run_id="run-benefits")
