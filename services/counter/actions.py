@@ -288,6 +288,11 @@ def reissue(session: Session, form: CounterForm, action_id: str, issue_date: dt.
 
 
 # -- the action ----------------------------------------------------------------------------------------
+def today_tokyo() -> dt.date:
+    """Today in Asia/Tokyo (the 交付日 of a counter action)."""
+    return pd.Timestamp.now(tz="Asia/Tokyo").date()
+
+
 def _month_of(day: dt.date) -> str:
     return day.strftime("%Y-%m")
 
