@@ -12,7 +12,8 @@ Each action is one transaction (the caller's session):
    (:func:`services.movein.determine.redetermine`), so a correction applies retroactively; its decisions,
    受給者番号, certificate state and PMH outbox rows use the monthly run's keys;
 4. money is reconciled as the benefit run does: the child's stored receipts are re-assessed and the
-   difference booked as a supplementary payment or a 返還請求 (:mod:`services.benefits.run`);
+   difference booked as a supplementary payment or a 返還請求 (:mod:`services.benefits.assessment`,
+   :mod:`services.benefits.ledger`);
 5. PMH gets what changed (the decisions' outbox rows; a 再交付 and a 取消 their own rows);
 6. the documents for the child are printed (``<home>/print/<YYYY-MM>/counter/``), the action is stored in
    ``counter_action`` and the access is recorded.
@@ -40,7 +41,7 @@ from policy.loader import Policy
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from rules import decisions as decision_rules
-from services.benefits import run as benefit_stage
+from services.benefits import assessment, ledger
 from services.counter.labels import ACTION_REASONS
 from services.documents import month as documents
 from services.movein.determine import redetermine
@@ -300,12 +301,12 @@ def _month_of(day: dt.date) -> str:
 def _reconcile_money(session: Session, ring: KeyRing, policy: Policy, person_ids: list[str], month: str,
                      run_id: str) -> dict:
     conn = session.connection()
-    assessed = benefit_stage.reassess_stored_claims(conn, policy, month=month, run_id=run_id, ring=ring,
+    assessed = assessment.reassess_stored_claims(conn, policy, month=month, run_id=run_id, ring=ring,
                                                     person_ids=person_ids)
     if assessed.empty:
         return {"claims_reassessed": 0, "payments": 0, "payment_amount": 0, "refund_claims": 0, "refund_amount": 0,
                 "refunds_cancelled": 0}
-    settled = benefit_stage.settle_claims(conn, assessed, month=month, run_id=run_id)
+    settled = ledger.settle_claims(conn, assessed, month=month, run_id=run_id)
     return {"claims_reassessed": int(len(assessed)), **settled}
 
 

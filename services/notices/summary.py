@@ -7,12 +7,14 @@ benefit totals of the month, the PMH linkage by status, and where every output w
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, func, select
 
+from services.intake.quarantine import month_quarantine
 from store import models
 from store.benefit_models import BenefitPayment, Receivable
 
@@ -34,6 +36,13 @@ class MonthSummary:
     quarantine_rows: list[dict]
     markdown: str
     totals: dict
+    #: One row per quarantined cell of this run: file, line, column, check, masked value, Japanese reason
+    #: (at most ``DETAIL_LIMIT``; ``kodomo quarantine`` lists all of them).
+    quarantine_detail: list[dict] = dataclasses.field(default_factory=list)
+
+
+#: Rows of the quarantine detail artifact; beyond it the artifact says how many more there are.
+DETAIL_LIMIT = 2000
 
 
 def _counts(conn: Connection, column, *where) -> dict[str, int]:
@@ -103,7 +112,21 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
               "## PMH連携", "", "| 状態 | 全体 | うちこの実行 |", "|---|---:|---:|"]
     lines += [f"| {PMH_LABELS.get(k, k)} | {v} | {pmh_run.get(k, 0)} |" for k, v in sorted(pmh_all.items())]
     lines += ["", "## 出力先", ""] + ([f"- `{path}`" for path in outputs] or ["- （まだありません）"])
-    lines += ["", "保留行の内容（ファイル・行・列・理由・マスク済みの値）は成果物 `monthly-quarantine` にあります。"]
+    unmapped = counts.get("ingest", {}).get("gaiji_unmapped", [])
+    if unmapped:
+        lines += ["", "## 外字表にない外字（登録してください。氏名はそのまま保存しています）", "",
+                  "| 宛名番号（マスク） | 外字 |", "|---|---:|"]
+        lines += [f"| {g['person']} | {g['characters']} |" for g in unmapped]
+    warnings = counts.get("ingest", {}).get("warnings", [])
+    if warnings:
+        lines += ["", "## 警告", ""] + [f"- {w}" for w in warnings]
+    detail = month_quarantine(conn, month, run_id=run_id)
+    detail_rows = [{"file": r.file_name, "line": int(r.row_number), "column": r.column_name, "check": r.check_name,
+                    "masked_value": r.masked_value if isinstance(r.masked_value, str) else "", "reason": r.reason_ja}
+                   for r in detail.head(DETAIL_LIMIT).itertuples(index=False)]
+    lines += ["", f"保留行 {len(detail)} 件の内容（ファイル・行・列・理由・マスク済みの値）は成果物 "
+                  f"`monthly-quarantine` に（先頭 {DETAIL_LIMIT} 件）、",
+              f"全件は `kodomo quarantine --month {month}` で見られます。"]
     totals = {
         "month": month,
         "decisions": {r["decision_type"]: r["count"] for r in decision_rows},
@@ -113,5 +136,7 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
         "pmh_outbox": pmh_all,
         "benefits": money,
         "outputs": outputs,
+        "warnings": list(warnings),
+        "gaiji_unmapped_persons": len(unmapped),
     }
-    return MonthSummary(decision_rows, quarantine_rows, "\n".join(lines), totals)
+    return MonthSummary(decision_rows, quarantine_rows, "\n".join(lines), totals, detail_rows)

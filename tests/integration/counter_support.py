@@ -46,7 +46,7 @@ def reset():
 def pay_generated_claims(engine, ring, tmp_path, *, month: str = MONTH, seed: int = 9) -> dict:
     """Generate one service month of receipts for the inbox's children and run the benefit stage on them."""
     from devtools.generate.claims import generate_claims
-    from services.benefits import run as stage
+    from services import benefits as stage
 
     inbox_dir = tmp_path / "inbox"
     generate_claims(inbox_dir, inbox_dir, seed, month="2026-09", bad_row_share=0.0, receipts_per_year=24)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from services.benefits.run import for_staff
+from services.benefits.files import for_staff
 from services.notices.summary import output_files
 
 
