@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from config.settings import get_settings
-from store import models
+from services.intake.quarantine import month_quarantine
 from store.db import engine_for
 
 LABELS = (
@@ -56,15 +54,14 @@ def run(args) -> int:
             print(f"    {path.name}")
         if len(files) > 12:
             print(f"    …ほか {len(files) - 12} ファイル")
-    q = models.QuarantinedRow.__table__
     with engine_for(settings.resolved_database_url).connect() as conn:
-        total = conn.execute(select(func.count()).select_from(q)).scalar()
-        rows = conn.execute(select(q.c.file_name, q.c.row_number, q.c.column_name, q.c.reason, q.c.check_name,
-                                   q.c.masked_value).order_by(q.c.file_name, q.c.row_number).limit(args.show)).all()
+        rows = month_quarantine(conn, args.month)
     print()
-    print(f"=== 保留した入力（quarantine）: {total} 件 ===")
-    for file_name, line, column, reason, check, masked in rows:
-        print(f"    {file_name} {line}行目 列 {column}: {reason or check}（値 {masked or '空'}）")
-    print("    一覧は Prefect UI（scripts/ui → http://127.0.0.1:4200）の monthly-run の実行 → Artifacts → "
-          "monthly-quarantine で見られます。")
+    print(f"=== 保留した入力（quarantine）: {len(rows)} 件 ===")
+    for row in rows.head(args.show).itertuples(index=False):
+        masked = row.masked_value if isinstance(row.masked_value, str) and row.masked_value else "空"
+        print(f"    {row.file_name} {row.row_number}行目 列 {row.column_name}: {row.reason_ja}（値 {masked}）")
+    print(f"    全件: .venv/bin/kodomo quarantine --month {args.month} --operator demo-viewer")
+    print("    Prefect UI（scripts/ui → http://127.0.0.1:4200）では monthly-run の実行 → Artifacts → "
+          "monthly-quarantine。")
     return 0
