@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 from prefect import flow
 from pydantic import Field
 
-from services.counter.actions import CounterForm
 from tasks import common
 from tasks import counter as t
 
@@ -34,10 +33,15 @@ def optional_date(title: str, description: str = "空欄＝なし"):
                                 json_schema_extra={"format": "date"})]
 
 
-def _run(form: CounterForm, operator_id: str, send_to_pmh: bool) -> dict:
+def _form(action_type: str, person_id: str, received_date: dt.date, **fields) -> dict:
+    """The fields of ``services.counter.actions.CounterForm`` (built in the task: flows import tasks only)."""
+    return {"action_type": action_type, "person_id": person_id, "received_date": received_date, **fields}
+
+
+def _run(form: dict, operator_id: str, send_to_pmh: bool) -> dict:
     operator = common.authorise_operator(operator_id, "run")
-    month = form.received_date.strftime("%Y-%m")
-    run_id = common.begin_run("counter-" + form.action_type.lower(), operator, month=month)
+    month = form["received_date"].strftime("%Y-%m")
+    run_id = common.begin_run("counter-" + form["action_type"].lower(), operator, month=month)
     try:
         result = t.apply_counter_action(form, run_id, operator)
         if send_to_pmh and result.get("pmh_outbox_rows"):
@@ -67,7 +71,7 @@ def counter_change(person_id: PersonId, received_date: Received, change: Literal
                    insured_type_code: Literal["1", "2"] = "2", guardian_person_id: OptionalPersonId = "",
                    receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """変更届 (保険 / 保護者): store the change, re-determine the household, new card if its entries change."""
-    form = CounterForm("CHANGE_INSURANCE" if change == "insurance" else "CHANGE_GUARDIAN", person_id, received_date,
+    form = _form("CHANGE_INSURANCE" if change == "insurance" else "CHANGE_GUARDIAN", person_id, received_date,
                        receipt_no=_text(receipt_no), effective_date=effective_date,
                        insurer_number=_text(insurer_number) if change == "insurance" else None,
                        insured_type_code=insured_type_code if change == "insurance" else None,
@@ -82,7 +86,7 @@ def counter_loss_report(person_id: PersonId, received_date: Received,
                         effective_date: Annotated[dt.date, Field(title="喪失日")], operator_id: OperatorId,
                         receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """喪失届: end the subsidy when the stored facts support it; otherwise hold it with the reason."""
-    form = CounterForm("LOSS_REPORT", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
+    form = _form("LOSS_REPORT", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
                        effective_date=effective_date)
     return _run(form, operator_id, send_to_pmh)
 
@@ -92,7 +96,7 @@ def counter_loss_report(person_id: PersonId, received_date: Received,
 def counter_reissue(person_id: PersonId, received_date: Received, reason: Literal["LOST", "DAMAGED", "ENTRY_CHANGE"],
                     operator_id: OperatorId, receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """再交付 (紛失・破損・記載事項変更): same 受給者番号, new issue date, the old card recorded void."""
-    form = CounterForm("REISSUE", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason)
+    form = _form("REISSUE", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason)
     return _run(form, operator_id, send_to_pmh)
 
 
@@ -115,7 +119,7 @@ def counter_correction(person_id: PersonId, received_date: Received, kind: Liter
                        insurance_valid_from: optional_date("正しい保険の資格取得日") = "",
                        receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """取消/訂正: take the decision back, correct the inputs, re-determine retroactively, settle the money."""
-    form = CounterForm(kind, person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
+    form = _form(kind, person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
                        decision_month=decision_month, decision_type=decision_type,
                        application_id=_text(application_id), application_date=_date(corrected_application_date),
                        insurer_number=_text(insurer_number),
@@ -132,6 +136,6 @@ def counter_retroactive(person_id: PersonId, received_date: Received,
                         reason: Literal["APPEAL_GRANTED", "COURT_RULING", "SELF_CORRECTION"],
                         operator_id: OperatorId, receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """遡及登録 after an appeal: the registration counts from the ruled date; decisions and money follow."""
-    form = CounterForm("RETROACTIVE", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
+    form = _form("RETROACTIVE", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
                        guardian_person_id=guardian_person_id, application_date=application_date)
     return _run(form, operator_id, send_to_pmh)

@@ -21,7 +21,6 @@ import datetime as dt
 from sqlalchemy import BigInteger, Date, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from privacy.registry import register_encrypted_column
 from store.db import Base
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
@@ -121,7 +120,3 @@ class PayeeAccount(Base):
     person_id: Mapped[str] = mapped_column(String(15), index=True)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     account_enc: Mapped[bytes] = mapped_column(LargeBinary, doc="AES-256-GCM: JSON bank, branch, type, number, kana")
-
-
-register_encrypted_column("contact_address", "address_enc", "address", "action_id")
-register_encrypted_column("payee_account", "account_enc", "account", "action_id")

@@ -16,8 +16,12 @@ from tasks.common import engine, pipeline_task
 
 @pipeline_task(name="apply-counter-action")
 @sanitised(stage="counter_action")
-def apply_counter_action(form: actions.CounterForm, run_id: str, operator_id: str) -> dict:
-    """The action in one transaction: inputs, re-determination, money, PMH outbox, documents, records."""
+def apply_counter_action(fields: dict, run_id: str, operator_id: str) -> dict:
+    """The action in one transaction: inputs, re-determination, money, PMH outbox, documents, records.
+
+    ``fields`` are the :class:`services.counter.actions.CounterForm` fields from the flow's form.
+    """
+    form = actions.CounterForm(**fields)
     settings = get_settings()
     with session_scope(engine()) as session:
         return actions.apply_action(session, form, ring=load_key_ring(settings), policy=load_policy(),
