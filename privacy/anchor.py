@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from privacy.audit import ChainProblem, ChainReport, verify_chain
-from privacy.files import write_private_file
+from privacy.files import private_directory, write_private_file
 
 
 def anchor_dir(settings) -> Path:
@@ -46,10 +46,10 @@ def read_anchor(settings, engine: Engine) -> dict | None:
 
 def write_anchor(settings, engine: Engine, report: ChainReport) -> dict:
     """Write the verified head to the anchor file (atomic, 0600) and the history log."""
-    folder = anchor_dir(settings)
+    folder = private_directory(anchor_dir(settings))
     record = {"seq": report.last_seq, "head_hash": report.last_hash,
               "anchored_at": dt.datetime.now(dt.UTC).isoformat(), "database": database_digest(engine)}
-    write_private_file(anchor_path(settings, engine), json.dumps(record))  # creates the 0700 folder
+    write_private_file(anchor_path(settings, engine), json.dumps(record))
     with open(folder / "anchors.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
     return record

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, MetaData, inspect, select
 
 from privacy.crypto import KeyRing
-from privacy.files import write_private_file
+from privacy.files import private_directory, write_private_file
 
 MAGIC = b"KODOMO-BACKUP-1\n"
 SUFFIX = ".kbak"
@@ -215,7 +215,7 @@ def create_backup(settings, engine: Engine, ring: KeyRing, *, actor_id: str, gen
         raise BackupError("the backup generation count must be at least 1")
     now = now or dt.datetime.now(dt.UTC)
     payload, counts, person_ids = dump_tables(engine)
-    path = backup_dir(settings) / f"kodomo-{now.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
+    path = private_directory(backup_dir(settings)) / f"kodomo-{now.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
     write_private_file(path, seal(payload, ring, counts, now))
     removed: list[str] = []
     with session_scope(engine) as session:

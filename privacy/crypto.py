@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from privacy.files import write_private_file
+from privacy.files import private_directory, write_private_file
 
 _NONCE_BYTES = 12
 _VERSION_BYTES = 2
@@ -221,5 +221,6 @@ def load_key_ring(settings, *, create: bool = True) -> KeyRing:
 
 
 def save_key_ring(ring: KeyRing, path: Path) -> None:
-    """Write the ring atomically with owner-only permissions."""
+    """Write the ring atomically with owner-only permissions, in a folder only the owner can enter."""
+    private_directory(path.parent)
     write_private_file(path, ring.to_json())

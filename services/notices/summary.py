@@ -14,7 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, func, select
 
+from rules.dates import month_bounds
 from services.intake.quarantine import month_quarantine
+from services.receivables.ledger import totals as receivable_totals
 from store import models
 from store.benefit_models import BenefitPayment, Receivable
 
@@ -120,6 +122,12 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
     warnings = counts.get("ingest", {}).get("warnings", [])
     if warnings:
         lines += ["", "## 警告", ""] + [f"- {w}" for w in warnings]
+    owed = receivable_totals(conn, as_of=month_bounds(month)[1].date())
+    lines += ["", "## 債権（返還金）", "", "| 区分 | 件数・金額 |", "|---|---:|",
+              f"| 調定 | {owed['receivables']} 件 |",
+              f"| 調定額 | {owed['claimed_amount']:,} 円 |", f"| 収入済額 | {owed['collected_amount']:,} 円 |",
+              f"| 不納欠損額 | {owed['written_off_amount']:,} 円 |", f"| 未収額 | {owed['open_amount']:,} 円 |",
+              f"| うち納期限経過 | {owed['overdue_amount']:,} 円 |"]
     detail = month_quarantine(conn, month, run_id=run_id)
     detail_rows = [{"file": r.file_name, "line": int(r.row_number), "column": r.column_name, "check": r.check_name,
                     "masked_value": r.masked_value if isinstance(r.masked_value, str) else "", "reason": r.reason_ja}
@@ -129,6 +137,7 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
               f"全件は `kodomo quarantine --month {month}` で見られます。"]
     totals = {
         "month": month,
+        "receivables": owed,
         "decisions": {r["decision_type"]: r["count"] for r in decision_rows},
         "decisions_this_run": {r["decision_type"]: r["this_run"] for r in decision_rows},
         "quarantined_rows": int(sum(f["quarantined_count"] for f in files)),

@@ -1,7 +1,7 @@
 """Counter tables (issue 15): counter_action, certificate_issue, decision_void, contact_address, payee_account
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0007
 Create Date: 2026-12-07 14:18:38.458876
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0002'
+down_revision = '0007'  # re-chained after merging main (0007_uke_receivables)
 branch_labels = None
 depends_on = None
 
