@@ -125,7 +125,7 @@ def build_history(session: Session, ring: KeyRing, person_id: str) -> PersonHist
         "受給者番号": certificate.recipient_no,
         "公費負担者番号": recipient.public_payer_number if recipient else "",
         "有効期間": f"{_date(certificate.valid_from)}〜{_date(certificate.valid_to)}",
-        "状態": labels.DECISION_LABELS.get(certificate.status, certificate.status),
+        "状態": labels.CERTIFICATE_STATUS.get(certificate.status, certificate.status),
         "最終決定月": certificate.last_decision_month}]
     issues = session.execute(select(CertificateIssue).where(CertificateIssue.person_id == person_id)
                              .order_by(CertificateIssue.issue_no)).scalars().all()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from services.notices.summary import DECISION_LABELS
 
-__all__ = ["ACTION_REASONS", "DECISION_LABELS", "END_REASONS", "EVENT_CODES", "ISSUE_CAUSES", "PERIOD_STATUS",
-           "REASON_CODES", "reason_text"]
+__all__ = ["ACTION_REASONS", "CERTIFICATE_STATUS", "DECISION_LABELS", "END_REASONS", "EVENT_CODES", "ISSUE_CAUSES",
+           "PERIOD_STATUS", "REASON_CODES", "reason_text"]
 
 #: rules.eligibility reason-code rules (the part before ``:``).
 REASON_CODES = {
@@ -30,6 +30,8 @@ END_REASONS = {
     "INCOME": "所得区分の変更", "OPEN": "継続中", "REPORT": "喪失届",
 }
 PERIOD_STATUS = {"ELIGIBLE": "受給資格あり", "SUSPENDED_INCOME": "支給停止（所得）"}
+#: certificate.status (rules.decisions: the state after the latest decision).
+CERTIFICATE_STATUS = {"ELIGIBLE": "有効", "SUSPENDED_INCOME": "支給停止中", "LOST": "資格喪失（無効）"}
 #: 住民記録 異動事由 (docs/formats/resident_events.md).
 EVENT_CODES = {
     "A1": "国内転入", "A2": "国外転入", "A3": "出生", "A9": "職権記載", "D1": "国内転出", "D2": "国外転出",
@@ -61,7 +63,8 @@ def reason_text(codes: str | None) -> str:
         if rest:
             _, _, value = rest.partition("=")
             value, _, since = value.partition("@")
-            label += f"（{value}{'、' + since + '〜' if since else ''}）"
+            shown = [v for v in (value if value not in ("", "None") else None, f"{since}〜" if since else None) if v]
+            label += f"（{'、'.join(shown)}）" if shown else ""
         parts.append(label)
     return "・".join(parts)
 

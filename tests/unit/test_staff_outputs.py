@@ -34,3 +34,12 @@ def test_output_files_list_paths_and_summarise_big_directories(tmp_path):
         (tmp_path / "pmh" / f"batch-{i}.json").write_text("{}")
     assert output_files([tmp_path / "lists", tmp_path / "pmh", tmp_path / "missing"]) == [
         str(tmp_path / "lists" / "a.csv"), f"{tmp_path / 'pmh'}/ （25 ファイル）"]
+
+
+def test_reason_codes_read_in_japanese():
+    from services.counter.labels import reason_text
+
+    text = reason_text("AGE_LIMIT:age_limit.outpatient=18@2026-04-01;NO_INCOME_TEST:x=None@2023-04-01;"
+                       "WELFARE_EXCLUSION;SOMETHING_NEW")
+    assert text == "対象年齢（18、2026-04-01〜）・所得制限なし（2023-04-01〜）・生活保護受給中（対象外）・SOMETHING_NEW"
+    assert reason_text(None) == "" and reason_text("") == ""
