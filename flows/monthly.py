@@ -54,4 +54,5 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
         counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
     if sync_pmh:
         counts["summary"]["pmh"] = pmh_sync(operator_id=operator)
+    counts["summary"] |= t.publish_summary(month, run_id, counts)  # again, with benefit, print and PMH outputs
     return counts["summary"]
