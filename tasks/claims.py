@@ -7,8 +7,8 @@ Japanese summary of aggregates (no name, birth date, 受給者番号 or 保険�
 
 A bad file (``UkeFileError``: encoding, structure, counts) is refused whole and named with its line and problem;
 the other files are still booked, and the flow run ends Failed with the refused files in its state message.
-Only reading is retried, and only for transient I/O trouble (``tasks.monthly.retry_if_transient``): a bad file
-is not transient.
+Only reading is retried, and only for I/O trouble (:func:`retry_on_io_trouble`): a bad file, a refused path or a
+programming error is not transient.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from services.claims import bill, check
 from store import claims_models as cm
 from store.db import session_scope
 from tasks.common import engine, pipeline_task
-from tasks.monthly import retry_if_transient
 
 #: Where the flow looks when no directory is given: ``<inbox>/<month>/uke`` (the generator writes ``DIR/uke``).
 DEFAULT_SUBDIRECTORY = "uke"
@@ -45,6 +44,24 @@ FILE_COUNTS = ["receipts_read", "receipts_accepted", "receipts_quarantined", "re
 
 class UkeFilesRefusedError(InputFileError):
     """Some files of the directory were refused whole (the others were booked); the message names each one."""
+
+
+class UkeFileUnreadableError(InputFileError):
+    """A file or the directory could not be read (I/O): it may still be arriving, so the read is retried."""
+
+    transient = True
+
+
+def retry_on_io_trouble(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry only a failure that says it is transient (I/O), nothing else.
+
+    A bad file (``UkeFileError``), a refused path or a programming error gives the same answer on every try.
+    """
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the state's own exception, re-raised by result()
+        return bool(getattr(exc, "transient", False))
+    return False
 
 
 @dataclass
@@ -85,7 +102,7 @@ def resolve_directory(month: str, directory: str | None, operator_id: str) -> st
     return str(resolved)
 
 
-@pipeline_task(name="read-uke-files", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
+@pipeline_task(name="read-uke-files", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io_trouble)
 @sanitised(stage="read_uke_files")
 def read_files(directory: str, month: str, run_id: str) -> UkeRead:
     """Read every ``*.UKE`` of ``directory`` (any case); refuse a bad file or one of another 請求年月, whole.
@@ -95,11 +112,18 @@ def read_files(directory: str, month: str, run_id: str) -> UkeRead:
     """
     city = check.city_payer_numbers(load_policy())
     read = UkeRead()
-    for path in sorted(Path(directory).iterdir()):
+    try:
+        paths = sorted(Path(directory).iterdir())
+    except OSError as trouble:
+        raise UkeFileUnreadableError(Path(directory).name, f"directory cannot be listed ({type(trouble).__name__})"
+                                     ) from None
+    for path in paths:
         if path.suffix.upper() != ".UKE" or not path.is_file():
             continue
         try:
             uke = read_uke(path, city)
+        except OSError as trouble:
+            raise UkeFileUnreadableError(path.name, f"cannot be read ({type(trouble).__name__})") from None
         except UkeFileError as refusal:  # refused whole; the other files are still read
             read.refused.append({"file": path.name, "problem": str(refusal)})
             continue

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pandas as pd
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.utilities.callables import parameter_schema
@@ -76,6 +78,24 @@ def _artifact_markdown(flow_run_id) -> str:
     return artifacts[0].data
 
 
+def _read_task_run_counts(flow_run_id) -> list[int]:
+    """How many times each read-uke-files task run of the flow run ran (1 = no retry).
+
+    Task-run states reach the server as events: drain the client's event worker, then wait (bounded) until
+    the task run is finished there.
+    """
+    EventsWorker.drain_all(timeout=10)
+    filters = {"flow_run_filter": FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+               "task_run_filter": TaskRunFilter(name=TaskRunFilterName(like_="read-uke-files"))}
+    deadline = time.monotonic() + 20
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(**filters)
+            if (runs and all(r.state and r.state.is_final() for r in runs)) or time.monotonic() > deadline:
+                return [r.run_count for r in runs]
+            time.sleep(0.2)
+
+
 def _pattern(schema: dict, spec: dict) -> str | None:
     """The pattern of a parameter (through ``anyOf``/``$ref``/``allOf`` of optional and annotated types)."""
     if "pattern" in spec:
@@ -96,9 +116,11 @@ def _prefect_engine():
 
 
 @pytest.mark.integration
-def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_data(prefect_harness, kodomo_env):
+def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_data(prefect_harness, kodomo_env,
+                                                                                    monkeypatch):
     from flows.claims import uke_claims
     from store.migrate import upgrade
+    from tasks import claims as claim_tasks
 
     upgrade(kodomo_env.resolved_database_url)
     engine = engine_for(kodomo_env.resolved_database_url)
@@ -115,12 +137,9 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
     assert state.is_failed()
     assert "0000000000_bad.uke" in state.message and "GO" in state.message
     first_run = state.state_details.flow_run_id
+    assert _read_task_run_counts(first_run) == [1]  # a bad file is not transient: no retry
     with get_client(sync_client=True) as client:
-        flow_run = client.read_flow_run(first_run)
-        read_runs = [r for r in client.read_task_runs() if r.flow_run_id == first_run
-                     and r.name.startswith("read-uke-files")]
-    assert flow_run.name == f"uke-claims {MONTH}"
-    assert [r.run_count for r in read_runs] == [1]  # a bad file is not transient: no retry
+        assert client.read_flow_run(first_run).name == f"uke-claims {MONTH}"
     with engine.connect() as conn:
         receipts = pd.read_sql(select(cm.UkeReceipt.__table__), conn).set_index("receipt_no")
         run = conn.execute(select(models.Run.__table__).where(models.Run.__table__.c.run_id == str(first_run))
@@ -167,6 +186,22 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
     with engine.connect() as conn:
         entries = pd.read_sql(select(cm.UkeBillEntry.__table__), conn)
     assert entries["amount"].sum() == APPROVED and len(entries) == 2
+
+    # I/O trouble while reading is transient: the read is retried (and the booked file changes nothing)
+    real_read, failures = claim_tasks.read_uke, []
+
+    def flaky_read(path, city):
+        if not failures:
+            failures.append(path.name)
+            raise PermissionError("the file is still being copied")
+        return real_read(path, city)
+
+    monkeypatch.setattr(claim_tasks, "read_uke", flaky_read)
+    monkeypatch.setattr(claim_tasks, "read_files", claim_tasks.read_files.with_options(retry_delay_seconds=0))
+    retried = uke_claims(month=MONTH, operator_id="demo-operator", return_state=True)
+    assert retried.is_completed() and failures and retried.result()["files"] == 1 and retried.result()["approved"] == 0
+    assert _read_task_run_counts(retried.state_details.flow_run_id) == [2]
+    monkeypatch.undo()
 
     # 3. a directory outside the inbox is refused (and recorded); a number-like path never reaches Prefect
     outside = uke_claims(month=MONTH, directory=str(kodomo_env.home / "outbox"), operator_id="demo-operator",
