@@ -96,13 +96,39 @@ def residence_component(residence: pd.DataFrame, children: pd.Index) -> pd.DataF
     return component(res, rank)
 
 
-def insurance_component(insurance: pd.DataFrame, children: pd.Index) -> pd.DataFrame:
-    """Health-insurance intervals of the children (S12, S56), merged; an open one ends ``OPEN``."""
+def insurance_component(
+    insurance: pd.DataFrame, children: pd.Index, policy: Any, codes: ReasonCodes | None = None
+) -> pd.DataFrame:
+    """Health-insurance intervals of the children, merged; an open one ends ``OPEN``.
+
+    Rule (``eligibility.requires_health_insurance``, domain.md §1.3; S12, S56): public health insurance is
+    a requirement, so an interval that ends (保険資格喪失) ends eligibility with ``INSURANCE`` and carries
+    the code ``INSURANCE_REQUIRED`` (read by the LOSS_INSURANCE decision). In eras where the parameter is
+    false the insurance input is ignored (the whole era counts as insured).
+    """
+    codes = codes or ReasonCodes()
     ins = insurance.loc[insurance["person_id"].isin(children), ["person_id", "valid_from", "valid_to"]]
-    ins = iv.close_open_ends(ins.rename(columns={"valid_from": "start", "valid_to": "end"}))
-    ins = iv.normalise(ins)
-    rank = np.where(ins["end"] >= iv.OPEN_END, END_RANK["OPEN"], END_RANK["INSURANCE"])
-    return component(ins, rank)
+    ins = ins.rename(columns={"valid_from": "start", "valid_to": "end"})
+    flag = policy_eras(policy, "eligibility.requires_health_insurance")
+    waived = flag.loc[~flag["value"].fillna(False).astype(bool)]
+    if len(waived):  # eras without the requirement: every child counts as insured
+        cross = pd.DataFrame({"person_id": np.asarray(children)}).merge(
+            pd.DataFrame({"start": waived["effective_from"].to_numpy(), "end": waived["effective_to"].to_numpy()}),
+            how="cross",
+        )
+        ins = pd.concat([ins, cross], ignore_index=True)
+    ins = iv.normalise(iv.close_open_ends(ins))
+    ends = ins["end"] < iv.OPEN_END
+    rank = np.where(ends, END_RANK["INSURANCE"], END_RANK["OPEN"])
+    required = flag.loc[flag["value"].fillna(False).astype(bool)]
+    mask = 0
+    if len(required):
+        first = required.iloc[0]
+        mask = codes.mask(
+            format_code("INSURANCE_REQUIRED", "eligibility.requires_health_insurance", True, first["effective_from"]),
+            source_ids(first["reference"]),
+        )
+    return component(ins, rank, np.where(ends, mask, 0))
 
 
 def registration_component(

@@ -90,7 +90,7 @@ def determine_eligibility(
     residence = residence_component(inputs.residence, kid_index)
     spans = iv.normalise(meet(age, residence)[["person_id", "start", "end"]])
     registered = registration_component(spans, inputs.applications, policy, codes)
-    insurance = insurance_component(inputs.insurance, kid_index)
+    insurance = insurance_component(inputs.insurance, kid_index, policy, codes)
     base = meet(meet(meet(registered, age), residence), insurance)
 
     welfare, welfare_code, welfare_refs = welfare_intervals(inputs.welfare, children, policy)

@@ -85,6 +85,7 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "benefit.non_insured_care_subsidised": [(D(2012, 1, 1), False)],
     "benefit.additional_benefit_basis": [(D(2012, 1, 1), "actually_paid")],
     "eligibility.excludes_public_assistance": [(D(2012, 1, 1), True)],
+    "eligibility.requires_health_insurance": [(D(2012, 1, 1), True)],
     "eligibility.excludes_institutional_placement": [(D(2012, 1, 1), True)],
     "payee.child_self_registration_age": [(D(2026, 4, 1), 15)],
 }
