@@ -58,8 +58,19 @@ HIGH_COST_RULES: dict[str, tuple[str, str]] = {
     "GIVEN": ("高額療養費 paid or payable as stated on the receipt", "-"),
     "COMPUTED": ("computed from the receipt's 区分: self-pay − monthly limit", "high_cost.limit.<key>, rate_rounding"),
     "COMPUTED_FALLBACK": ("no 区分 on the receipt: computed with the lowest limit (区分オ), never over-pays",
-                          "high_cost.limit.o"),
+                          "high_cost.missing_category=lowest_limit, high_cost.limit.o"),
+    "DERIVED_TAX_EXEMPT": ("no 区分 on the receipt; the household is exempt from 住民税 (a fact the city holds): "
+                           "区分オ", "high_cost.limit.o"),
+    "HELD": ("no 区分 on the receipt and none derivable: held for review (区分不明)",
+             "high_cost.missing_category=hold"),
 }
+
+#: Hold reasons: the receipt is neither paid nor rejected until staff supply the missing fact.
+HOLD_REASONS: dict[str, str] = {
+    "HIGH_COST_CATEGORY_UNKNOWN": "区分不明: no 高額療養費 and no 適用区分 on the receipt, and the self-pay is "
+                                  "above the lowest monthly limit (high_cost.missing_category)",
+}
+MISSING_CATEGORY_PARAMETER = "high_cost.missing_category"
 
 #: Age bands of the prefecture subsidy report (学校教育法 school stages by the school year after age N).
 AGE_BANDS = {"PRESCHOOL": 6, "ELEMENTARY": 12, "JUNIOR_HIGH": 15, "HIGH_SCHOOL": 18}
@@ -264,21 +275,33 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     other = np.minimum(np.maximum(other, 0), self_pay)
     after_other = self_pay - other
 
-    # 2. 高額療養費: as stated, else computed from the 区分 (lowest limit when the 区分 is missing too).
+    # 2. 高額療養費: as stated, else computed from the 区分. Without a 区分 (and above the lowest limit, where
+    # the 区分 decides the amount): 区分オ when the household is exempt from 住民税 (the city's fact,
+    # ``resident_tax_exempt``), else held for review (high_cost.missing_category = hold; never guessed).
     stated = out["high_cost_amount"] if "high_cost_amount" in out else pd.Series(pd.NA, index=out.index)
     has_stated = stated.notna().to_numpy(dtype=bool)
     category = (out["high_cost_category"] if "high_cost_category" in out
-                else pd.Series(pd.NA, index=out.index, dtype="string"))
+                else pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
     many = (out["high_cost_many_times_flag"] if "high_cost_many_times_flag" in out
             else pd.Series(False, index=out.index))
-    limit = high_cost.monthly_limit(out["total_cost_amount"].fillna(0).astype("int64"), category, service,
-                                    policy, many_times=many).to_numpy(dtype=np.int64)
+    total_cost = out["total_cost_amount"].fillna(0).astype("int64")
+    has_category = category.notna().to_numpy(dtype=bool)
+    exempt = (out["resident_tax_exempt"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+              if "resident_tax_exempt" in out else np.zeros(len(out), dtype=bool))
+    derived = ~has_stated & ~has_category & exempt
+    lowest = high_cost.monthly_limit(total_cost, pd.Series(high_cost.FALLBACK_KEY, index=out.index, dtype="string"),
+                                     service, policy, many_times=many).to_numpy(dtype=np.int64)
+    missing_rule = policy.series(MISSING_CATEGORY_PARAMETER, service).astype("string").fillna("hold").to_numpy(
+        dtype=object)
+    unknown = ~has_stated & ~has_category & ~derived & (self_pay > lowest)
+    held = unknown & (missing_rule == "hold")
+    limit = high_cost.monthly_limit(total_cost, category, service, policy, many_times=many).to_numpy(dtype=np.int64)
     computed = np.maximum(self_pay - limit, 0)
     refund = np.where(has_stated, _i64(stated), computed)
-    deducted_high_cost = np.minimum(np.maximum(refund, 0), after_other)
-    has_category = category.notna().to_numpy(dtype=bool)
+    deducted_high_cost = np.where(held, 0, np.minimum(np.maximum(refund, 0), after_other))
     high_cost_rule = np.select(
-        [has_stated, computed == 0, has_category], ["GIVEN", "NONE", "COMPUTED"], default="COMPUTED_FALLBACK")
+        [has_stated, held, computed == 0, has_category, derived],
+        ["GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT"], default="COMPUTED_FALLBACK")
     after_high_cost = after_other - deducted_high_cost
 
     # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid).
@@ -297,8 +320,10 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         ceiling = np.maximum(_i64(paid) - _i64(out["meal_amount"]), 0)
         subsidy = np.where(paid.notna().to_numpy(dtype=bool), np.minimum(subsidy, ceiling), subsidy)
 
-    payable = (out["rejection_reason"].isna().to_numpy(dtype=bool) if "rejection_reason" in out
-               else np.ones(len(out), dtype=bool))
+    rejected = (out["rejection_reason"].notna().to_numpy(dtype=bool) if "rejection_reason" in out
+                else np.zeros(len(out), dtype=bool))
+    on_hold = held & ~rejected  # a rejection needs no 区分
+    payable = ~rejected & ~on_hold
     out["other_public_amount"] = other.astype(np.int64)
     out["high_cost_limit_amount"] = limit
     out["high_cost_deducted_amount"] = deducted_high_cost.astype(np.int64)
@@ -313,7 +338,25 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out["subsidy_amount"] = np.where(payable, subsidy, 0).astype(np.int64)
     out["family_payment_amount"] = (np.where(payable, copay, remaining) + _i64(out["meal_amount"])).astype(np.int64)
     out["is_payable"] = payable
+    out["hold_reason"] = pd.Series(np.where(on_hold, "HIGH_COST_CATEGORY_UNKNOWN", None).astype(object),
+                                   index=out.index, dtype="string")
+    out["hold_code"] = _hold_codes(on_hold, service, policy, out.index)
     return out
+
+
+def _hold_codes(on_hold: np.ndarray, service: pd.Series, policy: Policy, index: pd.Index) -> pd.Series:
+    """``HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@<effective>`` naming rule and parameter."""
+    codes = pd.Series(pd.NA, index=index, dtype="string")
+    if not on_hold.any():
+        return codes
+    eras = policy.eras(MISSING_CATEGORY_PARAMETER)
+    starts = pd.to_datetime(eras["effective_from"]).to_numpy(dtype="datetime64[ns]")
+    position = np.searchsorted(starts, service.to_numpy(dtype="datetime64[ns]"), side="right") - 1
+    labels = np.array([f"HIGH_COST_CATEGORY_UNKNOWN:{MISSING_CATEGORY_PARAMETER}={v}@{pd.Timestamp(f):%Y-%m-%d}"
+                       for v, f in zip(eras["value"], eras["effective_from"], strict=True)], dtype=object)
+    chosen = labels[np.clip(position, 0, len(labels) - 1)]
+    codes[on_hold] = chosen[on_hold]
+    return codes
 
 
 def assess_claims(claims: pd.DataFrame, recipients: pd.DataFrame, persons: pd.DataFrame,
@@ -366,6 +409,8 @@ def reconcile_payments(entitled: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
         ``NEW_CLAIM`` or ``ELIGIBILITY_RESTORED``), ``ineligibility_cause``, ``cancel_refunds``. A second run
         over the same data yields nothing, because the ledger then holds the effects.
     """
+    if "hold_reason" in entitled:  # a held receipt is decided later, when its missing fact is supplied
+        entitled = entitled.loc[entitled["hold_reason"].isna().to_numpy(dtype=bool)]
     columns = [c for c in ("paid_amount", "refund_claimed_amount", "refund_collected_amount") if c in ledger]
     led = ledger.groupby("claim_id", sort=False)[columns].sum()
     frame = entitled.join(led, on="claim_id")

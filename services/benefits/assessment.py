@@ -87,7 +87,12 @@ def assess(conn: Connection, claims: pd.DataFrame, policy: Policy) -> pd.DataFra
     recipients, persons, periods = load_references(conn)
     frame = attach_admission_history(claims, _stored_admissions(conn, claims["admission_id"]))
     assessed = benefits.assess_claims(frame, recipients, persons, periods, policy)
-    assessed["status"] = np.where(assessed["is_payable"], "PAYABLE", "REJECTED")
+    # HELD: neither paid nor rejected until staff supply the missing fact (区分不明, rules.benefits.HOLD_REASONS);
+    # a re-sent receipt with the 区分 (same claim_id, UKE 特記事項 26–30 or claims.csv high_cost_category)
+    # replaces it and is assessed then.
+    assessed["status"] = np.select([assessed["is_payable"].to_numpy(dtype=bool),
+                                    assessed["hold_reason"].notna().to_numpy(dtype=bool)],
+                                   ["PAYABLE", "HELD"], "REJECTED")
     return assessed
 
 

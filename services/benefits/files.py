@@ -92,8 +92,27 @@ def write_reports(conn: Connection, month: str, assessed: pd.DataFrame, outbox: 
         "事由": receivables["ineligibility_cause"].map(CAUSE_LABELS).fillna(""), "発行月": receivables["issued_month"],
     })
     write_csv_atomically(notices, outbox / f"refund_notices_{month}.csv")
+    held = held_receipts(assessed)
+    write_csv_atomically(held, outbox / f"held_receipts_{month}.csv")
     return {"accounts_rows": int(len(accounts)), "prefecture_rows": int(len(prefecture)),
-            "refund_notices": int(len(notices))}
+            "refund_notices": int(len(notices)), "held_receipts": int(len(held))}
+
+
+HOLD_LABELS = {"HIGH_COST_CATEGORY_UNKNOWN": "区分不明（高額療養費の適用区分を入力してください）"}
+
+
+def held_receipts(assessed: pd.DataFrame) -> pd.DataFrame:
+    """The review list of held receipts (保留レセプト一覧): what staff must supply, with rule and parameter."""
+    columns = ["レセプト番号", "受給者番号", "診療年月", "保留理由", "理由コード"]
+    if assessed.empty or "hold_reason" not in assessed:
+        return pd.DataFrame(columns=columns)
+    held = assessed.loc[assessed["hold_reason"].notna().to_numpy(dtype=bool)]
+    return pd.DataFrame({
+        "レセプト番号": held["claim_id"].to_numpy(), "受給者番号": held["recipient_no"].to_numpy(),
+        "診療年月": held["service_month"].to_numpy() if "service_month" in held
+        else held["first_service_date"].dt.strftime("%Y-%m").to_numpy(),
+        "保留理由": held["hold_reason"].map(HOLD_LABELS).to_numpy(), "理由コード": held["hold_code"].to_numpy(),
+    }, columns=columns)
 
 
 def month_totals(assessed: pd.DataFrame, settled: dict, payment_file: dict) -> dict:
@@ -103,6 +122,7 @@ def month_totals(assessed: pd.DataFrame, settled: dict, payment_file: dict) -> d
     return {
         "receipts": int(len(assessed)),
         "payable": int(assessed["is_payable"].sum()) if len(assessed) else 0,
+        "held": int(assessed["hold_reason"].notna().sum()) if len(assessed) and "hold_reason" in assessed else 0,
         "subsidy_amount": int(assessed["subsidy_amount"].sum()) if len(assessed) else 0,
         "rejections": {str(r): int(n) for r, n in rejected.itertuples(index=False)},
         **settled, "transfer_file": payment_file,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -9,7 +12,8 @@ from policy import load_policy
 from rules import benefits
 from rules.decisions import apply_decisions, decide_month
 from rules.eligibility import cached_policy, determine_eligibility
-from tests.unit.benefit_fixtures import claim, frame, recipient_no
+from services.benefits.files import held_receipts
+from tests.unit.benefit_fixtures import claim, frame, recipient_no, references
 from tests.unit.test_eligibility import CHILD, build
 
 POLICY = load_policy()
@@ -18,6 +22,17 @@ POLICY = load_policy()
 @pytest.fixture(scope="module")
 def policy():
     return cached_policy(POLICY)
+
+
+def _policy_with(tmp_path: Path, file: str, old: str, new: str):
+    """The real policy with one parameter file edited (an alternative the city can switch to)."""
+    root = tmp_path / "parameters"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "policy" / "parameters", root)
+    target = root / file
+    text = target.read_text(encoding="utf-8")
+    assert old in text
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    return load_policy(root)
 
 
 def _certificate(valid_from, valid_to, status="ELIGIBLE", person=CHILD):
@@ -67,3 +82,67 @@ def test_receipts_after_the_insurance_end_are_claimed_back(policy):
     result = benefits.reconcile_payments(entitled, ledger).set_index("claim_id")
     assert result.loc["after", ["adjustment_type", "amount"]].tolist() == ["REFUND_CLAIM", 3_000]
     assert "inside" not in result.index
+
+
+# --- 2. a receipt without 区分 ----------------------------------------------------------------------------
+
+JHS1_2026 = "2013-09-01"
+
+
+def _assess(*rows, policy=POLICY):
+    df = frame(*rows)
+    return benefits.assess_claims(df, *references(df), policy).set_index("claim_id")
+
+
+def _t13(claim_id="t13", **extra):
+    return claim(claim_id, birth=JHS1_2026, first="2026-05-01", last="2026-05-20", care="INPATIENT", total=400_000,
+                 admission="A" + claim_id, **extra)
+
+
+def test_receipt_without_category_is_held_not_assessed_as_category_o():
+    result = _assess(_t13()).iloc[0]
+    assert (result["is_payable"], result["subsidy_amount"], result["hold_reason"]) == (
+        False, 0, "HIGH_COST_CATEGORY_UNKNOWN")
+    assert result["hold_code"] == "HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01"
+    assert pd.isna(result["rejection_reason"])
+
+
+def test_held_receipt_is_assessed_when_the_category_is_supplied():
+    assert _assess(_t13(category="u")).iloc[0]["subsidy_amount"] == 81_430  # T13
+
+
+def test_chronic_disease_receipt_without_category_is_held_and_pays_2200_with_it():
+    held = _assess(_t13(other=79_230)).iloc[0]
+    assert held["hold_reason"] == "HIGH_COST_CATEGORY_UNKNOWN"
+    assert _assess(_t13(other=79_230, category="u")).iloc[0]["subsidy_amount"] == 2_200
+
+
+def test_household_exempt_from_resident_tax_derives_category_o():
+    df = frame(_t13())
+    df["resident_tax_exempt"] = pd.array([True], dtype="boolean")
+    result = benefits.assess_claims(df, *references(df), POLICY).iloc[0]
+    assert (result["high_cost_rule"], result["subsidy_amount"]) == ("DERIVED_TAX_EXEMPT", 35_400)
+
+
+def test_below_the_lowest_limit_the_category_does_not_matter_and_nothing_is_held():
+    result = _assess(claim("small", birth=JHS1_2026, first="2026-05-10", total=20_000)).iloc[0]
+    assert (result["high_cost_rule"], result["subsidy_amount"]) == ("NONE", 6_000)
+    assert pd.isna(result["hold_reason"])
+
+
+def test_missing_category_alternative_lowest_limit_behind_a_parameter(tmp_path):
+    alternative = _policy_with(tmp_path, "high_cost/missing_category.yaml", "value: hold", "value: lowest_limit")
+    result = _assess(_t13(), policy=alternative).iloc[0]
+    assert (result["high_cost_rule"], result["subsidy_amount"]) == ("COMPUTED_FALLBACK", 35_400)
+
+
+def test_held_receipt_is_neither_refunded_nor_paid():
+    entitled = _assess(_t13()).reset_index()
+    ledger = pd.DataFrame({"claim_id": ["t13"], "paid_amount": [81_430], "refund_claimed_amount": [0]})
+    assert benefits.reconcile_payments(entitled, ledger).empty
+
+
+def test_review_list_names_the_held_receipt_with_its_reason():
+    listed = held_receipts(_assess(_t13(), _t13("ok", category="u")).reset_index())
+    assert listed["レセプト番号"].tolist() == ["t13"]
+    assert listed["理由コード"].tolist() == ["HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01"]
