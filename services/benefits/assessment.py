@@ -32,13 +32,13 @@ INPUT_COLUMNS = [
     "admission_date", "total_cost_amount", "receipt_amount", "insurer_number", "other_law_no_1", "other_amount_1",
     "other_law_no_2", "other_amount_2", "other_law_no_3", "other_amount_3", "high_cost_amount",
     "high_cost_category", "high_cost_many_times_flag", "additional_benefit_amount", "meal_amount",
-    "application_date", "reimbursement_reason",
+    "application_date", "reimbursement_reason", "service_dates",
 ]
 RESULT_COLUMNS = [
     "person_id", "status", "rejection_reason", "ineligibility_cause", "self_pay_percent", "self_pay_amount",
     "other_public_amount", "high_cost_deducted_amount", "additional_benefit_deducted_amount",
     "copay_rule_amount", "copay_amount", "copay_charged_days", "subsidy_amount", "share_rule", "copay_rule",
-    "high_cost_rule",
+    "high_cost_rule", "covered_days", "uncovered_days",
 ]
 
 

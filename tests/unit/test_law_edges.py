@@ -146,3 +146,44 @@ def test_review_list_names_the_held_receipt_with_its_reason():
     listed = held_receipts(_assess(_t13(), _t13("ok", category="u")).reset_index())
     assert listed["レセプト番号"].tolist() == ["t13"]
     assert listed["理由コード"].tolist() == ["HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01"]
+
+
+# --- 3. a receipt crossing the start or end of eligibility ---------------------------------------------------
+
+SCHOOLCHILD = "2015-05-10"
+
+
+def _periods_for(df, valid_from, valid_to, end_reason):
+    recipients, persons, _ = references(df)
+    periods = pd.DataFrame({"person_id": recipients["person_id"], "valid_from": pd.Timestamp(valid_from),
+                            "valid_to": pd.Timestamp(valid_to), "status": "ELIGIBLE", "end_reason": end_reason})
+    return recipients, persons, periods
+
+
+def test_receipt_crossing_the_welfare_start_pays_the_covered_visit_and_lists_the_other():
+    # services on 6/3 and 6/20, eligibility ending 6/14 (生活保護 from 6/15); 3割 of 6,000 = 1,800 for two days
+    df = frame(claim("x", birth=SCHOOLCHILD, first="2026-06-03", last="2026-06-20", total=6_000, days=2))
+    df["service_dates"] = ["03;20"]
+    result = benefits.assess_claims(df, *_periods_for(df, "2020-01-01", "2026-06-14", "WELFARE"), POLICY).iloc[0]
+    assert pd.isna(result["rejection_reason"])
+    assert (result["covered_days"], result["day_count"], result["subsidy_amount"]) == (1, 2, 900)
+    assert result["uncovered_days"] == (
+        "2026-06-20:WELFARE_EXCLUSION:eligibility.excludes_public_assistance(S56,S11)")
+
+
+def test_receipt_crossing_the_registration_start_without_a_date_list_is_split_by_calendar_day():
+    # an admission 6/1–6/10 (10 days), registered from 6/6: 5 of 10 days covered
+    df = frame(claim("y", birth=SCHOOLCHILD, first="2026-06-01", last="2026-06-10", care="INPATIENT",
+                     total=100_000, admission="Y", category="u"))
+    result = benefits.assess_claims(df, *_periods_for(df, "2026-06-06", "2030-03-31", "AGE"), POLICY).iloc[0]
+    assert (result["covered_days"], result["day_count"]) == (5, 10)
+    assert result["subsidy_amount"] == 30_000 * 5 // 10  # 2026: no co-pay
+    assert result["family_payment_amount"] == 15_000
+    assert result["uncovered_days"].split(";")[0] == "2026-06-01:REGISTRATION:registration.window_days(S12)"
+
+
+def test_receipt_wholly_outside_eligibility_is_still_rejected():
+    df = frame(claim("z", birth=SCHOOLCHILD, first="2026-06-20", total=6_000))
+    result = benefits.assess_claims(df, *_periods_for(df, "2020-01-01", "2026-06-14", "WELFARE"), POLICY).iloc[0]
+    assert (result["rejection_reason"], result["ineligibility_cause"]) == ("NOT_ELIGIBLE_ON_SERVICE_DATE", "WELFARE")
+    assert result["subsidy_amount"] == 0

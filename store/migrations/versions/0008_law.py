@@ -1,0 +1,26 @@
+"""Issue 12 (law): receipt service dates and the days inside/outside eligibility
+
+Revision ID: 0008
+Revises: 0002
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0008"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("benefit_claim") as batch:
+        batch.add_column(sa.Column("service_dates", sa.String(length=96), nullable=True))
+        batch.add_column(sa.Column("covered_days", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("uncovered_days", sa.String(length=2000), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("benefit_claim") as batch:
+        batch.drop_column("uncovered_days")
+        batch.drop_column("covered_days")
+        batch.drop_column("service_dates")
