@@ -247,9 +247,12 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
 
 
 def _service_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """``_row, date`` per service day: the receipt's ``service_dates`` (days of the month, ``;``-separated, from
-    the UKE calendar records), else every calendar day from first to last service date (the documented rule
-    where only totals are known: the receipt's days are spread evenly over that span)."""
+    """``_row, date`` per service day of each receipt.
+
+    The receipt's ``service_dates`` (days of the month, ``;``-separated, from the UKE calendar records), else
+    every calendar day from first to last service date (the documented rule where only totals are known: the
+    receipt's days are spread evenly over that span).
+    """
     first = frame["first_service_date"].to_numpy(dtype="datetime64[D]")
     last = frame["last_service_date"].fillna(frame["first_service_date"]).to_numpy(dtype="datetime64[D]")
     listed = (frame["service_dates"].astype("string") if "service_dates" in frame
