@@ -27,8 +27,9 @@ Assumptions [I] (not stated by a source; confirm with こども支援給付課):
   move-out, or after the age limit ended and a later extension applies) needs a new application.
 * The household used for 生活保護 and for the 世帯主/配偶者 guardians is the child's latest household
   (:func:`rules.residence.collect_persons`), not the household on each day.
-* The 30-day window counts calendar days; the roll-over of a deadline falling on a closed day
-  (``registration.deadline_rolls_to_next_open_day``) needs a 閉庁日 calendar and is not applied.
+* The 30-day window counts calendar days; a deadline falling on a closed day (weekend, national holiday
+  passed in as ``closed_days``, year-end closure ``registration.year_end_closure``) moves to the next open
+  day (``registration.deadline_rolls_to_next_open_day``, S21).
 * An income exactly at the limit is within it (支給停止 only when 所得 exceeds the limit); with no tax
   record for any guardian the status is ``SUSPENDED_INCOME``/``INCOME_UNKNOWN`` until the record arrives.
 * 措置 children (``eligibility.excludes_institutional_placement``) and the COVID special

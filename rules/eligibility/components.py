@@ -131,8 +131,48 @@ def insurance_component(
     return component(ins, rank, np.where(ends, mask, 0))
 
 
+def closed_year_end_days(policy: Any, first_year: int, last_year: int) -> np.ndarray:
+    """The year-end closure days (``registration.year_end_closure``, "MM-DD/MM-DD") of the years given."""
+    eras = policy_eras(policy, "registration.year_end_closure")
+    days: list[np.datetime64] = []
+    for value, start, end in zip(eras["value"], eras["effective_from"], eras["effective_to"], strict=True):
+        if value is None or pd.isna(value):
+            continue
+        first, last = str(value).split("/")
+        for year in range(first_year - 1, last_year + 1):  # a handful of years
+            closure = pd.date_range(f"{year}-{first}", f"{year + 1}-{last}", freq="D")
+            closure = closure[(closure >= start) & (closure <= end)]
+            days.extend(closure.to_numpy(dtype="datetime64[D]"))
+    return np.asarray(days, dtype="datetime64[D]")
+
+
+def roll_to_open_day(dates: pd.Series, policy: Any, closed_days: np.ndarray | None = None) -> pd.Series:
+    """Each date, or the next open day when it is closed (weekend, ``closed_days``, year-end closure).
+
+    Vectorised with :func:`numpy.busday_offset` (``roll="forward"``); NaT stays NaT.
+    """
+    stamps = iv.as_dates(dates)
+    valid = stamps.notna().to_numpy()
+    if not valid.any():
+        return stamps
+    days = stamps.to_numpy(dtype="datetime64[D]")
+    years = stamps.dt.year.dropna().astype("int64")
+    holidays = np.concatenate([
+        np.asarray(closed_days if closed_days is not None else [], dtype="datetime64[D]"),
+        closed_year_end_days(policy, int(years.min()), int(years.max()) + 1),
+    ])
+    calendar = np.busdaycalendar(weekmask="1111100", holidays=np.unique(holidays))
+    rolled = days.copy()
+    rolled[valid] = np.busday_offset(days[valid], 0, roll="forward", busdaycal=calendar)
+    return pd.Series(rolled.astype("datetime64[ns]"), index=dates.index)
+
+
 def registration_component(
-    spans: pd.DataFrame, applications: pd.DataFrame, policy: Any, codes: ReasonCodes | None = None
+    spans: pd.DataFrame,
+    applications: pd.DataFrame,
+    policy: Any,
+    codes: ReasonCodes | None = None,
+    closed_days: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Registered intervals: the part of each residence∩age span that an application covers.
 
@@ -144,11 +184,18 @@ def registration_component(
     refers to the span that contains its date or, if made in advance, the next span. Several
     applications for one span: the earliest coverage wins. The registration lasts to the span's end.
 
+    Closed days (``registration.deadline_rolls_to_next_open_day``, S21 [I]): closed days count, but a
+    deadline falling on a closed day — a Saturday, Sunday, national holiday (``closed_days``, from a
+    maintained calendar passed in by the caller) or the year-end closure ``registration.year_end_closure``
+    (12-29/01-03) — moves to the next open day. Example: born 2025-05-08, day 30 = Saturday 2025-06-07,
+    an application on Monday 2025-06-09 is in time and covers the child from birth.
+
     Args:
         spans: ``person_id, start, end`` — merged residence∩age intervals.
         applications: ``child_person_id, application_date``.
         policy: the loaded policy.
         codes: reason-code registry (internal).
+        closed_days: national holidays (datetime64 dates) from a maintained calendar; None = none known.
 
     Returns ``person_id, start, end, rank, codes`` (rank = a boundary, never an end reason).
     """
@@ -183,6 +230,10 @@ def registration_component(
     has_window = is_set(window["value"])
     window_days = pd.to_numeric(window["value"].where(has_window, 0), errors="coerce").fillna(0).astype("int64")
     deadline = found["span_start"] + pd.to_timedelta(window_days, unit="D")
+    rolls = lookup_parameter(policy, "registration.deadline_rolls_to_next_open_day", ruling_date)
+    rolled = roll_to_open_day(deadline, policy, closed_days)
+    rolls_flag = rolls["value"].fillna(False).astype(bool).to_numpy()
+    deadline = pd.Series(np.where(rolls_flag, rolled.to_numpy(), deadline.to_numpy()), index=deadline.index)
     in_window = has_window & (found["application_date"] <= deadline).to_numpy()
     month_start = found["application_date"] - pd.to_timedelta(found["application_date"].dt.day - 1, unit="D")
     found["start"] = np.where(in_window, found["span_start"], np.maximum(found["span_start"], month_start))

@@ -55,10 +55,14 @@ def determine_eligibility(
     horizon_end: pd.Timestamp | str | None = None,
     *,
     as_of: pd.Timestamp | str | None = None,
+    closed_days: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Eligibility periods per registered child, clipped to ``[horizon_start, horizon_end]``.
 
-    Pass either the horizon or ``as_of`` (then the horizon is :func:`default_horizon`).
+    Pass either the horizon or ``as_of`` (then the horizon is :func:`default_horizon`). ``closed_days`` are
+    the national holidays (datetime64 dates; the caller takes them from a maintained calendar, e.g.
+    :func:`services.eligibility.calendar.national_holidays`): a registration deadline on a closed day moves
+    to the next open day (``registration.deadline_rolls_to_next_open_day``).
 
     The periods are age ∩ residence ∩ insurance ∩ registration, minus 生活保護, split by the income-test
     status (see the module docstring and the component functions for the legal rules, effective dates
@@ -89,7 +93,7 @@ def determine_eligibility(
     age = age_pieces(children, policy, codes)
     residence = residence_component(inputs.residence, kid_index)
     spans = iv.normalise(meet(age, residence)[["person_id", "start", "end"]])
-    registered = registration_component(spans, inputs.applications, policy, codes)
+    registered = registration_component(spans, inputs.applications, policy, codes, closed_days)
     insurance = insurance_component(inputs.insurance, kid_index, policy, codes)
     base = meet(meet(meet(registered, age), residence), insurance)
 

@@ -18,6 +18,7 @@ from privacy.audit import record_access
 from rules import checkdigits, decisions, eligibility, residence
 from rules.dates import month_bounds
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
+from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
 from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
@@ -192,7 +193,8 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
     inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1)
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
     periods = EligibilityPeriodSchema.validate(
-        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
+        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end,
+                                          closed_days=holidays_for_horizon(horizon_start, horizon_end)))
     changed_children = store_periods(conn, periods, policy.version, run_id)
 
     previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])

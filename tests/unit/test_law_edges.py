@@ -13,6 +13,7 @@ from rules import benefits
 from rules.decisions import apply_decisions, decide_month
 from rules.eligibility import cached_policy, determine_eligibility
 from services.benefits.files import held_receipts
+from services.eligibility.calendar import national_holidays
 from tests.unit.benefit_fixtures import claim, frame, recipient_no, references
 from tests.unit.test_eligibility import CHILD, build
 
@@ -187,3 +188,48 @@ def test_receipt_wholly_outside_eligibility_is_still_rejected():
     result = benefits.assess_claims(df, *_periods_for(df, "2020-01-01", "2026-06-14", "WELFARE"), POLICY).iloc[0]
     assert (result["rejection_reason"], result["ineligibility_cause"]) == ("NOT_ELIGIBLE_ON_SERVICE_DATE", "WELFARE")
     assert result["subsidy_amount"] == 0
+
+
+# --- 4. the closed-day rule of the registration deadline ----------------------------------------------------
+
+HOLIDAYS = national_holidays(2024, 2027)
+
+
+def test_deadline_on_a_saturday_rolls_to_monday_and_the_newborn_is_covered_from_birth(policy):
+    # born 2025-05-08; day 30 = Saturday 2025-06-07; applied Monday 2025-06-09
+    inputs = build([(CHILD, "2025-05-08", "2025-06-09")])
+    periods = determine_eligibility(inputs, policy, "2025-05-01", "2025-12-31", closed_days=HOLIDAYS)
+    assert periods.iloc[0]["valid_from"] == pd.Timestamp("2025-05-08")
+    assert "REGISTRATION_WINDOW" in periods.iloc[0]["reason_codes"]
+
+
+def test_an_application_after_the_next_open_day_is_late(policy):
+    inputs = build([(CHILD, "2025-05-08", "2025-06-10")])
+    periods = determine_eligibility(inputs, policy, "2025-05-01", "2025-12-31", closed_days=HOLIDAYS)
+    assert periods.iloc[0]["valid_from"] == pd.Timestamp("2025-06-01")
+
+
+def test_deadline_rolls_over_national_holidays_and_the_year_end_closure(policy):
+    # 2025-12-01 birth: day 30 = Wednesday 2025-12-31 (closed 12/29–1/3, then Sat/Sun 1/3–1/4) → Monday 2026-01-05
+    on_time = determine_eligibility(build([(CHILD, "2025-12-01", "2026-01-05")]), policy, "2025-11-01",
+                                    "2026-06-30", closed_days=HOLIDAYS)
+    assert on_time.iloc[0]["valid_from"] == pd.Timestamp("2025-12-01")
+    late = determine_eligibility(build([(CHILD, "2025-12-01", "2026-01-06")]), policy, "2025-11-01",
+                                 "2026-06-30", closed_days=HOLIDAYS)
+    assert late.iloc[0]["valid_from"] == pd.Timestamp("2026-01-01")
+    # 2025-04-05 birth: day 30 = Monday 2025-05-05 (こどもの日), 5/6 振替休日 → Wednesday 2025-05-07
+    holiday = determine_eligibility(build([(CHILD, "2025-04-05", "2025-05-07")]), policy, "2025-04-01",
+                                    "2025-12-31", closed_days=HOLIDAYS)
+    assert holiday.iloc[0]["valid_from"] == pd.Timestamp("2025-04-05")
+    # without the national calendar 5/5 would be an open day: the application of 5/7 would be late
+    no_calendar = determine_eligibility(build([(CHILD, "2025-04-05", "2025-05-07")]), policy, "2025-04-01",
+                                        "2025-12-31")
+    assert no_calendar.iloc[0]["valid_from"] == pd.Timestamp("2025-05-01")
+
+
+def test_closed_day_rule_switched_off_by_its_parameter(tmp_path):
+    alternative = cached_policy(_policy_with(tmp_path, "registration/deadline_rolls_to_next_open_day.yaml",
+                                             "value: true", "value: false"))
+    periods = determine_eligibility(build([(CHILD, "2025-05-08", "2025-06-09")]), alternative, "2025-05-01",
+                                    "2025-12-31", closed_days=HOLIDAYS)
+    assert periods.iloc[0]["valid_from"] == pd.Timestamp("2025-06-01")
