@@ -27,7 +27,8 @@ INPUT_COLUMNS: dict[str, list[str]] = {
     ],
     "welfare.csv": ["case_id", "household_id", "start_date", "end_date"],
     "insurance.csv": ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
-    "applications.csv": ["application_id", "child_person_id", "guardian_person_id", "application_date"],
+    "applications.csv": ["application_id", "child_person_id", "guardian_person_id", "spouse_person_id",
+                         "application_date"],
 }
 
 #: The Pandera model of each input file.

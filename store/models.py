@@ -162,6 +162,7 @@ class Application(Base):
     application_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     child_person_id: Mapped[str] = mapped_column(String(15), index=True)
     guardian_person_id: Mapped[str] = mapped_column(String(15))
+    spouse_person_id: Mapped[str | None] = mapped_column(String(15), doc="the applicant's spouse (保護者)")
     application_date: Mapped[dt.date] = mapped_column(Date)
 
 

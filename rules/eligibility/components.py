@@ -275,15 +275,27 @@ def registration_component(
 
 
 def welfare_intervals(
-    welfare: pd.DataFrame, children: pd.DataFrame, policy: Any
+    welfare: pd.DataFrame, children: pd.DataFrame, policy: Any, households: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, str, str]:
-    """生活保護 cases as intervals of the children of the household, within the eras of the exclusion."""
+    """生活保護 cases as intervals of the children who belong to the household **on each date**.
+
+    Rule (S56, S11; issue 12 §5): a child is excluded while a member of a household receiving 生活保護 —
+    the household of the 住記 history on the date (``households``: ``person_id, household_id, start, end``,
+    :func:`rules.residence.household_spells`), not the child's latest household. Without a history the
+    latest household of ``children`` holds on every date. Only within the eras of
+    ``eligibility.excludes_public_assistance``.
+    """
     flag = policy_eras(policy, "eligibility.excludes_public_assistance")
     flag = flag.loc[flag["value"].fillna(False).astype(bool)]
-    cases = welfare[["household_id", "start_date", "end_date"]].merge(
-        children[["person_id", "household_id"]].dropna(), on="household_id"
+    if households is None:
+        households = children[["person_id", "household_id"]].dropna().assign(start=iv.OPEN_START, end=pd.NaT)
+    members = households.loc[households["person_id"].isin(children["person_id"]),
+                             ["person_id", "household_id", "start", "end"]]
+    members = iv.close_open_ends(members)
+    cases = iv.close_open_ends(
+        welfare[["household_id", "start_date", "end_date"]].rename(columns={"start_date": "start", "end_date": "end"})
     )
-    cases = iv.close_open_ends(cases.rename(columns={"start_date": "start", "end_date": "end"}))
+    cases = iv.intersect(cases, members, on="household_id")
     eras = pd.DataFrame(
         {"_key": 0, "start": flag["effective_from"].to_numpy(), "end": flag["effective_to"].to_numpy()}
     )

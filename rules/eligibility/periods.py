@@ -97,7 +97,7 @@ def determine_eligibility(
     insurance = insurance_component(inputs.insurance, kid_index, policy, codes)
     base = meet(meet(meet(registered, age), residence), insurance)
 
-    welfare, welfare_code, welfare_refs = welfare_intervals(inputs.welfare, children, policy)
+    welfare, welfare_code, welfare_refs = welfare_intervals(inputs.welfare, children, policy, inputs.households)
     if len(welfare):
         base = iv.subtract(base, welfare, cut_flag="_cut")
         cut = base.pop("_cut").to_numpy(bool)
@@ -113,7 +113,7 @@ def determine_eligibility(
     status = income_status_pieces(
         children.loc[children["person_id"].isin(base["person_id"])],
         inputs.applications,
-        residents,
+        inputs.households,
         inputs.tax,
         policy,
         hs,

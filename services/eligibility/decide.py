@@ -67,7 +67,9 @@ def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None,
             _among(t, "person_id", person_ids),
             None if first_tax_year is None else t.c.tax_year >= first_tax_year)),
         applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
-                                          "application_date"], where=_among(a, "child_person_id", person_ids)),
+                                          "spouse_person_id", "application_date"],
+                                where=_among(a, "child_person_id", person_ids)),
+        households=residence.household_spells(persons, events, extract_date=None),
     )
 
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from policy import load_policy
-from rules import benefits
+from rules import benefits, residence
 from rules.decisions import apply_decisions, decide_month
 from rules.eligibility import cached_policy, determine_eligibility
 from services.benefits.files import held_receipts
 from services.eligibility.calendar import national_holidays
 from tests.unit.benefit_fixtures import claim, frame, recipient_no, references
-from tests.unit.test_eligibility import CHILD, build
+from tests.unit.test_eligibility import CHILD, FATHER, build, on
 
 POLICY = load_policy()
 
@@ -233,3 +234,85 @@ def test_closed_day_rule_switched_off_by_its_parameter(tmp_path):
     periods = determine_eligibility(build([(CHILD, "2025-05-08", "2025-06-09")]), alternative, "2025-05-01",
                                     "2025-12-31", closed_days=HOLIDAYS)
     assert periods.iloc[0]["valid_from"] == pd.Timestamp("2025-06-01")
+
+
+# --- 5. 生活保護 from the household on the date ----------------------------------------------------------------
+
+
+def test_welfare_of_the_household_the_child_lived_in_excludes_those_months(policy):
+    """The child lived in the 生活保護 household H1 until 2024-06-30, then moved to H2 (M3 世帯変更)."""
+    extract = pd.DataFrame({"person_id": [CHILD, FATHER], "household_id": ["H1", "H1"],
+                            "relationship_code": ["03", "01"],
+                            "birth_date": pd.to_datetime(["2015-05-10", "1980-01-01"])})
+    events = pd.DataFrame({"event_id": ["E1"], "person_id": [CHILD], "household_id": ["H2"],
+                           "event_code": ["M3"], "event_date": pd.to_datetime(["2024-07-01"])})
+    history = residence.household_spells(extract, events, extract_date="2023-12-31")
+    latest = residence.collect_persons(extract, events.assign(relationship_code="03",
+                                                              birth_date=pd.Timestamp("2015-05-10")),
+                                       extract_date="2023-12-31")
+    inputs = replace(build([(CHILD, "2015-05-10", "2015-05-20")],
+                           welfare=[("W1", "H1", "2024-01-01", None)]),
+                     residents=latest, households=history)
+    periods = determine_eligibility(inputs, policy, "2023-10-01", "2024-12-31")
+    assert on(periods, CHILD, "2023-12-31") is not None
+    assert on(periods, CHILD, "2024-03-01") is None  # 生活保護 of H1 while the child belonged to it
+    assert on(periods, CHILD, "2024-07-01") is not None  # H2: eligible again
+    assert on(periods, CHILD, "2023-12-31")["end_reason"] == "WELFARE"
+
+
+# --- 6. the parents are income-tested, not the 世帯主 --------------------------------------------------------
+
+GRANDFATHER, MOTHER_05 = "0000000903", "0000000904"
+
+
+def _three_generations(applications, tax):
+    residents = pd.DataFrame({
+        "person_id": [CHILD, GRANDFATHER, MOTHER_05], "household_id": ["H1"] * 3,
+        "relationship_code": ["05", "01", "05"],
+        "birth_date": pd.to_datetime(["2014-06-01", "1955-01-01", "1985-01-01"])})
+    apps = pd.DataFrame(applications, columns=["application_id", "child_person_id", "guardian_person_id",
+                                               "spouse_person_id", "application_date"])
+    apps["application_date"] = pd.to_datetime(apps["application_date"])
+    return replace(build([(CHILD, "2014-06-01", None)], tax=tax), residents=residents, applications=apps)
+
+
+def test_grandfather_who_is_head_of_household_is_not_income_tested(policy):
+    inputs = _three_generations([("a1", CHILD, MOTHER_05, None, "2014-06-10")],
+                                [(GRANDFATHER, 2020, 9_000_000, 0, 0, {}), (MOTHER_05, 2020, 3_000_000, 1, 0, {})])
+    periods = determine_eligibility(inputs, policy, "2020-10-01", "2021-09-30")
+    assert on(periods, CHILD, "2021-01-01")["status"] == "ELIGIBLE"
+
+
+def test_the_applicants_spouse_from_the_application_is_tested_whatever_the_relationship(policy):
+    inputs = _three_generations([("a1", CHILD, GRANDFATHER, MOTHER_05, "2014-06-10")],
+                                [(GRANDFATHER, 2020, 3_000_000, 1, 0, {}), (MOTHER_05, 2020, 9_000_000, 0, 0, {})])
+    periods = determine_eligibility(inputs, policy, "2020-10-01", "2021-09-30")
+    row = on(periods, CHILD, "2021-01-01")
+    assert row["status"] == "SUSPENDED_INCOME"
+    assert "INCOME_OVER_LIMIT" in row["reason_codes"]
+
+
+def test_without_an_applicant_the_register_gives_no_parents_for_a_grandchild_and_the_income_is_unknown(policy):
+    inputs = _three_generations([("a1", CHILD, None, None, "2014-06-10")],
+                                [(GRANDFATHER, 2020, 1_000_000, 0, 0, {})])
+    periods = determine_eligibility(inputs, policy, "2020-10-01", "2021-09-30")
+    assert "INCOME_UNKNOWN" in on(periods, CHILD, "2021-01-01")["reason_codes"]
+
+
+# --- 10. income exactly at the limit ---------------------------------------------------------------------------
+
+
+def _at_the_limit(policy):
+    # 6,540,000 − 80,000 = 6,460,000 = the limit with 3 dependants (2021-10 relaxed table: 7,360,000 from 2021-10)
+    inputs = build([(CHILD, "2014-06-01", "2014-06-10")], tax=[(FATHER, 2020, 6_540_000, 3, 0, {})])
+    return on(determine_eligibility(inputs, policy, "2020-10-01", "2021-09-30"), CHILD, "2021-01-01")["status"]
+
+
+def test_income_exactly_at_the_limit_is_at_or_over_it(policy):
+    assert _at_the_limit(policy) == "SUSPENDED_INCOME"
+
+
+def test_income_exactly_at_the_limit_with_the_over_alternative(tmp_path):
+    alternative = cached_policy(_policy_with(tmp_path, "income_limit/limit_comparison.yaml", "value: at_or_over",
+                                             "value: over"))
+    assert _at_the_limit(alternative) == "ELIGIBLE"

@@ -88,6 +88,7 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "eligibility.requires_health_insurance": [(D(2012, 1, 1), True)],
     "high_cost.missing_category": [(D(2012, 1, 1), "hold")],
     "registration.year_end_closure": [(D(2012, 1, 1), "12-29/01-03")],
+    "income_limit.limit_comparison": [(D(2012, 1, 1), "at_or_over")],
     "eligibility.excludes_institutional_placement": [(D(2012, 1, 1), True)],
     "payee.child_self_registration_age": [(D(2026, 4, 1), 15)],
 }

@@ -1,4 +1,4 @@
-"""Issue 12 (law): receipt service dates and the days inside/outside eligibility
+"""Issue 12 (law): receipt service dates, the days inside/outside eligibility, the applicant's spouse
 
 Revision ID: 0008
 Revises: 0002
@@ -17,9 +17,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("service_dates", sa.String(length=96), nullable=True))
         batch.add_column(sa.Column("covered_days", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("uncovered_days", sa.String(length=2000), nullable=True))
+    with op.batch_alter_table("application") as batch:
+        batch.add_column(sa.Column("spouse_person_id", sa.String(length=15), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("application") as batch:
+        batch.drop_column("spouse_person_id")
     with op.batch_alter_table("benefit_claim") as batch:
         batch.drop_column("uncovered_days")
         batch.drop_column("covered_days")
