@@ -12,7 +12,8 @@ Legal and administrative rules (domain.md §1.6; S12, S13, S49, S50):
 * **CHANGE** (変更): a held certificate whose validity end or status changes, e.g. the 2026-04-01 age
   extension to 18 (S1) lengthening validity, or a suspension lifted.
 * **SUSPEND_INCOME** (支給停止通知): the status becomes ``SUSPENDED_INCOME`` (income over the limit or
-  unknown, 2012-01-01 → 2023-03-31; S9, S7, S5).
+  unknown, 2012-01-01 → 2023-03-31; S9, S7, S5). A suspended child is never renewed or changed: at the
+  renewal date (a new income cycle) a suspension that goes on gets another SUSPEND_INCOME notice.
 * **LOSS_MOVE_OUT / LOSS_DEATH / LOSS_AGE / LOSS_WELFARE / LOSS_INSURANCE** (資格喪失): a period whose
   ``end_reason`` is ``MOVE_OUT``/``DEATH``/``AGE``/``WELFARE``/``INSURANCE`` ends within the month;
   effective the day after ``valid_to``. A loss reported late (the end lies in an earlier month while the
@@ -322,6 +323,9 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
         [np.minimum(prev_to, to) + np.timedelta64(1, "D")],
         valid_from,
     )
+    # A suspended child (支給停止) holds no 受給者証: what would renew or change a certificate is a
+    # (continued) 支給停止通知 instead — no 更新, no 交付一覧 row, no valid PMH record (issue 12 §7).
+    kind = np.where(suspended & np.isin(kind, ["RENEWAL", "CHANGE"]), "SUSPEND_INCOME", kind)
     out = pd.DataFrame(
         {
             "person_id": c["person_id"].to_numpy(),

@@ -15,6 +15,8 @@ from rules.decisions import apply_decisions, decide_month
 from rules.eligibility import cached_policy, determine_eligibility
 from services.benefits.files import held_receipts
 from services.eligibility.calendar import national_holidays
+from services.eligibility.decide import pmh_changes
+from services.notices.lists import ISSUANCE_TYPES
 from tests.unit.benefit_fixtures import claim, frame, recipient_no, references
 from tests.unit.test_eligibility import CHILD, FATHER, build, on
 
@@ -316,3 +318,41 @@ def test_income_exactly_at_the_limit_with_the_over_alternative(tmp_path):
     alternative = cached_policy(_policy_with(tmp_path, "income_limit/limit_comparison.yaml", "value: at_or_over",
                                              "value: over"))
     assert _at_the_limit(alternative) == "ELIGIBLE"
+
+
+# --- 7. a suspended child is not renewed ------------------------------------------------------------------
+
+OVER = ("REGISTRATION_WINDOW:registration.window_days=30@2012-01-01;AGE_LIMIT:age_limit.inpatient=15@2012-01-01;"
+        "INCOME_OVER_LIMIT:income_limit.base_amount=6220000@2021-10-01")
+
+
+def _suspended_periods():
+    return pd.DataFrame({
+        "person_id": [CHILD], "valid_from": [pd.Timestamp("2021-10-01")], "valid_to": [pd.Timestamp("2023-03-31")],
+        "status": ["SUSPENDED_INCOME"], "end_reason": ["OPEN"], "reason_codes": [OVER], "sources": ["S12;S12,S13;S7,S8"]})
+
+
+def test_suspended_child_at_the_renewal_date_gets_a_suspension_notice_not_a_renewal(policy):
+    held = _certificate("2021-10-01", "2022-09-30", status="SUSPENDED_INCOME")
+    out = decide_month(_suspended_periods(), held, "2022-09", policy)
+    assert out["decision_type"].tolist() == ["SUSPEND_INCOME"]
+    assert out.iloc[0]["rule"] == "INCOME_OVER_LIMIT"
+    assert decide_month(_suspended_periods(), apply_decisions(held, out), "2022-09", policy).empty
+
+
+def test_suspended_child_is_not_on_the_certificate_issuance_list(policy):
+    held = _certificate("2021-10-01", "2022-09-30", status="SUSPENDED_INCOME")
+    out = decide_month(_suspended_periods(), held, "2022-10", policy)
+    assert not out["decision_type"].isin(list(ISSUANCE_TYPES)).any()
+
+
+def test_pmh_record_of_a_suspension_ends_the_validity_the_day_before(policy):
+    previous = _certificate("2021-10-01", "2022-09-30")
+    decisions = pd.DataFrame({"person_id": [CHILD, "0000000002"], "decision_type": ["SUSPEND_INCOME"] * 2,
+                              "effective_date": pd.to_datetime(["2021-11-16", "2021-10-01"]),
+                              "valid_from": pd.to_datetime(["2021-11-16", "2021-10-01"]),
+                              "valid_to": pd.to_datetime(["2022-09-30", "2022-09-30"])})
+    changes = pmh_changes(previous, decisions)
+    # the held certificate ends on 11/15 at PMH; a child suspended from the start has no PMH record at all
+    assert changes[["person_id", "change_type", "valid_from", "valid_to"]].values.tolist() == [
+        [CHILD, "1", pd.Timestamp("2021-10-01"), pd.Timestamp("2021-11-15")]]
