@@ -53,6 +53,7 @@ UNCOVERED_DAY_CODES: dict[str, tuple[str, str, str]] = {
     "DEATH": ("RESIDENCE_END", "DEATH", "S12,S56"),
     "AGE": ("AGE_LIMIT", "age_limit.inpatient", "S1,S12"),
     "WELFARE": ("WELFARE_EXCLUSION", "eligibility.excludes_public_assistance", "S56,S11"),
+    "PLACEMENT": ("PLACEMENT_EXCLUSION", "eligibility.excludes_institutional_placement", "S24"),
     "INSURANCE": ("INSURANCE_REQUIRED", "eligibility.requires_health_insurance", "S12,S56"),
     "SUSPENDED_INCOME": ("INCOME_OVER_LIMIT", "income_limit.base_amount", "S9,S7,S8"),
     "OPEN": ("NOT_ELIGIBLE", "-", "S12"),

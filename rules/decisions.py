@@ -14,8 +14,9 @@ Legal and administrative rules (domain.md §1.6; S12, S13, S49, S50):
 * **SUSPEND_INCOME** (支給停止通知): the status becomes ``SUSPENDED_INCOME`` (income over the limit or
   unknown, 2012-01-01 → 2023-03-31; S9, S7, S5). A suspended child is never renewed or changed: at the
   renewal date (a new income cycle) a suspension that goes on gets another SUSPEND_INCOME notice.
-* **LOSS_MOVE_OUT / LOSS_DEATH / LOSS_AGE / LOSS_WELFARE / LOSS_INSURANCE** (資格喪失): a period whose
-  ``end_reason`` is ``MOVE_OUT``/``DEATH``/``AGE``/``WELFARE``/``INSURANCE`` ends within the month;
+* **LOSS_MOVE_OUT / LOSS_DEATH / LOSS_AGE / LOSS_WELFARE / LOSS_INSURANCE / LOSS_PLACEMENT** (資格喪失): a
+  period whose ``end_reason`` is ``MOVE_OUT``/``DEATH``/``AGE``/``WELFARE``/``INSURANCE``/``PLACEMENT`` (措置)
+  ends within the month;
   effective the day after ``valid_to``. A loss reported late (the end lies in an earlier month while the
   certificate is still held beyond it) is decided retroactively in the month it becomes known, with the
   true end date — e.g. insurance ending 2026-01-14 reported in the 2026-02 file: 喪失 effective 2026-01-15.
@@ -54,9 +55,10 @@ DECISION_TYPES = (
     "LOSS_AGE",
     "LOSS_WELFARE",
     "LOSS_INSURANCE",
+    "LOSS_PLACEMENT",
 )
 LOSS_TYPES = {"MOVE_OUT": "LOSS_MOVE_OUT", "DEATH": "LOSS_DEATH", "AGE": "LOSS_AGE", "WELFARE": "LOSS_WELFARE",
-              "INSURANCE": "LOSS_INSURANCE"}
+              "INSURANCE": "LOSS_INSURANCE", "PLACEMENT": "LOSS_PLACEMENT"}
 DECISION_COLUMNS = [
     "person_id",
     "decision_type",
@@ -428,12 +430,13 @@ def _losses(
     code = pd.Series(
         np.select(
             [kind.eq("LOSS_AGE").to_numpy(), kind.eq("LOSS_WELFARE").to_numpy(), kind.eq("LOSS_MOVE_OUT").to_numpy(),
-             kind.eq("LOSS_INSURANCE").to_numpy()],
+             kind.eq("LOSS_INSURANCE").to_numpy(), kind.eq("LOSS_PLACEMENT").to_numpy()],
             [
                 _pick_code(c["reason_codes"], ("AGE_LIMIT",)).to_numpy(dtype=object),
                 _pick_code(c["reason_codes"], ("WELFARE_EXCLUSION",)).to_numpy(dtype=object),
                 "RESIDENCE_END:MOVE_OUT",
                 _pick_code(c["reason_codes"], ("INSURANCE_REQUIRED",)).to_numpy(dtype=object),
+                _pick_code(c["reason_codes"], ("PLACEMENT_EXCLUSION",)).to_numpy(dtype=object),
             ],
             "RESIDENCE_END:DEATH",
         ),

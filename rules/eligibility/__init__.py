@@ -35,8 +35,8 @@ Assumptions [I] (not stated by a source; confirm with こども支援給付課):
 * An income exactly at the limit is over it (``income_limit.limit_comparison`` = at_or_over, the 児童手当法
   第5条 「以上」 convention [I]); with no tax record for any guardian the status is
   ``SUSPENDED_INCOME``/``INCOME_UNKNOWN`` until the record arrives.
-* 措置 children (``eligibility.excludes_institutional_placement``) and the COVID special
-  (``income_limit.covid_reduced_income_special``) have no input data yet and are not applied.
+* 措置 children (``eligibility.excludes_institutional_placement``; placements.csv) are excluded while placed,
+  and covered again after the 措置 ends without a new application.
 
 The age limit and the income limit change on dates; they are expressed as parameter eras
 (:meth:`policy.Policy.eras`), cross-joined with the children and cut into pieces, never as

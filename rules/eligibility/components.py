@@ -3,7 +3,7 @@
 Legal rule (仙台市子ども医療費の助成に関する規則, 平成23年仙台市規則第79号; domain.md §1): a child is
 eligible while all components hold (age ∩ residence ∩ insurance ∩ registration, minus 生活保護; the income
 test is :mod:`rules.eligibility.income`). Each function states its rule, parameters and sources; 措置
-children (``eligibility.excludes_institutional_placement``) have no input data yet and are not applied.
+children (``eligibility.excludes_institutional_placement``) are subtracted by :func:`placement_intervals`.
 Every component is ``person_id, start, end, rank, codes`` — ``rank`` the end reason if the interval ends
 there (:data:`rules.eligibility.codes.END_RANK`), ``codes`` a reason-code mask.
 """
@@ -308,4 +308,32 @@ def welfare_intervals(
         None if first is None else first["effective_from"],
     )
     refs = "S56,S11" if first is None else source_ids(first["reference"])
+    return cut[["person_id", "start", "end"]], code, refs
+
+
+def placement_intervals(placements: pd.DataFrame, children: pd.DataFrame, policy: Any) -> tuple[pd.DataFrame, str, str]:
+    """措置 (児童福祉施設入所・里親委託) of the children, within the eras of the exclusion.
+
+    Rule (``eligibility.excludes_institutional_placement``, domain.md §1.8; S24 [I]): a child placed in care,
+    whose medical self-pay is borne by the prefecture or city (法別53), is not eligible from the 措置 start
+    to its end (the last placed day); after the 措置 ends the child is covered again within the same
+    registration.
+    """
+    flag = policy_eras(policy, "eligibility.excludes_institutional_placement")
+    flag = flag.loc[flag["value"].fillna(False).astype(bool)]
+    placed = placements.loc[placements["person_id"].isin(children["person_id"]),
+                            ["person_id", "start_date", "end_date"]]
+    placed = iv.close_open_ends(placed.rename(columns={"start_date": "start", "end_date": "end"}))
+    eras = pd.DataFrame(
+        {"_key": 0, "start": flag["effective_from"].to_numpy(), "end": flag["effective_to"].to_numpy()}
+    )
+    cut = iv.intersect(placed.assign(_key=0), eras, on="_key")
+    first = flag.iloc[0] if len(flag) else None
+    code = format_code(
+        "PLACEMENT_EXCLUSION",
+        "eligibility.excludes_institutional_placement",
+        True,
+        None if first is None else first["effective_from"],
+    )
+    refs = "S24" if first is None else source_ids(first["reference"])
     return cut[["person_id", "start", "end"]], code, refs

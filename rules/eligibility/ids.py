@@ -22,6 +22,11 @@ def encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray
     (``inputs.households`` None) every person's latest household holds on every date.
     """
     households = inputs.households
+    placements = inputs.placements
+    if placements is None:
+        placements = pd.DataFrame({"person_id": pd.Series(dtype=object),
+                                   "start_date": pd.Series(dtype="datetime64[ns]"),
+                                   "end_date": pd.Series(dtype="datetime64[ns]")})
     if households is None:
         households = inputs.residents[["person_id", "household_id", "relationship_code"]].assign(
             start=OPEN_START, end=pd.NaT)
@@ -35,6 +40,7 @@ def encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray
         "spouse": (inputs.applications["spouse_person_id"] if "spouse_person_id" in inputs.applications
                    else pd.Series(pd.NA, index=inputs.applications.index, dtype=object)),
         "member": households["person_id"],
+        "placed": placements["person_id"],
     }
     person_codes, people = _factorize(person_columns)
     household_codes, _ = _factorize(
@@ -59,6 +65,7 @@ def encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray
         applications=inputs.applications.assign(child_person_id=person("child"), guardian_person_id=person("guardian"),
                                                 spouse_person_id=person("spouse")),
         households=_known(households.assign(person_id=person("member"), household_id=household("member"))),
+        placements=_known(placements.assign(person_id=person("placed"))),
     )
     encoded = replace(encoded, households=encoded.households.loc[encoded.households["household_id"] >= 0])
     # households of -1 (missing) must not match each other

@@ -25,6 +25,8 @@ class EligibilityInputs:
         households: the 住記 history, ``person_id, household_id, relationship_code, start, end``
             (:func:`rules.residence.household_spells`); None = the latest household of ``residents`` on
             every date.
+        placements: 措置 of children, ``person_id, start_date, end_date`` (``end_date`` NaT = open; the last
+            placed day); None = no 措置 data.
     """
 
     residents: pd.DataFrame
@@ -34,3 +36,4 @@ class EligibilityInputs:
     tax: pd.DataFrame
     applications: pd.DataFrame
     households: pd.DataFrame | None = None
+    placements: pd.DataFrame | None = None

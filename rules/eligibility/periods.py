@@ -18,6 +18,7 @@ from rules.eligibility.components import (
     age_pieces,
     insurance_component,
     meet,
+    placement_intervals,
     registration_component,
     residence_component,
     welfare_intervals,
@@ -103,6 +104,13 @@ def determine_eligibility(
         cut = base.pop("_cut").to_numpy(bool)
         base["rank"] = np.where(cut, END_RANK["WELFARE"], base["rank"])
         base["codes"] = np.where(cut, base["codes"] | codes.mask(welfare_code, welfare_refs), base["codes"])
+
+    placed, placement_code, placement_refs = placement_intervals(inputs.placements, children, policy)
+    if len(placed):
+        base = iv.subtract(base, placed, cut_flag="_cut")
+        cut = base.pop("_cut").to_numpy(bool)
+        base["rank"] = np.where(cut, END_RANK["PLACEMENT"], base["rank"])
+        base["codes"] = np.where(cut, base["codes"] | codes.mask(placement_code, placement_refs), base["codes"])
 
     beyond = base["end"] > he
     base["rank"] = np.where(beyond, END_RANK["OPEN"], base["rank"])

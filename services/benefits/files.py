@@ -23,7 +23,8 @@ from store import benefit_models as bm
 from store.bulk import read_frame
 
 CAUSE_LABELS = {"MOVE_OUT": "転出", "DEATH": "死亡", "WELFARE": "生活保護", "AGE": "年齢到達",
-                "INSURANCE": "保険資格喪失", "OPEN": ""}
+                "INSURANCE": "保険資格喪失", "PLACEMENT": "措置", "NOT_YET_ELIGIBLE": "登録前",
+                "SUSPENDED_INCOME": "支給停止", "OPEN": ""}
 
 
 

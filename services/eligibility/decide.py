@@ -26,7 +26,8 @@ from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
 PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
 #: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
 PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
-                   "LOSS_WELFARE": "1", "LOSS_INSURANCE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
+                   "LOSS_WELFARE": "1", "LOSS_INSURANCE": "1", "LOSS_PLACEMENT": "1", "LOSS_MOVE_OUT": "2",
+                   "LOSS_DEATH": "2"}
 
 
 def _where(*clauses):
@@ -70,6 +71,8 @@ def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None,
                                           "spouse_person_id", "application_date"],
                                 where=_among(a, "child_person_id", person_ids)),
         households=residence.household_spells(persons, events, extract_date=None),
+        placements=read_frame(conn, models.Placement.__table__, ["person_id", "start_date", "end_date"],
+                              where=_among(models.Placement.__table__, "person_id", person_ids)),
     )
 
 

@@ -17,6 +17,7 @@ from connectors.files import InputFileError, file_sha256, read_input_csv, read_m
 from schemas.applications import ApplicationSchema
 from schemas.checks import using_reference_date
 from schemas.insurance import InsuranceSchema
+from schemas.placements import PlacementSchema
 from schemas.resident_events import ResidentEventSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
@@ -31,6 +32,7 @@ INPUT_FILES: dict[str, tuple[str, type, bool]] = {
     "welfare": ("welfare.csv", WelfareSchema, False),
     "insurance": ("insurance.csv", InsuranceSchema, False),
     "applications": ("applications.csv", ApplicationSchema, False),
+    "placements": ("placements.csv", PlacementSchema, False),
 }
 
 

@@ -356,3 +356,35 @@ def test_pmh_record_of_a_suspension_ends_the_validity_the_day_before(policy):
     # the held certificate ends on 11/15 at PMH; a child suspended from the start has no PMH record at all
     assert changes[["person_id", "change_type", "valid_from", "valid_to"]].values.tolist() == [
         [CHILD, "1", pd.Timestamp("2021-10-01"), pd.Timestamp("2021-11-15")]]
+
+
+# --- 8. 措置 exclusion ----------------------------------------------------------------------------------------
+
+
+def _placed(policy):
+    placements = pd.DataFrame({"person_id": [CHILD], "start_date": pd.to_datetime(["2026-06-10"]),
+                               "end_date": pd.to_datetime(["2026-08-31"])})
+    inputs = replace(build([(CHILD, "2015-05-10", "2015-05-20")]), placements=placements)
+    return determine_eligibility(inputs, policy, "2026-01-01", "2026-12-31")
+
+
+def test_child_placed_in_care_is_not_eligible_while_placed(policy):
+    periods = _placed(policy)
+    assert on(periods, CHILD, "2026-06-09")["end_reason"] == "PLACEMENT"
+    assert on(periods, CHILD, "2026-06-10") is None and on(periods, CHILD, "2026-08-31") is None
+    assert on(periods, CHILD, "2026-09-01") is not None  # covered again after the 措置 ends
+    assert "PLACEMENT_EXCLUSION:eligibility.excludes_institutional_placement=True@2012-01-01" in on(
+        periods, CHILD, "2026-06-09")["reason_codes"]
+
+
+def test_placement_is_a_loss_with_its_rule_and_source(policy):
+    out = decide_month(_placed(policy), _certificate("2025-10-01", "2026-09-30"), "2026-06", policy)
+    loss = out.loc[out["decision_type"] == "LOSS_PLACEMENT"].iloc[0]
+    assert (loss["effective_date"], loss["parameter"], loss["source"]) == (
+        pd.Timestamp("2026-06-10"), "eligibility.excludes_institutional_placement", "S24")
+
+
+def test_placement_exclusion_switched_off_by_its_parameter(tmp_path):
+    alternative = cached_policy(_policy_with(tmp_path, "eligibility/excludes_institutional_placement.yaml",
+                                             "value: true", "value: false"))
+    assert on(_placed(alternative), CHILD, "2026-07-01") is not None
