@@ -66,8 +66,16 @@ def write_payment_file(conn: Connection, month: str, ring: KeyRing, outbox: Path
             "payments": int(len(db))}
 
 
+def _month_receipts(assessed: pd.DataFrame) -> pd.DataFrame:
+    """The month's own receipts: without the stored ones re-assessed with a late receipt of their admission."""
+    if "admission_reassessed" not in assessed or assessed.empty:
+        return assessed
+    return assessed.loc[~assessed["admission_reassessed"].to_numpy(dtype=bool)]
+
+
 def write_reports(conn: Connection, month: str, assessed: pd.DataFrame, outbox: Path) -> dict:
     """CSV (CP932) for the city's accounts, the prefecture subsidy report and the refund notice list."""
+    assessed = _month_receipts(assessed)
     pay, rec = bm.BenefitPayment.__table__, bm.Receivable.__table__
     payments = read_frame(conn, pay, ["route", "kind", "channel", "amount"], where=pay.c.month == month)
     accounts = payments.groupby(["channel", "route", "kind"], as_index=False).agg(
@@ -118,6 +126,7 @@ def held_receipts(assessed: pd.DataFrame) -> pd.DataFrame:
 
 def month_totals(assessed: pd.DataFrame, settled: dict, payment_file: dict) -> dict:
     """Aggregate totals of the month for the run artifact (no personal data)."""
+    assessed = _month_receipts(assessed)
     rejected = benefits.summarise_rejections(assessed) if len(assessed) else pd.DataFrame(
         columns=["rejection_reason", "receipts"])
     return {
