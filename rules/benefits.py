@@ -408,7 +408,11 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         ["GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT"], default="COMPUTED_FALLBACK")
     after_high_cost = after_other - deducted_high_cost
 
-    # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid).
+    # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid;
+    # benefit.additional_benefit_basis = actually_paid, the only basis the receipts can support).
+    bases = set(policy.series("benefit.additional_benefit_basis", service).dropna().unique())
+    if bases - {"actually_paid"}:
+        raise NotImplementedError(f"benefit.additional_benefit_basis {sorted(bases)} is not implemented")
     added = np.minimum(np.maximum(_i64(out["additional_benefit_amount"]), 0), after_high_cost)
     remaining = after_high_cost - added
 
@@ -449,7 +453,12 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out["copay_capped"] = copay < rule_amount
     out["subsidy_amount"] = np.where(payable, subsidy, 0).astype(np.int64)
     family = np.where(payable & ~partial, copay, np.where(payable, remaining - subsidy, remaining))
-    out["family_payment_amount"] = (family + _i64(out["meal_amount"])).astype(np.int64)
+    # 食事療養標準負担額 (benefit.meal_cost_subsidised: false, S12) stays with the family unless subsidised.
+    meal = _i64(out["meal_amount"])
+    meal_paid = np.where(payable & policy.series("benefit.meal_cost_subsidised", service).fillna(False)
+                         .to_numpy(dtype=bool), meal, 0)
+    out["subsidy_amount"] = out["subsidy_amount"].to_numpy(dtype=np.int64) + meal_paid
+    out["family_payment_amount"] = (family + meal - meal_paid).astype(np.int64)
     out["is_payable"] = payable
     out["hold_reason"] = pd.Series(np.where(on_hold, "HIGH_COST_CATEGORY_UNKNOWN", None).astype(object),
                                    index=out.index, dtype="string")

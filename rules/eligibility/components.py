@@ -167,12 +167,31 @@ def roll_to_open_day(dates: pd.Series, policy: Any, closed_days: np.ndarray | No
     return pd.Series(rolled.astype("datetime64[ns]"), index=dates.index)
 
 
+def _registrant_allowed(applications: pd.DataFrame, dates: pd.Series, policy: Any,
+                        births: pd.DataFrame | None) -> np.ndarray:
+    """True for applications made by a guardian, or by a child old enough to register alone (規則第4条)."""
+    guardian = applications["guardian_person_id"]
+    has_guardian = guardian.notna().to_numpy() & (
+        guardian.to_numpy() != -1 if guardian.dtype.kind == "i" else np.ones(len(guardian), dtype=bool))
+    if has_guardian.all() or births is None:
+        return has_guardian | (births is None)
+    age = lookup_parameter(policy, "payee.child_self_registration_age", dates.reset_index(drop=True))
+    limit = pd.to_numeric(age["value"], errors="coerce")
+    birth = applications[["child_person_id"]].merge(
+        births.rename(columns={"person_id": "child_person_id"}).drop_duplicates("child_person_id"),
+        on="child_person_id", how="left")["birth_date"]
+    passed = iv.as_dates(school_year_end_after_age(iv.as_dates(birth), limit.fillna(0).to_numpy(dtype=np.int64)))
+    alone = limit.notna().to_numpy() & (dates.reset_index(drop=True) > passed).fillna(False).to_numpy(dtype=bool)
+    return has_guardian | alone
+
+
 def registration_component(
     spans: pd.DataFrame,
     applications: pd.DataFrame,
     policy: Any,
     codes: ReasonCodes | None = None,
     closed_days: np.ndarray | None = None,
+    births: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Registered intervals: the part of each residence∩age span that an application covers.
 
@@ -190,12 +209,18 @@ def registration_component(
     (12-29/01-03) — moves to the next open day. Example: born 2025-05-08, day 30 = Saturday 2025-06-07,
     an application on Monday 2025-06-09 is in time and covers the child from birth.
 
+    Registrant (規則第4条 as amended by 規則第103号, S1; ``payee.child_self_registration_age`` = 15 from
+    2026-04-01): an application without a guardian (``guardian_person_id`` empty) is valid only when that
+    parameter is in force on the application date and the child has passed the first March 31 after
+    reaching it (15歳到達後の4月1日から); otherwise a 保護者 must apply and the application registers nothing.
+
     Args:
         spans: ``person_id, start, end`` — merged residence∩age intervals.
         applications: ``child_person_id, application_date``.
         policy: the loaded policy.
         codes: reason-code registry (internal).
         closed_days: national holidays (datetime64 dates) from a maintained calendar; None = none known.
+        births: ``person_id, birth_date`` of the children, for applications without a guardian.
 
     Returns ``person_id, start, end, rank, codes`` (rank = a boundary, never an end reason).
     """
@@ -205,7 +230,8 @@ def registration_component(
             "person_id": applications["child_person_id"].to_numpy(),
             "application_date": iv.as_dates(applications["application_date"]).to_numpy(),
         }
-    ).dropna()
+    )
+    apps = apps.loc[_registrant_allowed(applications, apps["application_date"], policy, births)].dropna()
     apps = apps.loc[apps["person_id"].isin(spans["person_id"])].sort_values("application_date", kind="stable")
     targets = spans.rename(columns={"start": "span_start", "end": "span_end"}).sort_values("span_end", kind="stable")
     if apps["person_id"].dtype != targets["person_id"].dtype:
@@ -225,7 +251,7 @@ def registration_component(
     window = lookup_parameter(policy, "registration.window_days", ruling_date)
     late = lookup_parameter(policy, "registration.late_start_rule", ruling_date)
     late_rules = set(late["value"].dropna())
-    if late_rules - {"first_of_application_month"}:
+    if late_rules - {"first_of_application_month", "application_date"}:
         raise NotImplementedError(f"registration.late_start_rule {sorted(late_rules)} is not implemented")
     has_window = is_set(window["value"])
     window_days = pd.to_numeric(window["value"].where(has_window, 0), errors="coerce").fillna(0).astype("int64")
@@ -236,7 +262,10 @@ def registration_component(
     deadline = pd.Series(np.where(rolls_flag, rolled.to_numpy(), deadline.to_numpy()), index=deadline.index)
     in_window = has_window & (found["application_date"] <= deadline).to_numpy()
     month_start = found["application_date"] - pd.to_timedelta(found["application_date"].dt.day - 1, unit="D")
-    found["start"] = np.where(in_window, found["span_start"], np.maximum(found["span_start"], month_start))
+    # late: the 1st of the application month (S12) or, as the alternative, the application day (多賀城, S63)
+    on_the_day = (late["value"].astype("string") == "application_date").fillna(False).to_numpy(dtype=bool)
+    late_start = np.where(on_the_day, found["application_date"], month_start)
+    found["start"] = np.where(in_window, found["span_start"], np.maximum(found["span_start"], late_start))
     found["end"] = found["span_end"]
     # masks: one per distinct (rule, era) — a handful
     keys = pd.DataFrame(

@@ -4,7 +4,9 @@ Legal rule (S9, S7, S8, S5, S51; domain.md §1): while ``income_limit.base_amoun
 (2012-01-01 → 2023-03-31) a child whose deciding guardian's 所得 exceeds the limit is *suspended*
 (支給停止, ``SUSPENDED_INCOME``), not lost; from 2023-04-01 (S5) there is no test. The details, and the
 assumptions [I] (income cycles, deciding guardian, flat deduction), are in :func:`income_status_pieces`.
-The COVID special (``income_limit.covid_reduced_income_special``) has no input data yet and is not applied.
+Not modelled: the COVID special of 2021-10 → 2022-02-28 (S20: households over the limit whose income fell to the
+住民税非課税 level could apply) — the city holds no record of those applications; a child admitted under it
+must be entered as an income record within the limit (tax.csv) for the cycle concerned.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def determine_eligibility(
     age = age_pieces(children, policy, codes)
     residence = residence_component(inputs.residence, kid_index)
     spans = iv.normalise(meet(age, residence)[["person_id", "start", "end"]])
-    registered = registration_component(spans, inputs.applications, policy, codes, closed_days)
+    registered = registration_component(spans, inputs.applications, policy, codes, closed_days,
+                                        children[["person_id", "birth_date"]])
     insurance = insurance_component(inputs.insurance, kid_index, policy, codes)
     base = meet(meet(meet(registered, age), residence), insurance)
 

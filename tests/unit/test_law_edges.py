@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from policy import load_policy
-from rules import benefits, residence
+from rules import benefits, high_cost, residence
 from rules.decisions import apply_decisions, decide_month
 from rules.eligibility import cached_policy, determine_eligibility
 from services.benefits.files import held_receipts
@@ -294,13 +295,6 @@ def test_the_applicants_spouse_from_the_application_is_tested_whatever_the_relat
     assert "INCOME_OVER_LIMIT" in row["reason_codes"]
 
 
-def test_without_an_applicant_the_register_gives_no_parents_for_a_grandchild_and_the_income_is_unknown(policy):
-    inputs = _three_generations([("a1", CHILD, None, None, "2014-06-10")],
-                                [(GRANDFATHER, 2020, 1_000_000, 0, 0, {})])
-    periods = determine_eligibility(inputs, policy, "2020-10-01", "2021-09-30")
-    assert "INCOME_UNKNOWN" in on(periods, CHILD, "2021-01-01")["reason_codes"]
-
-
 # --- 10. income exactly at the limit ---------------------------------------------------------------------------
 
 
@@ -388,3 +382,109 @@ def test_placement_exclusion_switched_off_by_its_parameter(tmp_path):
     alternative = cached_policy(_policy_with(tmp_path, "eligibility/excludes_institutional_placement.yaml",
                                              "value: true", "value: false"))
     assert on(_placed(alternative), CHILD, "2026-07-01") is not None
+
+
+# --- declared parameters are read by a rule ----------------------------------------------------------------
+
+#: Parameters read outside rules/ and services/ code literals, with the reason (reported to the lead).
+READ_ELSEWHERE = {
+    "program.certification_name": "PMH 受給者証名: services.pmh.payload.ProgramConfig still hard-codes the name",
+}
+
+
+def _code_literals(*folders: str) -> set[str]:
+    """String constants of the code in ``folders`` — docstrings excluded (a mention is not a use)."""
+    root = Path(__file__).resolve().parents[2]
+    found: set[str] = set()
+    for folder in folders:
+        for path in (root / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docstrings = {id(node.value) for node in ast.walk(tree)
+                          if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+            found |= {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                      and isinstance(node.value, str) and id(node) not in docstrings}
+    return found
+
+
+def test_every_parameter_file_is_read_by_a_rule():
+    literals = _code_literals("rules", "services")
+    tables = {"high_cost.limit"}  # read whole with Policy.table(prefix)
+    unread = [name for name in POLICY.parameter_names()
+              if name not in literals and name.rsplit(".", 1)[0] not in tables and name not in READ_ELSEWHERE]
+    assert unread == [], f"declared but read by no rule: {unread}"
+
+
+# --- the three big assumptions: each alternative behind a parameter, both outcomes ------------------------------
+
+
+def test_renewal_every_october_1_and_the_alternative_without_yearly_renewal(policy, tmp_path):
+    periods = determine_eligibility(build([(CHILD, "2026-04-20", "2026-05-01")]), policy, as_of="2026-05-01")
+    assert decide_month(periods, None, "2026-05", policy).iloc[0]["valid_to"] == pd.Timestamp("2026-09-30")
+    alternative = cached_policy(_policy_with(
+        tmp_path, "certificate/renewal_month_day.yaml",
+        'value: "10-01"\n    metadata:\n      reference: domain.md §1.6 — after',
+        'value: null\n    metadata:\n      reference: domain.md §1.6 — after'))
+    periods = determine_eligibility(build([(CHILD, "2026-04-20", "2026-05-01")]), alternative, as_of="2026-05-01")
+    out = decide_month(periods, None, "2026-05", alternative)
+    assert out["decision_type"].tolist() == ["NEW"] and pd.isna(out.iloc[0]["valid_to"])  # open: no renewal
+
+
+def test_late_registration_starts_on_the_first_of_the_month_or_on_the_application_day(policy, tmp_path):
+    inputs = build([(CHILD, "2025-05-08", "2025-07-15")])
+    periods = determine_eligibility(inputs, policy, "2025-05-01", "2025-12-31", closed_days=HOLIDAYS)
+    assert periods.iloc[0]["valid_from"] == pd.Timestamp("2025-07-01")
+    text = "  2017-10-01:\n    value: first_of_application_month"
+    alternative = cached_policy(_policy_with(tmp_path, "registration/late_start_rule.yaml", text,
+                                             "  2017-10-01:\n    value: application_date"))
+    periods = determine_eligibility(inputs, alternative, "2025-05-01", "2025-12-31", closed_days=HOLIDAYS)
+    assert periods.iloc[0]["valid_from"] == pd.Timestamp("2025-07-15")
+    assert "REGISTRATION_LATE:registration.late_start_rule=application_date@2017-10-01" in periods.iloc[0][
+        "reason_codes"]
+
+
+def test_registration_window_is_a_parameter(policy, tmp_path):
+    inputs = build([(CHILD, "2025-05-08", "2025-06-20")])
+    assert determine_eligibility(inputs, policy, "2025-05-01", "2025-12-31").iloc[0]["valid_from"] == pd.Timestamp(
+        "2025-06-01")
+    alternative = cached_policy(_policy_with(tmp_path, "registration/window_days.yaml",
+                                             "  2017-10-01:\n    value: 30", "  2017-10-01:\n    value: 60"))
+    assert determine_eligibility(inputs, alternative, "2025-05-01", "2025-12-31").iloc[0][
+        "valid_from"] == pd.Timestamp("2025-05-08")
+
+
+@pytest.mark.parametrize(("key", "kept", "scaled"), [
+    pytest.param("a", 252_600 + 1_580, 270_600 + 1_580, id="ア: 252,600 × 85,800/80,100 → 270,600"),
+    pytest.param("u", 85_800 + 7_140, 85_800 + 7_140, id="ウ: confirmed (85,800 + 1% over 286,000), unchanged"),
+    pytest.param("o", 35_400, 37_900, id="オ: 35,400 → 37,900"),
+])
+def test_2026_08_high_cost_amounts_kept_or_scaled_like_u(tmp_path, key, kept, scaled):
+    total, day = pd.Series([1_000_000]), pd.Series([pd.Timestamp("2026-08-10")])
+    assert high_cost.monthly_limit(total, pd.Series([key]), day, POLICY).iloc[0] == kept
+    alternative = _policy_with(tmp_path, "high_cost/unconfirmed_amounts.yaml", "value: keep_previous",
+                               "value: scale_like_u")
+    assert high_cost.monthly_limit(total, pd.Series([key]), day, alternative).iloc[0] == scaled
+    before = pd.Series([pd.Timestamp("2026-07-31")])
+    assert high_cost.monthly_limit(total, pd.Series([key]), before, alternative).iloc[0] == high_cost.monthly_limit(
+        total, pd.Series([key]), before, POLICY).iloc[0]
+
+
+# --- parameters applied instead of removed ------------------------------------------------------------------
+
+
+def test_child_without_a_guardian_registers_alone_only_from_the_april_after_15(policy):
+    # born 2010-05-10: reaches 15 on 2025-05-09, school year ends 2026-03-31 → alone from 2026-04-01
+    early = build([(CHILD, "2010-05-10", None)], applications=[("a1", CHILD, None, "2026-03-20")])
+    assert determine_eligibility(early, policy, "2026-01-01", "2026-12-31").empty
+    alone = build([(CHILD, "2010-05-10", None)], applications=[("a1", CHILD, None, "2026-04-02")])
+    periods = determine_eligibility(alone, policy, "2026-01-01", "2026-12-31")
+    assert periods.iloc[0]["valid_from"] == pd.Timestamp("2026-04-01")  # in-window for the 4/1 extension
+
+
+def test_meals_stay_with_the_family_unless_the_parameter_subsidises_them(tmp_path):
+    row = claim("m", birth=JHS1_2026, first="2026-05-01", last="2026-05-05", care="INPATIENT", total=50_000,
+                admission="M", category="u", meal=2_450)
+    result = _assess(row).iloc[0]
+    assert (result["subsidy_amount"], result["family_payment_amount"]) == (15_000, 2_450)
+    alternative = _policy_with(tmp_path, "benefit/meal_cost_subsidised.yaml", "value: false", "value: true")
+    result = _assess(row, policy=alternative).iloc[0]
+    assert (result["subsidy_amount"], result["family_payment_amount"]) == (17_450, 0)
