@@ -29,7 +29,18 @@ INCOME_PARAMETERS = (
     "income_limit.income_year_switch_month",
     "income_limit.judged_guardian",
     "income_limit.limit_comparison",
+    "income_limit.single_parent_deduction",
+    "income_limit.widow_deduction",
+    "income_limit.working_student_deduction",
+    "income_limit.specified_dependent_addition",
 )
+#: Status deductions of the 児童手当 convention [I]: tax.csv flag column → parameter (a fixed amount each).
+STATUS_DEDUCTIONS = {
+    "single_parent_flag": "income_limit.single_parent_deduction",
+    "widow_flag": "income_limit.widow_deduction",
+    "working_student_flag": "income_limit.working_student_deduction",
+}
+OPTIONAL_TAX_COLUMNS = (*STATUS_DEDUCTIONS, "specified_dependents_count")
 GUARDIAN_RELATIONSHIP_CODES = ("01", "02")  # 世帯主, 配偶者 (the 住記 fallback for the parents of a 子 03)
 TAX_DEDUCTION_COLUMNS = (
     "casualty_loss_deduction_amount",
@@ -82,9 +93,12 @@ def income_status_pieces(
       else from the 住記 on the date (:func:`_guardian_pairs`); each must be within the limit, so the
       guardian with the highest income decides (``judged_guardian`` = each_guardian, S51 [I]).
     * 所得 = total_income_amount − ``flat_deduction`` (80,000 [I]) − (雑損 + 医療費 + 小規模企業共済等掛金
-      + 障害者 deductions), floored at 0. Limit = ``base_amount`` + ``per_dependent_amount`` ×
-      dependents_count + ``elderly_dependent_addition`` × elderly_dependents_count of that guardian
-      (5,320,000 + 380,000/人, S9; 6,220,000 + 380,000/人 from 2021-10-01, S7).
+      + 障害者 deductions) − the fixed ひとり親 / 寡婦 / 勤労学生 deductions where the tax record flags them
+      (``single_parent_deduction`` 350,000 from 2021-10, ``widow_deduction`` 270,000,
+      ``working_student_deduction`` 270,000: 児童手当法施行令 第3条 [I]), floored at 0. Limit = ``base_amount``
+      + ``per_dependent_amount`` × dependents_count + ``elderly_dependent_addition`` ×
+      elderly_dependents_count (+ ``specified_dependent_addition`` × specified_dependents_count, 0 [I]) of
+      that guardian (5,320,000 + 380,000/人, S9; 6,220,000 + 380,000/人 from 2021-10-01, S7).
     * 所得 at or over the limit (``income_limit.limit_comparison`` = at_or_over, 児童手当法 第5条 「以上」 [I];
       ``over`` = strictly greater) → ``SUSPENDED_INCOME`` (支給停止) with
       ``INCOME_OVER_LIMIT``; no tax record for any guardian → ``SUSPENDED_INCOME`` with
@@ -204,8 +218,9 @@ def _guardian_pairs(children: pd.DataFrame, applications: pd.DataFrame, househol
 
 def _deciding_income(guardians: pd.DataFrame, tax: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     """Income and limit of the highest-earning guardian per (child, income segment)."""
+    tax = tax.assign(**{c: 0 for c in OPTIONAL_TAX_COLUMNS if c not in tax})  # older records: none
     columns = ["person_id", "tax_year", "total_income_amount", *TAX_DEDUCTION_COLUMNS, "dependents_count",
-               "elderly_dependents_count"]
+               "elderly_dependents_count", *OPTIONAL_TAX_COLUMNS]
     records = tax.loc[
         tax["person_id"].isin(guardians["guardian_id"]) & tax["tax_year"].isin(test["tax_year"]), columns
     ].drop_duplicates(["person_id", "tax_year"], keep="last")
@@ -225,11 +240,15 @@ def _deciding_income(guardians: pd.DataFrame, tax: pd.DataFrame, test: pd.DataFr
     rows = records.merge(cycles, on="tax_year")
     seg = rows["seg_id"].to_numpy()
     deductions = sum(_amounts(rows[c]) for c in TAX_DEDUCTION_COLUMNS)
+    for flag, parameter in STATUS_DEDUCTIONS.items():  # ひとり親・寡婦・勤労学生: fixed amounts when the flag is set
+        deductions = deductions + (_amounts(rows[flag]) > 0) * _amounts(test[parameter])[seg]
     rows["income"] = np.maximum(_amounts(rows["total_income_amount"]) - flat[seg] - deductions, 0)
     rows["limit"] = (
         base[seg]
         + per_dependent[seg] * _amounts(rows["dependents_count"])
         + elderly[seg] * _amounts(rows["elderly_dependents_count"])
+        + _amounts(test["income_limit.specified_dependent_addition"])[seg]
+        * _amounts(rows["specified_dependents_count"])
     )
     rows = rows[["guardian_id", "seg_id", "income", "limit"]]
     joined = guardians.merge(rows, on="guardian_id")

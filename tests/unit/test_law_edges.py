@@ -488,3 +488,35 @@ def test_meals_stay_with_the_family_unless_the_parameter_subsidises_them(tmp_pat
     alternative = _policy_with(tmp_path, "benefit/meal_cost_subsidised.yaml", "value: false", "value: true")
     result = _assess(row, policy=alternative).iloc[0]
     assert (result["subsidy_amount"], result["family_payment_amount"]) == (17_450, 0)
+
+
+# --- 10. income deductions of the 児童手当 convention ----------------------------------------------------------
+
+
+def _with_flags(inputs, flags):
+    """The tax records with the status flags of the 住民税 assessment (ひとり親・寡婦・勤労学生)."""
+    return replace(inputs, tax=inputs.tax.assign(**flags))
+
+
+@pytest.mark.parametrize(("flags", "status"), [
+    pytest.param({}, "SUSPENDED_INCOME", id="no status deduction: 5,790,000 − 80,000 over 5,700,000"),
+    pytest.param({"widow_flag": 1}, "ELIGIBLE", id="寡婦控除 270,000 brings it under"),
+    pytest.param({"working_student_flag": 1}, "ELIGIBLE", id="勤労学生控除 270,000"),
+    pytest.param({"single_parent_flag": 1}, "SUSPENDED_INCOME", id="ひとり親控除 only from the 2021-10 cycle"),
+])
+def test_status_deductions_lower_the_income(policy, flags, status):
+    inputs = _with_flags(build([(CHILD, "2014-06-01", "2014-06-10")], tax=[(FATHER, 2020, 5_790_000, 1, 0, {})]),
+                         flags)
+    periods = determine_eligibility(inputs, policy, "2020-10-01", "2021-09-30")
+    assert on(periods, CHILD, "2021-01-01")["status"] == status
+
+
+def test_single_parent_deduction_from_the_2021_10_cycle(policy):
+    # 2021-10 cycle: 課税年度 2021, limit 6,220,000 + 380,000 = 6,600,000; 6,900,000 − 80,000 − 350,000 = 6,470,000
+    inputs = _with_flags(build([(CHILD, "2014-06-01", "2014-06-10")], tax=[(FATHER, 2021, 6_900_000, 1, 0, {})]),
+                         {"single_parent_flag": 1})
+    periods = determine_eligibility(inputs, policy, "2021-10-01", "2022-09-30")
+    assert on(periods, CHILD, "2022-01-01")["status"] == "ELIGIBLE"
+    without = build([(CHILD, "2014-06-01", "2014-06-10")], tax=[(FATHER, 2021, 6_900_000, 1, 0, {})])
+    assert on(determine_eligibility(without, policy, "2021-10-01", "2022-09-30"), CHILD, "2022-01-01")[
+        "status"] == "SUSPENDED_INCOME"

@@ -86,6 +86,10 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "registration.year_end_closure": [(D(2012, 1, 1), "12-29/01-03")],
     "income_limit.limit_comparison": [(D(2012, 1, 1), "at_or_over")],
     "high_cost.unconfirmed_amounts": [(D(2026, 8, 1), "keep_previous")],
+    "income_limit.single_parent_deduction": [(D(2021, 10, 1), 350_000)],
+    "income_limit.widow_deduction": [(D(2012, 1, 1), 270_000)],
+    "income_limit.working_student_deduction": [(D(2012, 1, 1), 270_000)],
+    "income_limit.specified_dependent_addition": [(D(2012, 1, 1), 0)],
     "eligibility.excludes_institutional_placement": [(D(2012, 1, 1), True)],
     "payee.child_self_registration_age": [(D(2026, 4, 1), 15)],
 }
