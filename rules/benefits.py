@@ -29,6 +29,7 @@ import pandas as pd
 from policy import Policy
 from rules import copay as copay_rules
 from rules import dates, high_cost
+from rules.eligibility.codes import source_ids
 
 IN_KIND = "IN_KIND"
 REIMBURSEMENT = "REIMBURSEMENT"
@@ -467,7 +468,10 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 
 
 def _hold_codes(on_hold: np.ndarray, service: pd.Series, policy: Policy, index: pd.Index) -> pd.Series:
-    """``HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@<effective>`` naming rule and parameter."""
+    """The hold reason code of each held receipt: rule, parameter and legal source.
+
+    ``HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@<effective>(<sources>)``.
+    """
     codes = pd.Series(pd.NA, index=index, dtype="string")
     if not on_hold.any():
         return codes
@@ -475,7 +479,9 @@ def _hold_codes(on_hold: np.ndarray, service: pd.Series, policy: Policy, index: 
     starts = pd.to_datetime(eras["effective_from"]).to_numpy(dtype="datetime64[ns]")
     position = np.searchsorted(starts, service.to_numpy(dtype="datetime64[ns]"), side="right") - 1
     labels = np.array([f"HIGH_COST_CATEGORY_UNKNOWN:{MISSING_CATEGORY_PARAMETER}={v}@{pd.Timestamp(f):%Y-%m-%d}"
-                       for v, f in zip(eras["value"], eras["effective_from"], strict=True)], dtype=object)
+                       f"({source_ids(r)})"
+                       for v, f, r in zip(eras["value"], eras["effective_from"], eras["reference"], strict=True)],
+                      dtype=object)
     chosen = labels[np.clip(position, 0, len(labels) - 1)]
     codes[on_hold] = chosen[on_hold]
     return codes

@@ -108,7 +108,7 @@ def test_receipt_without_category_is_held_not_assessed_as_category_o():
     result = _assess(_t13()).iloc[0]
     assert (result["is_payable"], result["subsidy_amount"], result["hold_reason"]) == (
         False, 0, "HIGH_COST_CATEGORY_UNKNOWN")
-    assert result["hold_code"] == "HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01"
+    assert result["hold_code"] == "HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01(S29,S30,S12)"
     assert pd.isna(result["rejection_reason"])
 
 
@@ -150,7 +150,7 @@ def test_held_receipt_is_neither_refunded_nor_paid():
 def test_review_list_names_the_held_receipt_with_its_reason():
     listed = held_receipts(_assess(_t13(), _t13("ok", category="u")).reset_index())
     assert listed["レセプト番号"].tolist() == ["t13"]
-    assert listed["理由コード"].tolist() == ["HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01"]
+    assert listed["理由コード"].tolist() == ["HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@2012-01-01(S29,S30,S12)"]
 
 
 # --- 3. a receipt crossing the start or end of eligibility ---------------------------------------------------
