@@ -9,6 +9,7 @@ from pydantic import Field
 
 from flows.benefits import benefit_run
 from flows.pmh_sync import pmh_sync
+from flows.print import print_run
 from tasks import common
 from tasks import monthly as t
 
@@ -45,6 +46,7 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         common.finish_run(run_id, "FAILED", {})
         raise
     common.finish_run(run_id, "COMPLETED", counts)
+    counts["summary"]["print"] = print_run(month=month, operator_id=operator)
     if run_benefits and t.has_claims(inbox):
         counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
     if sync_pmh:

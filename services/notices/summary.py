@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from rules.dates import month_bounds
 from services.intake.quarantine import month_quarantine
+from services.receivables.ledger import totals as receivable_totals
 from store import models
 
 DECISION_LABELS = {
@@ -68,8 +70,14 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
     exported = counts.get("export", {})
     if exported:
         lines += ["", "Lists written: " + ", ".join(f"{k} {v}" for k, v in exported.items())]
+    owed = receivable_totals(conn, as_of=month_bounds(month)[1].date())
+    lines += ["", "| 債権 (返還金) | 件数・金額 |", "|---|---:|", f"| 調定 | {owed['receivables']} 件 |",
+              f"| 調定額 | {owed['claimed_amount']:,} 円 |", f"| 収入済額 | {owed['collected_amount']:,} 円 |",
+              f"| 不納欠損額 | {owed['written_off_amount']:,} 円 |", f"| 未収額 | {owed['open_amount']:,} 円 |",
+              f"| うち納期限経過 | {owed['overdue_amount']:,} 円 |"]
     totals = {
         "month": month,
+        "receivables": owed,
         "decisions": {r["decision_type"]: r["count"] for r in decision_rows},
         "quarantined_rows": int(sum(f["quarantined_count"] for f in files)),
         "accepted_rows": int(sum(f["accepted_count"] for f in files)),
