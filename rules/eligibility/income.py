@@ -41,7 +41,8 @@ STATUS_DEDUCTIONS = {
     "working_student_flag": "income_limit.working_student_deduction",
 }
 OPTIONAL_TAX_COLUMNS = (*STATUS_DEDUCTIONS, "specified_dependents_count")
-GUARDIAN_RELATIONSHIP_CODES = ("01", "02")  # 世帯主, 配偶者 (the 住記 fallback for the parents of a 子 03)
+HEAD, SPOUSE, CHILD_OF_HEAD = "01", "02", "03"  # 続柄 (docs/formats/residents.md): 世帯主, 配偶者, 子
+GUARDIAN_RELATIONSHIP_CODES = (HEAD, SPOUSE)  # the 住記 fallback for the parents of a 子 (03)
 TAX_DEDUCTION_COLUMNS = (
     "casualty_loss_deduction_amount",
     "medical_deduction_amount",
@@ -188,8 +189,8 @@ def _guardian_pairs(children: pd.DataFrame, applications: pd.DataFrame, househol
 
     members = iv.close_open_ends(households[["person_id", "household_id", "relationship_code", "start", "end"]])
     relationship = members["relationship_code"].astype("string")
-    heads = members.loc[(relationship == "01").to_numpy(), ["household_id", "person_id", "start", "end"]]
-    partners = members.loc[(relationship == "02").to_numpy(), ["household_id", "person_id", "start", "end"]]
+    heads = members.loc[(relationship == HEAD).to_numpy(), ["household_id", "person_id", "start", "end"]]
+    partners = members.loc[(relationship == SPOUSE).to_numpy(), ["household_id", "person_id", "start", "end"]]
 
     # the applicant's spouse from the 住記, where the application names no spouse
     no_spouse = apps.loc[(spouse.to_numpy() < 0) & (apps["guardian_person_id"].to_numpy() >= 0)]
@@ -197,15 +198,15 @@ def _guardian_pairs(children: pd.DataFrame, applications: pd.DataFrame, househol
         pd.DataFrame({"child": no_spouse["child_person_id"].to_numpy(),
                       "person_id": no_spouse["guardian_person_id"].to_numpy()}), on="person_id")
     applicant_rel = applicant["relationship_code"].astype("string")
-    as_head = applicant.loc[(applicant_rel == "01").to_numpy(), ["child", "household_id", "start", "end"]]
-    as_partner = applicant.loc[(applicant_rel == "02").to_numpy(), ["child", "household_id", "start", "end"]]
+    as_head = applicant.loc[(applicant_rel == HEAD).to_numpy(), ["child", "household_id", "start", "end"]]
+    as_partner = applicant.loc[(applicant_rel == SPOUSE).to_numpy(), ["child", "household_id", "start", "end"]]
     from_register = [
         iv.intersect(as_head, partners, on="household_id"),
         iv.intersect(as_partner, heads, on="household_id"),
     ]
     # a child without an applicant: the 世帯主 and 配偶者 while the child is 子 (03) of the household
     orphan_ids = apps.loc[apps["guardian_person_id"].to_numpy() < 0, "child_person_id"]
-    kids = members.loc[members["person_id"].isin(orphan_ids).to_numpy() & (relationship == "03").to_numpy(),
+    kids = members.loc[members["person_id"].isin(orphan_ids).to_numpy() & (relationship == CHILD_OF_HEAD).to_numpy(),
                        ["person_id", "household_id", "start", "end"]].rename(columns={"person_id": "child"})
     from_register += [iv.intersect(kids, heads, on="household_id"), iv.intersect(kids, partners, on="household_id")]
     register = pd.concat(
