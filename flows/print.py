@@ -12,12 +12,13 @@ from tasks import print as t
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month decided, YYYY-MM")]
 OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="交付日 printed, YYYY-MM-DD")]
+IssueDate = Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$", title="交付日",
+                                 description="印刷する交付日。空欄＝今日", json_schema_extra={"format": "date"})]
 
 
 @flow(name="print-run", flow_run_name="print {month}", log_prints=False, persist_result=False,
       validate_parameters=True)
-def print_run(month: Month, operator_id: OperatorId = "system-scheduler", issue_date: IsoDate | None = None) -> dict:
+def print_run(month: Month, operator_id: OperatorId = "system-scheduler", issue_date: IssueDate = "") -> dict:
     """Print the month's documents to ``<KODOMO_HOME>/print/<month>/`` (0700), one PDF per batch + index.
 
     Args:

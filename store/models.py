@@ -283,7 +283,7 @@ def _import_feature_models() -> None:
     import importlib
 
     for name in ("store.benefit_models", "store.pmh_models", "store.privacy_models", "store.movein_models",
-                 "store.claims_models"):
+                 "store.claims_models", "store.counter_models"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

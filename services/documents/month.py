@@ -41,6 +41,7 @@ from services.documents.model import (
 from services.documents.record import record_print
 from store import models
 from store.bulk import read_frame
+from store.counter_models import ContactAddress
 
 GRANT_LABELS = {"NEW": "新規", "CHANGE": "変更", "RENEWAL": "更新", "REISSUE": "再交付"}
 SUSPENSION_REASONS = {"SUSPEND_INCOME": "保護者の所得が所得制限額を超えたため"}
@@ -74,6 +75,21 @@ def _profiles(ring: KeyRing, frame: pd.DataFrame) -> pd.DataFrame:
     parsed = [orjson.loads(p) if p else {} for p in plain]
     return pd.DataFrame({key: [p.get(key, "") for p in parsed] for key in ("name", "name_kana", "address")},
                         index=frame.index)
+
+
+def _with_contact_addresses(conn, ring: KeyRing, persons: pd.DataFrame) -> pd.DataFrame:
+    """Replace the 住記 address by the latest 送付先 registered at the counter (変更届: 住所), if any."""
+    table = ContactAddress.__table__
+    found = read_frame(conn, table, ["action_id", "person_id", "valid_from", "address_enc"],
+                       where=table.c.person_id.in_(persons["person_id"].tolist()))
+    if found.empty:
+        return persons
+    found = found.sort_values(["person_id", "valid_from", "action_id"]).drop_duplicates("person_id", keep="last")
+    found["contact"] = ring.decrypt_many(found["address_enc"].tolist(), table="contact_address", column="address",
+                                         row_keys=found["action_id"].tolist())
+    merged = persons.merge(found[["person_id", "contact"]], on="person_id", how="left")
+    merged["address"] = merged["contact"].fillna(merged["address"])
+    return merged.drop(columns=["contact"])
 
 
 def copay_text(policy: Policy, birth: pd.Series, on: pd.Series) -> pd.Series:
@@ -111,6 +127,7 @@ def load_print_rows(session: Session, ring: KeyRing, policy: Policy, decisions: 
     persons = read_frame(conn, p, ["person_id", "birth_date", "dv_support_flag", "profile_enc"],
                          where=p.c.person_id.in_(wanted))
     persons = pd.concat([persons.drop(columns=["profile_enc"]), _profiles(ring, persons)], axis=1)
+    persons = _with_contact_addresses(conn, ring, persons)
     guardians = persons[["person_id", "name"]].rename(columns={"person_id": "guardian_person_id",
                                                                "name": "guardian_name"})
     recipients = read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no", "public_payer_number"],
@@ -154,7 +171,7 @@ def build_documents(rows: pd.DataFrame, policy: Policy, issue_date: dt.date, *,
         addressee = Addressee(row.guardian_name or f"{row.name}の保護者", row.address or "",
                               care_note=CARE_NOTE if row.dv_support_flag else "")
         notice = NOTICE_OF.get(kind)
-        if notice == "grant" or kind == "REISSUE":
+        if notice == "grant":
             batches["issuance"].append(GrantNotice(
                 row.person_id, recipient_no, addressee, row.name, GRANT_LABELS[kind], _date(row.valid_from),
                 _date(row.valid_to), _date(row.effective_date), issue_date, issuer, appeal))

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from cli.main import main
 from config.settings import get_settings
+from devtools.credentials import enrol_demo_operators
 from privacy.crypto import load_key_ring
 from services.receivables.ledger import payment_number
 from store import benefit_models as bm
@@ -29,6 +30,7 @@ def cli_env(db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path))
     monkeypatch.setenv("KODOMO_DATABASE_URL", db_url)
     get_settings.cache_clear()
+    enrol_demo_operators()  # the demo principals prove themselves with their key files (privacy.operators)
     upgrade(db_url)
     engine = make_engine(db_url)
     with session_scope(engine) as session:

@@ -27,6 +27,13 @@ def test_monthly_run_chains_the_print_run(prefect_harness, kodomo_env, tmp_path,
     assert {p.name for p in directory.glob("*.pdf")} == {
         f"{b['name']}.pdf" for b in printed["batches"]}
     assert all(b["index"].endswith("_index.csv") for b in printed["batches"])
+    # The summary tells this run's story: its own decisions, and every output file with its path.
+    assert summary["decisions_this_run"] == summary["decisions"]
+    for batch in printed["batches"]:
+        assert set(batch["files"]) <= set(summary["outputs"])
+    assert any(p.endswith(f"受給者証交付一覧_{MONTH}.csv") for p in summary["outputs"])
+    rerun = monthly_run(month=MONTH, inbox=str(inbox), operator_id="demo-operator", sync_pmh=False)
+    assert sum(rerun["decisions_this_run"].values()) == 0 and rerun["decisions"] == summary["decisions"]
 
     # Printing again from the UI with a fixed 交付日 replaces the files; a viewer may not print.
     again = print_run(month=MONTH, operator_id="demo-operator", issue_date="2026-10-05")

@@ -160,3 +160,5 @@ def test_volumes_split_large_batches(policy, tmp_path):
     assert [p.name for p in batch.files] == ["big_001.pdf", "big_002.pdf", "big_003.pdf", "big_004.pdf"]
     assert batch.pages == 15
     assert "受給者証" in _text(batch.files[1], 2)  # document 6 = the second card, page 2 of volume 2
+    parallel = write_batch(docs, tmp_path / "parallel", "big", volume_size=4, workers=2)
+    assert [p.read_bytes() for p in parallel.files] == [p.read_bytes() for p in batch.files]
