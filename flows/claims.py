@@ -34,7 +34,7 @@ def uke_claims(month: Month, directory: LocalPathParam | None = None,
             default ``<inbox>/<month>/uke``. A path outside the inbox is refused and recorded.
         operator_id: the staff member or service principal (must be registered).
         paid_on: when given, the bills of the month are paid on this date (approved − reversals, once) and
-            their 請求内訳 CSVs written; empty: check and book only.
+            their 請求内訳 CSVs written; empty: check and book only. Not paid when a file was refused.
         operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
@@ -46,10 +46,12 @@ def uke_claims(month: Month, directory: LocalPathParam | None = None,
         counts = {"read": read.counts()}
         counts["ingest"] = t.ingest_files(read, run_id, operator)
         counts["review"] = t.write_review_lists(month, run_id, operator)
-        counts["closed"] = t.close_bills(month, paid_on, run_id, operator) if paid_on else []
+        # A refused file may belong to these bills: paying them now would shut out its corrected copy.
+        counts["closed"] = (t.close_bills(month, paid_on, run_id, operator)
+                            if paid_on and not counts["ingest"]["refused"] else [])
         counts["bills"] = t.bill_totals(month)
         counts["summary"] = t.publish_summary(month, read, counts["ingest"], counts["review"], counts["bills"],
-                                              counts["closed"])
+                                              counts["closed"], payment_requested=paid_on is not None)
     except BaseException:
         common.finish_run(run_id, "FAILED", {})
         raise

@@ -215,7 +215,7 @@ def bill_totals(month: str) -> list[dict]:
 
 
 def summary_markdown(month: str, ingested: dict, quarantine: list[dict], review: dict, bills: list[dict],
-                     closed: list[dict]) -> str:
+                     closed: list[dict], payment_requested: bool = False) -> str:
     """The Japanese summary: counts, 承認/過誤/保留, bill totals, refused files, quarantined lines, output paths.
 
     Aggregates, file names, line numbers and field names only: no name, birth date, 受給者番号 or value.
@@ -250,6 +250,8 @@ def summary_markdown(month: str, ingested: dict, quarantine: list[dict], review:
             f"{'未払' if b['payment_amount'] is None else b['payment_amount']} | {b['paid_on'] or '—'} |")
     if not bills:
         lines.append("| （なし） | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 未払 | — |")
+    if payment_requested and not closed:
+        lines += ["", "**支払は行っていません**：拒否したファイルがあります。送付元の修正後に再実行してください。"]
     lines += ["", "## ファイル別", "", "| ファイル | 読込 | 本市KO | 隔離 | 承認 | 過誤 | 保留 |",
               "|---|---|---|---|---|---|---|"]
     lines += [f"| {f['file']} | {f['receipts_read']} | {f['receipts_accepted']} | {f['receipts_quarantined']} | "
@@ -273,11 +275,11 @@ def summary_markdown(month: str, ingested: dict, quarantine: list[dict], review:
 @pipeline_task(name="publish-uke-summary")
 @sanitised(stage="publish_uke_summary")
 def publish_summary(month: str, read: UkeRead, ingested: dict, review: dict, bills: list[dict],
-                    closed: list[dict]) -> dict:
+                    closed: list[dict], payment_requested: bool = False) -> dict:
     """Markdown artifact ``uke-claims-summary`` (Japanese, aggregates only) and the flow's return value."""
     create_markdown_artifact(key="uke-claims-summary", description=f"UKE 請求チェック {month}",
                              markdown=summary_markdown(month, ingested, read.quarantine_rows(), review, bills,
-                                                       closed))
+                                                       closed, payment_requested))
     files = ingested["files"]
     return {
         "month": month, "files": len(files), "refused_files": [r["file"] for r in ingested["refused"]],

@@ -132,8 +132,8 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
     bad = uke_file().replace("GO,6,", "GO,7,")  # GO 総件数 ≠ RE records: refused whole, not retried
     (directory / "0000000000_bad.uke").write_bytes(bad.encode("cp932"))
 
-    # 1. the good file is booked; the bad one is named (file, problem) and the run ends Failed
-    state = uke_claims(month=MONTH, operator_id="demo-operator", return_state=True)
+    # 1. the good file is booked; the bad one is named (file, problem), the bill is not paid, the run ends Failed
+    state = uke_claims(month=MONTH, operator_id="demo-operator", paid_on="2025-07-31", return_state=True)
     assert state.is_failed()
     assert "0000000000_bad.uke" in state.message and "GO" in state.message
     first_run = state.state_details.flow_run_id
@@ -159,7 +159,8 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
     assert "| 承認 | 2 |" in markdown and "| 過誤・再審査 | 1 |" in markdown and "| 保留（要確認） | 1 |" in markdown
     assert "| 隔離（不正レコード） | 1 |" in markdown and "| 他公費・他市のKO（無視） | 1 |" in markdown
     assert f"| 国民健康保険団体連合会 | 4 | 22 | 50900 | {APPROVED + 100 + 600} | 2 | {APPROVED} |" in markdown
-    assert "0000000000_bad.uke" in markdown and "未払" in markdown
+    assert "0000000000_bad.uke" in markdown and "未払" in markdown and "支払は行っていません" in markdown
+    assert not (kodomo_env.resolved_outbox_dir / MONTH / f"uke_bill_KOKUHO_{MONTH}.csv").exists()
     assert f"| 041{CODE7}_202507.UKE | 22 | RE | 生年月日 |" in markdown  # the quarantined line, no value
     assert f"| 過誤・再審査請求リスト | 1 | `{kodomo_env.resolved_outbox_dir / MONTH}/uke_saishinsa_{MONTH}.csv` |" \
         in markdown
@@ -207,6 +208,8 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
     outside = uke_claims(month=MONTH, directory=str(kodomo_env.home / "outbox"), operator_id="demo-operator",
                          return_state=True)
     assert outside.is_failed() and "outside the allowed inbox" in outside.message
+    missing = uke_claims(month="2025-08", operator_id="demo-operator", return_state=True)
+    assert missing.is_failed() and "2025-08/uke: no such directory under the inbox" in missing.message
     # (the deployment enforces the schema: every parameter has a pattern, and a 12-digit path fails it;
     #  a direct call with a bad parameter would still store it in flow_run.parameters, so it is not made)
     schema = parameter_schema(uke_claims).model_dump()
