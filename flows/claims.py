@@ -11,12 +11,11 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
-from privacy.paths import MONTH_PATTERN
 from tasks import claims as t
 from tasks import common
 from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
-Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="請求年月 of the bills, YYYY-MM")]
+Month = Annotated[str, Field(pattern=t.MONTH_PATTERN, description="請求年月 of the bills, YYYY-MM")]
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$",
                                description="Payment date of the bills, YYYY-MM-DD (empty: do not pay yet)")]
 

@@ -28,7 +28,7 @@ from policy import load_policy
 from privacy.audit import record_access
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
-from privacy.paths import confine
+from privacy.paths import MONTH_PATTERN, confine  # noqa: F401 - MONTH_PATTERN: the flow's month parameter
 from services import runs
 from services.claims import bill, check
 from store import claims_models as cm
