@@ -1,13 +1,13 @@
 """Issue 12 (law): receipt service dates, days inside/outside eligibility, the applicant's spouse, 措置
 
-Revision ID: 0008
-Revises: 0006 (re-chained after main merged 0007_uke_receivables and 0006_counter)
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0008"
-down_revision = "0006"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
