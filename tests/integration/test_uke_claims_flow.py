@@ -27,6 +27,7 @@ from prefect.utilities.callables import parameter_schema
 from sqlalchemy import create_engine, select
 
 from devtools.canary import CanaryScanner
+from privacy import operators
 from store import claims_models as cm
 from store import models
 from store.db import engine_for, session_scope
@@ -170,8 +171,9 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
 
     # 2. the bad file removed, a re-run with a payment date: nothing booked twice, the bill paid once
     (directory / "0000000000_bad.uke").unlink()
+    proof = operators.local_proof("demo-operator")  # what `kodomo login` gives the operator for the UI form
     paid = uke_claims(month=MONTH, directory=f"{MONTH}/uke", operator_id="demo-operator", paid_on="2025-07-31",
-                      return_state=True)
+                      operator_proof=proof, return_state=True)
     assert paid.is_completed()
     summary = paid.result()
     paid_markdown = _artifact_markdown(paid.state_details.flow_run_id)
@@ -208,6 +210,8 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
     outside = uke_claims(month=MONTH, directory=str(kodomo_env.home / "outbox"), operator_id="demo-operator",
                          return_state=True)
     assert outside.is_failed() and "outside the allowed inbox" in outside.message
+    stranger = uke_claims(month=MONTH, operator_id="nobody-here", return_state=True)
+    assert stranger.is_failed() and "nobody-here" in stranger.message
     missing = uke_claims(month="2025-08", operator_id="demo-operator", return_state=True)
     assert missing.is_failed() and "2025-08/uke: no such directory under the inbox" in missing.message
     # (the deployment enforces the schema: every parameter has a pattern, and a 12-digit path fails it;
