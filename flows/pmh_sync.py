@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.parameters import OperatorId, pmh_sync_name
 from tasks import common
 from tasks import pmh as t
 
 
-@flow(name="pmh-sync", log_prints=False, persist_result=False, validate_parameters=True)
-def pmh_sync(operator_id: str = "system-scheduler", limit: int | None = None) -> dict:
+@flow(name="pmh-sync", flow_run_name=pmh_sync_name, log_prints=False, persist_result=False,
+      validate_parameters=True)
+def pmh_sync(operator_id: OperatorId = "system-scheduler", limit: int | None = None) -> dict:
     """Send queued PMH registrations/deletions, collect PMH-IDs, publish counts.
 
     Args:
@@ -17,12 +19,7 @@ def pmh_sync(operator_id: str = "system-scheduler", limit: int | None = None) ->
         limit: at most this many new outbox rows this run (None = all).
     """
     operator = common.authorise_operator(operator_id, "run")
-    run_id = common.begin_run("pmh-sync", operator, policy_version="n/a")
-    try:
-        report = t.send_outbox(run_id, operator, limit)
-        summary = t.publish_summary(report)
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", summary)
-    return summary
+    with common.run_scope("pmh-sync", operator, policy=None) as run:
+        report = t.send_outbox(run.run_id, operator, limit)
+        run.counts = t.publish_summary(report)
+    return run.counts

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import pool, text
+
+from store.db import make_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -18,11 +21,45 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+#: Key of the PostgreSQL advisory lock that serialises migrations: two runs starting together on a fresh
+#: database would otherwise both create the tables and the loser fail with ``UniqueViolation … pg_type``.
+MIGRATION_LOCK_KEY = 0x6B6F646F6D6F  # "kodomo"
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision``."""
+    """Bring the database at ``url`` to ``revision`` (one migrating process at a time on PostgreSQL).
+
+    On SQLite the DDL transaction itself serialises concurrent upgrades.
+    """
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+    engine = make_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
+            try:
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                connection.commit()
+            finally:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                    connection.commit()
+    finally:
+        engine.dispose()
+
+
+_UPGRADED: set[str] = set()
+
+
+def ensure_upgraded(url: str) -> None:
+    """:func:`upgrade` once per database and process (every run begins with it)."""
+    if url not in _UPGRADED:
+        upgrade(url)
+        _UPGRADED.add(url)
 
 
 def revision(url: str, message: str) -> None:

@@ -31,7 +31,7 @@ def run(args) -> int:
     require_operator(args.operator, "export" if args.with_names else "run")
     settings = get_settings()
     ring = load_key_ring(settings, create=False) if args.with_names else None
-    with session_scope(engine_for(settings.resolved_database_url)) as session:
+    with session_scope(engine_for(settings)) as session:
         counts = export.export_month_lists(session, args.month, ring, settings.resolved_outbox_dir,
                                            operator_id=args.operator, run_id=f"cli-{uuid.uuid4()}",
                                            with_names=args.with_names)
