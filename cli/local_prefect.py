@@ -25,7 +25,12 @@ from collections.abc import Iterator
 
 import prefect
 from prefect.server.api.server import SubprocessASGIServer
-from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    get_current_settings,
+    temporary_settings,
+)
 
 #: Environment of the temporary server on top of the process's own (``PREFECT_UI_ENABLED``: no UI).
 SERVER_ENVIRONMENT = {
@@ -35,6 +40,8 @@ SERVER_ENVIRONMENT = {
     "PREFECT__SERVER_FINAL": "1",
 }
 _PR_SET_PDEATHSIG = 1
+#: Seconds the server may take to start (its first start migrates Prefect's database; slow on a busy host).
+MIN_STARTUP_TIMEOUT_S = 120
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -71,7 +78,7 @@ def prefect_api() -> Iterator[str | None]:
         return
     server = TiedServer()
     try:
-        server.start()
+        server.start(timeout=max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), MIN_STARTUP_TIMEOUT_S))
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -27,16 +30,19 @@ MIGRATION_LOCK_KEY = 0x6B6F646F6D6F  # "kodomo"
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (one migrating process at a time on PostgreSQL).
+    """Bring the database at ``url`` to ``revision``, one migrating process at a time.
 
-    On SQLite the DDL transaction itself serialises concurrent upgrades.
+    PostgreSQL: a session advisory lock. SQLite: an exclusive ``flock`` on ``<database>.migrate.lock`` next to
+    the file (SQLite is local to the host; concurrent ``CREATE TABLE alembic_version`` would otherwise race).
     """
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    sqlite_path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+    if sqlite_path is not None:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url, poolclass=pool.NullPool)
     try:
-        with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
+        with _file_lock(sqlite_path), engine.connect() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
                 connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 connection.commit()
             try:
@@ -45,11 +51,24 @@ def upgrade(url: str, revision: str = "head") -> None:
                 command.upgrade(config, revision)
                 connection.commit()
             finally:
-                if connection.dialect.name == "postgresql":
+                if postgres:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
                     connection.commit()
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def _file_lock(database: Path | None) -> Iterator[None]:
+    if database is None:
+        yield
+        return
+    with open(database.with_name(database.name + ".migrate.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _UPGRADED: set[str] = set()
