@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from rules import intervals as iv
-from rules.dates import month_bounds
+from rules.dates import month_bounds, policy_snapshot_date
 from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, cached_policy, lookup_parameter, source_ids
 
 LOST = "LOST"
@@ -333,8 +333,8 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
 
 
 def _renewal_month(policy: Any, m_start: pd.Timestamp) -> bool:
-    """True when the month contains the renewal date in force on its first day."""
-    value = policy.at(m_start).get(RENEWAL_PARAMETER)
+    """True when the month contains the renewal date in force at the month's snapshot date (its last day)."""
+    value = policy.at(policy_snapshot_date(m_start.strftime("%Y-%m"))).get(RENEWAL_PARAMETER)
     return value is not None and int(str(value)[:2]) == m_start.month
 
 
