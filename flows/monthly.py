@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.benefits import benefit_run
-from flows.parameters import Month, OperatorId, monthly_run_name
+from flows.parameters import Month, OperatorId, monthly_run_name, previous_month
 from flows.pmh_sync import pmh_sync
 from tasks import common
 from tasks import monthly as t
@@ -27,7 +27,7 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
     """
     operator = common.authorise_operator(operator_id, "run")
-    month = t.resolve_month(month)
+    month = month or previous_month()  # the same default as the run's name
     policy = common.load_run_policy()
     inbox = t.resolve_inbox(month, inbox)
     with common.run_scope("monthly-run", operator, month=month, policy=policy) as run:

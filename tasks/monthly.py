@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from config.settings import get_settings
@@ -16,16 +15,6 @@ from services.notices import lists as export
 from services.notices import summary
 from store.db import engine_for, session_scope
 from tasks.common import pipeline_task
-
-
-@pipeline_task(name="resolve-month")
-@sanitised(stage="resolve_month")
-def resolve_month(month: str | None) -> str:
-    """The given month, or the previous month in Asia/Tokyo (the scheduled run on the 1st)."""
-    if month:
-        return month
-    today = pd.Timestamp.now(tz="Asia/Tokyo")
-    return (today.to_period("M") - 1).strftime("%Y-%m")
 
 
 @pipeline_task(name="resolve-inbox")
