@@ -60,6 +60,8 @@ def test_move_in_flow_registers_the_household_at_pmh_file_mode(prefect_harness, 
                 flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
 
     found = anyio.run(artifacts)
+    with get_client(sync_client=True) as sync_client:
+        assert sync_client.read_flow_run(state.state_details.flow_run_id).name == "move-in MI-2026-0001"
     text = " ".join(str(a.data) for a in found)
     assert "MI-2026-0001" in text and "******" + h.household_id[-4:] in text
     assert not any(pid in text for pid in [h.household_id, *h.person_ids])
