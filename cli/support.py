@@ -24,14 +24,10 @@ def add_operator_argument(parser) -> None:
 
 
 def open_engine(settings=None) -> Engine:
-    """The project database of ``settings`` with the privacy tables present."""
-    from store.db import make_engine
+    """The project database of ``settings`` (default: the configured one) with the privacy tables present."""
+    from store.db import engine_for
 
-    if settings is None:
-        from config.settings import get_settings
-
-        settings = get_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = engine_for(settings)
     ensure_privacy_schema(engine)
     return engine
 
@@ -73,9 +69,9 @@ def _record_refusal(operator_id: str, command: str) -> None:
     try:
         from config.settings import get_settings
         from privacy.audit import record_access
-        from store.db import make_engine, session_scope
+        from store.db import engine_for, session_scope
 
-        engine = make_engine(get_settings().resolved_database_url)
+        engine = engine_for(get_settings())
         try:
             if "access_record" not in set(inspect(engine).get_table_names()):
                 return

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from privacy.audit import ChainProblem, ChainReport, verify_chain
+from privacy.files import private_directory, write_private_file
 
 
 def anchor_dir(settings) -> Path:
@@ -46,17 +46,10 @@ def read_anchor(settings, engine: Engine) -> dict | None:
 
 def write_anchor(settings, engine: Engine, report: ChainReport) -> dict:
     """Write the verified head to the anchor file (atomic, 0600) and the history log."""
-    folder = anchor_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    folder = private_directory(anchor_dir(settings))
     record = {"seq": report.last_seq, "head_hash": report.last_hash,
               "anchored_at": dt.datetime.now(dt.UTC).isoformat(), "database": database_digest(engine)}
-    path = anchor_path(settings, engine)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle)
-    os.replace(tmp, path)
+    write_private_file(anchor_path(settings, engine), json.dumps(record))
     with open(folder / "anchors.jsonl", "a", encoding="utf-8") as log:
         log.write(json.dumps(record) + "\n")
     return record

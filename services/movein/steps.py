@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from config.settings import get_settings
 from connectors import inquiry as iq
-from connectors.files import file_sha256
+from connectors.files import InputFileError, file_sha256
 from connectors.pmh import PmhError
 from policy import Policy
 from privacy.crypto import load_key_ring
@@ -104,7 +104,7 @@ def pending_event_files(events_path: str | Path) -> list[str]:
     if path.is_file():
         return [str(path)]
     if not path.is_dir():
-        raise FileNotFoundError(f"no events file or directory at {path.name}")
+        raise InputFileError(path.name, "no events file or directory at this path")
     files = sorted(path.glob("resident_events*.csv"))
     if not files:
         return []

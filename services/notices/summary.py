@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
+from services.intake.quarantine import month_quarantine
 from store import models
 
 DECISION_LABELS = {
@@ -23,6 +25,13 @@ class MonthSummary:
     quarantine_rows: list[dict]
     markdown: str
     totals: dict
+    #: One row per quarantined cell of this run: file, line, column, check, masked value, Japanese reason
+    #: (at most ``DETAIL_LIMIT``; ``kodomo quarantine`` lists all of them).
+    quarantine_detail: list[dict] = dataclasses.field(default_factory=list)
+
+
+#: Rows of the quarantine detail artifact; beyond it the artifact says how many more there are.
+DETAIL_LIMIT = 2000
 
 
 def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) -> MonthSummary:
@@ -47,6 +56,14 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
               for f in files]
     lines += ["", "| decision | count |", "|---|---:|"]
     lines += [f"| {r['label']} | {r['count']} |" for r in decision_rows]
+    unmapped = counts.get("ingest", {}).get("gaiji_unmapped", [])
+    if unmapped:
+        lines += ["", "## 外字 not in the 外字 table (register them; the names are kept exactly)", "",
+                  "| 宛名番号 (masked) | 外字 |", "|---|---:|"]
+        lines += [f"| {g['person']} | {g['characters']} |" for g in unmapped]
+    warnings = counts.get("ingest", {}).get("warnings", [])
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in warnings]
     exported = counts.get("export", {})
     if exported:
         lines += ["", "Lists written: " + ", ".join(f"{k} {v}" for k, v in exported.items())]
@@ -55,5 +72,14 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict) ->
         "decisions": {r["decision_type"]: r["count"] for r in decision_rows},
         "quarantined_rows": int(sum(f["quarantined_count"] for f in files)),
         "accepted_rows": int(sum(f["accepted_count"] for f in files)),
+        "warnings": list(warnings),
+        "gaiji_unmapped_persons": len(unmapped),
     }
-    return MonthSummary(decision_rows, quarantine_rows, "\n".join(lines), totals)
+    detail = month_quarantine(conn, month, run_id=run_id)
+    detail_rows = [{"file": r.file_name, "line": int(r.row_number), "column": r.column_name, "check": r.check_name,
+                    "masked_value": r.masked_value if isinstance(r.masked_value, str) else "", "reason": r.reason_ja}
+                   for r in detail.head(DETAIL_LIMIT).itertuples(index=False)]
+    if len(detail) > DETAIL_LIMIT:
+        lines += ["", f"Quarantine: {len(detail)} cells, the first {DETAIL_LIMIT} in the artifact; "
+                      f"all with `kodomo quarantine --month {month}`"]
+    return MonthSummary(decision_rows, quarantine_rows, "\n".join(lines), totals, detail_rows)
