@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     zengin_branch_code: str = Field(default="000", description="仕向支店番号")
     zengin_account_type: str = Field(default="1", description="預金種目 (1 普通, 2 当座)")
     zengin_account_number: str = Field(default="0000000", description="口座番号")
+    # -- proof of identity (privacy.operators). The verifier side (registry, public keys under the key
+    # directory, the service key) is the worker's own setting: the work pool refuses ``env`` job variables
+    # and no flow parameter names a path to it. The two caller-side settings below are read by the process
+    # that *proves* (a person's shell, a script), never by a deployment run on the worker.
+    operator_key_file: Path | None = Field(
+        default=None, description="The caller's private key; default: <home>/credentials/<operator>.key")
+    operator_proof_file: Path | None = Field(
+        default=None, description="A single-use proof written by 'kodomo login --token-file'")
+    service_key_block: str | None = Field(
+        default=None, description="Prefect Secret block with the service principal's private key")
 
     @property
     def resolved_database_url(self) -> str:
@@ -62,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir or self.home / "outbox"
+
+    @property
+    def resolved_exports_dir(self) -> Path:
+        return self.home / "exports"
 
     @property
     def resolved_key_file(self) -> Path:

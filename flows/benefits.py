@@ -10,12 +10,13 @@ from prefect import flow
 from flows.parameters import IsoDate, Month, OperatorId, benefit_run_name
 from tasks import benefits as t
 from tasks import common
+from tasks.common import LocalPathParam, OperatorProofParam
 
 
 @flow(name="benefit-run", flow_run_name=benefit_run_name, log_prints=False, persist_result=False,
       validate_parameters=True)
-def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-scheduler",
-                transfer_date: IsoDate | None = None) -> dict:
+def benefit_run(month: Month, inbox: LocalPathParam, operator_id: OperatorId = "system-scheduler",
+                transfer_date: IsoDate | None = None, operator_proof: OperatorProofParam | None = None) -> dict:
     """Assess the month's receipts and applications, book payments and 返還請求, write the files.
 
     Args:
@@ -23,8 +24,10 @@ def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-sche
         inbox: directory holding claims.csv and/or reimbursement_applications.csv.
         operator_id: the staff member or service principal (must be registered).
         transfer_date: 取組日 of the 全銀 file; default the 25th of the month.
+        operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
+            ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
-    operator = common.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run", operator_proof)
     policy = common.load_run_policy()
     with common.run_scope("benefit-run", operator, month=month, policy=policy) as run:
         claim_inbox = t.load_claims(inbox, month, run.run_id)

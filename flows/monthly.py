@@ -7,15 +7,17 @@ from prefect import flow
 from flows.benefits import benefit_run
 from flows.parameters import Month, OperatorId, monthly_run_name, previous_month
 from flows.pmh_sync import pmh_sync
+from flows.print import print_run
 from tasks import common
 from tasks import monthly as t
+from tasks.common import LocalPathParam, OperatorProofParam
 
 
 @flow(name="monthly-run", flow_run_name=monthly_run_name, log_prints=False, persist_result=False,
       validate_parameters=True)
-def monthly_run(month: Month | None = None, inbox: str | None = None,
+def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
                 operator_id: OperatorId = "system-scheduler", run_benefits: bool = True,
-                sync_pmh: bool = True) -> dict:
+                sync_pmh: bool = True, operator_proof: OperatorProofParam | None = None) -> dict:
     """Decide one month for every child from the inbox of that month.
 
     Args:
@@ -25,8 +27,10 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         operator_id: the staff member or service principal running it (must be registered).
         run_benefits: also assess the month's receipts when the inbox holds them (benefit-run subflow).
         sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
+        operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
+            ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
-    operator = common.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run", operator_proof)
     month = month or previous_month()  # the same default as the run's name
     policy = common.load_run_policy()
     inbox = t.resolve_inbox(month, inbox)
@@ -38,8 +42,10 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         counts["export"] = t.export_lists(month, run.run_id, operator)
         counts["summary"] = t.publish_summary(month, run.run_id, counts)
         run.counts = counts
+    counts["summary"]["print"] = print_run(month=month, operator_id=operator)
     if run_benefits and t.has_claims(inbox):
         counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
     if sync_pmh:
         counts["summary"]["pmh"] = pmh_sync(operator_id=operator)
+    counts["summary"] |= t.publish_summary(month, run.run_id, counts)  # again, with benefit, print and PMH outputs
     return counts["summary"]

@@ -17,7 +17,7 @@ def move_in(case: MoveInCase) -> dict:
         case: the case form — case id or 宛名番号, operator id, how income is known (certificate /
             inquiry with recorded consent / not yet), certificate path, consent id, insurer number.
     """
-    operator = common.authorise_operator(case.operator_id, "run")
+    operator = common.authorise_operator(case.operator_id, "run", case.operator_proof or None)
     policy = common.load_run_policy()
     request = t.case_request(case)
     with common.run_scope("move-in", operator, policy=policy, lock_scope=t.case_lock_scope(case)) as run:

@@ -13,10 +13,12 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from prefect.runtime import flow_run
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_PATTERN, OperatorIdParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
-OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
+OperatorId = OperatorIdParam
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date, YYYY-MM-DD")]
 
 #: The city's calendar: a run's default month and day are those of Asia/Tokyo.
@@ -34,42 +36,62 @@ def previous_month(today: dt.date | None = None) -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
+def _blank(value: object) -> object:
+    """Empty means none: ``None`` → ``""``; a date → ``YYYY-MM-DD`` (callers may still pass either)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+#: Optional fields are plain text inputs where empty means none, and dates are date pickers that may stay
+#: empty: a ``str | None`` field would make staff click a toggle in the UI form before typing (issue 15).
+Text = Annotated[str, BeforeValidator(_blank)]
+OptionalDate = Annotated[str, BeforeValidator(_blank), Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+                                                             json_schema_extra={"format": "date"})]
+
+
 class MoveInCase(BaseModel):
     """A 転入 case as the operator enters it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Move-in case (転入)")
 
-    case_id: str | None = Field(
-        None, pattern=r"^[0-9A-Za-z-]{1,16}$", title="Case id",
+    case_id: Text = Field(
+        "", pattern=r"^([0-9A-Za-z-]{1,16})?$", title="Case id",
         description="Case id (1-16 letters, digits, hyphens). Empty: the case of the 宛名番号 (created if new).")
-    person_id: str | None = Field(
-        None, pattern=r"^[0-9]{10}$", title="宛名番号",
+    person_id: Text = Field(
+        "", pattern=r"^([0-9]{10})?$", title="宛名番号",
         description="宛名番号 of a member of the household (10 digits). Never a My Number or a name.")
     operator_id: str = Field(
-        ..., pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", title="Operator id",
+        ..., pattern=OPERATOR_ID_PATTERN, max_length=32, title="Operator id",
         description="Your staff user id (must be registered and allowed to run cases).")
     income_source: Literal["certificate", "inquiry", "not_yet"] = Field(
         ..., title="How income is known",
         description="certificate: a submitted 所得証明書 (give its CSV path); inquiry: 中間サーバ with the "
                     "person's recorded consent (give the consent id); not_yet: decide what can be decided.")
-    certificate_path: str | None = Field(
-        None, title="Income certificate CSV", description="Path of the transcribed 所得証明書 (tax.csv layout).")
-    consent_id: str | None = Field(
-        None, pattern=r"^[0-9A-Za-z-]{1,20}$", title="Consent id",
+    operator_proof: Text = Field(
+        "", pattern=PROOF_PATTERN.replace("^", "^(?:", 1).replace("$", ")?$"), title="Proof of identity",
+        description="Single-use proof from `kodomo login --operator <your id>` (privacy.operators).")
+    certificate_path: Text = Field(
+        "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
+        description="Path of the transcribed 所得証明書 (tax.csv layout).")
+    consent_id: Text = Field(
+        "", pattern=r"^([0-9A-Za-z-]{1,20})?$", title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
-    previous_municipality_code: str | None = Field(
-        None, pattern=r"^[0-9]{6}$", title="Previous municipality code",
+    previous_municipality_code: Text = Field(
+        "", pattern=r"^([0-9]{6})?$", title="Previous municipality code",
         description="全国地方公共団体コード of the previous address, if known at the counter; empty: the "
                     "registry's, else looked up in 住基ネット.")
-    insurer_number: str | None = Field(
-        None, pattern=r"^([0-9]{6}|[0-9]{8})$", title="保険者番号",
+    insurer_number: Text = Field(
+        "", pattern=r"^([0-9]{6}|[0-9]{8})?$", title="保険者番号",
         description="Insurer number on the children's health insurance card (not the 記号・番号).")
     insured_type_code: Literal["1", "2"] = Field("2", title="本人/家族", description="1 本人, 2 家族")
-    insurance_valid_from: dt.date | None = Field(
-        None, title="Insurance valid from", description="資格取得日; empty: the move-in date.")
-    application_date: dt.date | None = Field(
-        None, title="Application date", description="受付日 of the 資格登録届; empty: today.")
-    as_of: dt.date | None = Field(None, title="Processing date", description="Empty: today (Asia/Tokyo).")
+    insurance_valid_from: OptionalDate = Field(
+        "", title="Insurance valid from", description="資格取得日; empty: the move-in date.")
+    application_date: OptionalDate = Field(
+        "", title="Application date", description="受付日 of the 資格登録届; empty: today.")
+    as_of: OptionalDate = Field("", title="Processing date", description="Empty: today (Asia/Tokyo).")
     send_to_pmh: bool = Field(True, title="Send to PMH now",
                               description="Run the PMH outbox relay after the decision (else the next sync sends).")
 

@@ -9,12 +9,14 @@ from prefect import flow
 from flows.parameters import OperatorId, city_today, resident_changes_name
 from tasks import common
 from tasks import movein as t
+from tasks.common import LocalPathParam, OperatorProofParam
 
 
 @flow(name="resident-changes", flow_run_name=resident_changes_name, log_prints=False, persist_result=False,
       validate_parameters=True)
-def resident_changes(events_file: str, operator_id: OperatorId = "system-scheduler",
-                     as_of: dt.date | None = None, send_to_pmh: bool = True) -> dict:
+def resident_changes(events_file: LocalPathParam, operator_id: OperatorId = "system-scheduler",
+                     as_of: dt.date | None = None, send_to_pmh: bool = True,
+                     operator_proof: OperatorProofParam | None = None) -> dict:
     """Process 異動 events as they arrive and re-determine the affected households.
 
     Args:
@@ -23,8 +25,10 @@ def resident_changes(events_file: str, operator_id: OperatorId = "system-schedul
         operator_id: the staff member or service principal running it (must be registered).
         as_of: processing date; empty = today (Asia/Tokyo). Decisions are made for its month.
         send_to_pmh: drain the PMH outbox after the decisions.
+        operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
+            ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
-    operator = common.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run", operator_proof)
     as_of = as_of or city_today()
     policy = common.load_run_policy()
     # One batch at a time: two concurrent runs would both pick up the same new files.

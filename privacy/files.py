@@ -16,6 +16,18 @@ from typing import IO
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
+PROCESS_UMASK = 0o077
+
+
+def restrict_umask() -> int:
+    """Make every file this process creates owner-only (0600/0700), whoever creates it.
+
+    Covers what the project does not write through :func:`atomic_writer`: the SQLite database and its
+    WAL/journal (SQLite copies the database file's mode), Prefect's local database, logs, third-party
+    writers. Called at process start by the CLI and on import of :mod:`privacy` (every flow and task
+    imports it, so a worker's flow-run process is covered too). Returns the previous umask.
+    """
+    return os.umask(PROCESS_UMASK)
 
 
 def private_directory(path: str | os.PathLike) -> Path:

@@ -95,7 +95,10 @@ def export_lists(month: str, run_id: str, operator_id: str) -> dict:
 def publish_summary(month: str, run_id: str, counts: dict) -> dict:
     """Summary artifacts: decisions by type and quarantined rows by reason (aggregates only)."""
     with engine_for().connect() as conn:
-        report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts)
+        settings = get_settings()
+        outbox = settings.resolved_outbox_dir
+        report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts, output_dirs=[
+            outbox / month, settings.home / "print" / month, outbox / "pmh"])
     create_table_artifact(key="monthly-decisions", table=report.decision_rows,
                           description=f"Decisions {month} (counts)")
     create_table_artifact(key="monthly-quarantine-counts", table=report.quarantine_rows,

@@ -8,7 +8,6 @@ reported, and nothing of it is half-applied.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
@@ -16,26 +15,34 @@ from prefect.artifacts import create_markdown_artifact
 from policy import Policy
 from privacy.errors import sanitised
 from services.movein import changes, service, steps
-from tasks.common import pipeline_task
+from tasks.common import person_lock_scope, pipeline_task
 from tasks.monthly import retry_if_transient
 
 
 def case_request(case) -> service.MoveInRequest:
     """The plain request of :mod:`services.movein.service` from the flow's form (``flows.parameters.MoveInCase``)."""
     return service.MoveInRequest(
-        operator_id=case.operator_id, income_source=case.income_source, case_id=case.case_id,
-        person_id=case.person_id, certificate_path=case.certificate_path, consent_id=case.consent_id,
-        previous_municipality_code=case.previous_municipality_code, insurer_number=case.insurer_number,
-        insured_type_code=case.insured_type_code, insurance_valid_from=case.insurance_valid_from,
-        application_date=case.application_date, as_of=case.as_of,
+        operator_id=case.operator_id, income_source=case.income_source, case_id=case.case_id or None,
+        person_id=case.person_id or None, certificate_path=case.certificate_path or None,
+        consent_id=case.consent_id or None, previous_municipality_code=case.previous_municipality_code or None,
+        insurer_number=case.insurer_number or None, insured_type_code=case.insured_type_code,
+        insurance_valid_from=_date_or_none(case.insurance_valid_from),
+        application_date=_date_or_none(case.application_date), as_of=_date_or_none(case.as_of),
     )
+
+
+def _date_or_none(value: str | dt.date | None) -> dt.date | None:
+    """The form's dates are ``YYYY-MM-DD`` text where empty means none."""
+    if not value:
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
 def case_lock_scope(case) -> str:
     """One running run per case: the case id, else a digest of the 宛名番号 (never the number itself)."""
     if case.case_id:
         return f"case {case.case_id}"
-    return "person " + hashlib.sha256(case.person_id.encode()).hexdigest()[:16]
+    return person_lock_scope(case.person_id)
 
 
 @pipeline_task(name="resolve-case")

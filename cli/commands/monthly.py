@@ -22,9 +22,10 @@ def run(args) -> int:
     """Run the flow in this process and print its aggregate summary."""
     # Prefect is imported when a flow runs, not when the CLI starts (every command builds the parser).
     from cli.local_prefect import prefect_api
+    from cli.support import run_flow
     from flows.monthly import monthly_run
 
     with prefect_api():
-        summary = monthly_run(month=args.month, inbox=args.inbox, operator_id=args.operator)
+        summary = run_flow(monthly_run, month=args.month, inbox=args.inbox, operator_id=args.operator)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0

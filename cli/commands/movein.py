@@ -17,7 +17,6 @@ import json
 
 from config.settings import get_settings
 from privacy.audit import record_access
-from privacy.operators import require_operator
 from services.movein import cases
 from store import migrate
 from store.db import engine_for, session_scope
@@ -67,7 +66,9 @@ def register(subparsers) -> None:
 
 
 def _consent(args) -> int:
-    operator = require_operator(args.operator, "run").operator_id
+    from cli.support import authorise  # noqa: PLC0415 - cli.support imports the command helpers lazily too
+
+    operator = authorise(args, "run", command="move-in consent").operator_id
     settings = get_settings()
     migrate.ensure_upgraded(settings.resolved_database_url)
     with session_scope(engine_for(settings)) as session:
@@ -84,6 +85,7 @@ def _consent(args) -> int:
 def _run(args) -> int:
     # Prefect is imported when a flow runs, not when the CLI starts (every command builds the parser).
     from cli.local_prefect import prefect_api
+    from cli.support import run_flow
     from flows.movein import move_in
     from flows.parameters import MoveInCase
 
@@ -94,17 +96,18 @@ def _run(args) -> int:
         insured_type_code=args.insured_type, application_date=args.application_date, as_of=args.as_of,
         send_to_pmh=not args.no_pmh)
     with prefect_api():
-        summary = move_in(case=case)
+        summary = run_flow(move_in, case=case)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0
 
 
 def _changes(args) -> int:
     from cli.local_prefect import prefect_api
+    from cli.support import run_flow
     from flows.resident_changes import resident_changes
 
     with prefect_api():
-        summary = resident_changes(events_file=args.events, operator_id=args.operator, as_of=args.as_of,
-                                   send_to_pmh=not args.no_pmh)
+        summary = run_flow(resident_changes, events_file=args.events, operator_id=args.operator, as_of=args.as_of,
+                           send_to_pmh=not args.no_pmh)
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return 0

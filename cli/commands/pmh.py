@@ -20,9 +20,10 @@ def register(subparsers) -> None:
 def _sync(args) -> int:
     # Prefect is imported when a flow runs, not when the CLI starts (every command builds the parser).
     from cli.local_prefect import prefect_api
+    from cli.support import run_flow
     from flows.pmh_sync import pmh_sync
 
     with prefect_api():
-        report = pmh_sync(operator_id=args.operator, limit=args.limit)
+        report = run_flow(pmh_sync, operator_id=args.operator, limit=args.limit)
     print(json.dumps(report, ensure_ascii=False))
     return 0
