@@ -1,13 +1,13 @@
 """run: lock_key (one RUNNING run per flow and month/case), host and pid (liveness of a RUNNING run)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0008
+Revises: 0006
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0003"
-down_revision = "0002"
+revision = "0008"
+down_revision = "0006"  # after 0007_uke_receivables and 0006_counter
 branch_labels = None
 depends_on = None
 
