@@ -46,6 +46,9 @@ from store.db import engine_for
 #: ``policy_version`` of a run that applies no policy (PMH sync).
 NO_POLICY = "n/a"
 
+#: A proof field that a form may leave empty (a scheduled run, a subflow): a plain input, no toggle.
+PROOF_OR_EMPTY = "^(?:" + PROOF_PATTERN.removeprefix("^").removesuffix("$") + ")?$"
+
 
 def pipeline_task(**options: Any):
     """``@task`` with ``persist_result=False`` and ``cache_policy=NO_CACHE`` (overridable only for retries)."""

@@ -1,13 +1,13 @@
 """run: lock_key (one RUNNING run per flow and month/case), host and pid (liveness of a RUNNING run)
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0008"
-down_revision = "0006"  # after 0007_uke_receivables and 0006_counter
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
