@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                            "KODOMO_PMH_URL": pmh.url, "KODOMO_PMH_TOKEN": "bench-token"})
         from config.settings import get_settings
         from devtools.credentials import enrol_demo_operators
-        from devtools.movein_testing import prepared_engine
+        from devtools.movein_testing import open_demo_case, prepared_engine
         from flows.movein import move_in
         from flows.parameters import MoveInCase
 
@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = prepared_engine(url)
 
         def run_case(h) -> dict:
-            case = MoveInCase(person_id=h.child_ids[0], operator_id="demo-operator", income_source="not_yet",
+            case = MoveInCase(case_id=open_demo_case(h.child_ids[0], engine=engine, application_date=AS_OF),
+                              operator_id="demo-operator", income_source="not_yet",
                               insurer_number="01040013", as_of=AS_OF, send_to_pmh=True)
             started = time.perf_counter()
             move_in(case=case)

@@ -11,9 +11,11 @@ import datetime as dt
 from sqlalchemy import Engine, inspect, select
 
 import store.movein_models  # noqa: F401 - registers the move-in tables
+from config.settings import get_settings
 from connectors import inquiry as iq
 from flows.parameters import MoveInCase
 from policy import load_policy
+from privacy.crypto import load_key_ring
 from services import runs
 from services.movein import cases, service, steps
 from store import migrate, models
@@ -58,13 +60,32 @@ def movein_request(h, **kw) -> service.MoveInRequest:
                                  person_id=kw.pop("person_id", h.child_ids[0]), **kw)
 
 
+def open_demo_case(person_id: str, operator_id: str = "demo-operator", engine=None,
+                   application_date: dt.date | str = AS_OF) -> str:
+    """Open (or find) the move-in case of ``person_id`` as ``kodomo move-in open`` does; returns its id."""
+    settings = get_settings()
+    if isinstance(application_date, str):
+        application_date = dt.date.fromisoformat(application_date)
+    with session_scope(engine or engine_for(settings)) as s:
+        row, _ = cases.open_case(s, person_id=person_id, operator_id=operator_id, ring=load_key_ring(settings),
+                                 application_date=application_date)
+        return row.case_id
+
+
 def movein_case(h, **kw) -> MoveInCase:
-    """The ``move-in`` flow's form for ``h`` as of :data:`AS_OF` (demo insurer; PMH left to the next sync)."""
+    """The ``move-in`` flow's form for ``h`` as of :data:`AS_OF` (demo insurer; PMH left to the next sync).
+
+    The form names the person by case id only (issue 14): the case of ``person_id`` (default the first
+    child) is opened first, unless ``case_id`` is given.
+    """
     kw.setdefault("insurer_number", INSURER)
     kw.setdefault("as_of", AS_OF)
     kw.setdefault("send_to_pmh", False)
-    return MoveInCase(operator_id=kw.pop("operator_id", "demo-operator"),
-                      person_id=kw.pop("person_id", h.child_ids[0]), **kw)
+    operator_id = kw.pop("operator_id", "demo-operator")
+    person_id = kw.pop("person_id", h.child_ids[0])
+    case_id = kw.pop("case_id", None) or open_demo_case(
+        person_id, operator_id, application_date=kw.get("application_date") or kw["as_of"])
+    return MoveInCase(operator_id=operator_id, case_id=case_id, **kw)
 
 
 def record_demo_consent(engine, h, consent_id="CN-1", **kw) -> None:

@@ -14,8 +14,9 @@ def move_in(case: MoveInCase) -> dict:
     """Re-determine a household that moved in: inquiries, decision, 受給者証, PMH registration.
 
     Args:
-        case: the case form — case id or 宛名番号, operator id, how income is known (certificate /
-            inquiry with recorded consent / not yet), certificate path, consent id, insurer number.
+        case: the case form — case id (``kodomo move-in open``; no 宛名番号), operator id, how income is
+            known (certificate / inquiry with recorded consent / not yet), certificate path, consent id,
+            insurer number.
     """
     operator = common.authorise_operator(case.operator_id, "run", case.operator_proof or None)
     policy = common.load_run_policy()

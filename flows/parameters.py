@@ -1,7 +1,8 @@
 """Typed parameters of the flows (rendered as forms in the Prefect UI) and the names of their runs.
 
-Only ids, codes, dates, paths and flags: never a My Number, a name or an address (security.md SEC-01).
-The 宛名番号 field accepts exactly 10 digits, so a 12-digit My Number cannot be entered by mistake.
+Only ids, codes, dates, paths and flags: never a My Number, a name, an address or a 宛名番号 (security.md
+SEC-01, issue 14). A person is named by an opaque case id opened on the terminal (``kodomo move-in open``),
+and no field accepts a bare 10- or 12-digit number: free ids allow runs of at most 8 digits.
 The conversion of a :class:`MoveInCase` into the service's request is done by the task layer
 (``tasks.movein.case_request``): flows import no service.
 """
@@ -20,6 +21,12 @@ from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_PATTERN,
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
 OperatorId = OperatorIdParam
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date, YYYY-MM-DD")]
+#: A form's free id (受付番号, 届出番号, consent id): ASCII letters, digits and hyphens with at least one
+#: letter or hyphen, or at most 8 digits, so that neither a 宛名番号 (10 digits) nor a My Number (12)
+#: can be typed into it by mistake (issue 14).
+FREE_ID_PATTERN = r"^(?:[0-9]{0,8}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)$"
+#: A move-in case id (``MI-`` + the id of ``kodomo move-in open``; ``services.movein.cases``).
+MOVEIN_CASE_ID_PATTERN = r"^MI-[0-9A-Z-]{1,13}$"
 
 #: The city's calendar: a run's default month and day are those of Asia/Tokyo.
 CITY_TIMEZONE = ZoneInfo("Asia/Tokyo")
@@ -57,12 +64,9 @@ class MoveInCase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Move-in case (転入)")
 
-    case_id: Text = Field(
-        "", pattern=r"^([0-9A-Za-z-]{1,16})?$", title="Case id",
-        description="Case id (1-16 letters, digits, hyphens). Empty: the case of the 宛名番号 (created if new).")
-    person_id: Text = Field(
-        "", pattern=r"^([0-9]{10})?$", title="宛名番号",
-        description="宛名番号 of a member of the household (10 digits). Never a My Number or a name.")
+    case_id: str = Field(
+        ..., pattern=MOVEIN_CASE_ID_PATTERN, max_length=16, title="Case id",
+        description="MI-… from `kodomo move-in open --person <宛名番号>` (the 宛名番号 is typed there, never here).")
     operator_id: str = Field(
         ..., pattern=OPERATOR_ID_PATTERN, max_length=32, title="Operator id",
         description="Your staff user id (must be registered and allowed to run cases).")
@@ -77,7 +81,7 @@ class MoveInCase(BaseModel):
         "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
         description="Path of the transcribed 所得証明書 (tax.csv layout).")
     consent_id: Text = Field(
-        "", pattern=r"^([0-9A-Za-z-]{1,20})?$", title="Consent id",
+        "", pattern=FREE_ID_PATTERN, max_length=20, title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
     previous_municipality_code: Text = Field(
         "", pattern=r"^([0-9]{6})?$", title="Previous municipality code",
@@ -97,8 +101,6 @@ class MoveInCase(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> MoveInCase:
-        if not self.case_id and not self.person_id:
-            raise ValueError("give a case id or a 宛名番号")
         if self.income_source == "certificate" and not self.certificate_path:
             raise ValueError("income_source=certificate needs certificate_path")
         return self
@@ -120,7 +122,7 @@ def benefit_run_name() -> str:
 
 
 def move_in_name() -> str:
-    """``move-in MI-2026-0001``; a case opened from a 宛名番号 is named ``move-in (new case)`` (no person id)."""
+    """``move-in MI-2026-0001`` (the case id; never a person id)."""
     case = _parameters().get("case")
     case_id = case.get("case_id") if isinstance(case, dict) else getattr(case, "case_id", None)
     return f"move-in {case_id or '(new case)'}"

@@ -120,3 +120,21 @@ class PayeeAccount(Base):
     person_id: Mapped[str] = mapped_column(String(15), index=True)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     account_enc: Mapped[bytes] = mapped_column(LargeBinary, doc="AES-256-GCM: JSON bank, branch, type, number, kana")
+
+
+class CounterCase(Base):
+    """An opaque counter case id (``CC-`` + 10 base32 characters) standing for a child, and its guardian.
+
+    Opened on the terminal (``kodomo counter open``); the Prefect forms take only the case id, so no
+    宛名番号 is ever stored in Prefect's ``flow_run.parameters`` (issue 14).
+    """
+
+    __tablename__ = "counter_case"
+    __table_args__ = (Index("ix_counter_case_person", "person_id", "status"),)
+
+    case_id: Mapped[str] = mapped_column(String(13), primary_key=True, doc="CC- + 10 random base32 characters")
+    person_id: Mapped[str] = mapped_column(String(15), doc="宛名番号 of the child")
+    guardian_person_id: Mapped[str | None] = mapped_column(String(15), doc="宛名番号 of the guardian, if given")
+    status: Mapped[str] = mapped_column(String(8), default="OPEN", doc="OPEN or CLOSED")
+    opened_by: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

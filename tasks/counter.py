@@ -8,22 +8,37 @@ from config.settings import get_settings
 from policy import Policy
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
-from services.counter import actions
+from services.counter import actions, cases
 from services.movein import steps as movein_steps
 from store.db import engine_for, session_scope
 from tasks.common import pipeline_task
+
+#: Actions whose form names the guardian: the guardian is the one recorded on the counter case.
+GUARDIAN_ACTIONS = ("CHANGE_GUARDIAN", "RETROACTIVE")
+
+
+def case_form(resolved: cases.ResolvedCase, fields: dict) -> actions.CounterForm:
+    """The service's form: the flow's fields with the case's persons in place of the case id."""
+    fields = {k: v for k, v in fields.items() if k != "case_id"}
+    if fields["action_type"] in GUARDIAN_ACTIONS:
+        if not resolved.guardian_person_id:
+            raise cases.CounterCaseError(f"counter case {resolved.case_id} has no guardian; open a case with "
+                                         "kodomo counter open --guardian-person-id")
+        fields["guardian_person_id"] = resolved.guardian_person_id
+    return actions.CounterForm(person_id=resolved.person_id, **fields)
 
 
 @pipeline_task(name="apply-counter-action")
 @sanitised(stage="counter_action")
 def apply_counter_action(fields: dict, policy: Policy, run_id: str, operator_id: str) -> dict:
-    """The action in one transaction: inputs, re-determination, money, PMH outbox, documents, records.
+    """The action in one transaction: case resolution, inputs, re-determination, money, PMH outbox, records.
 
-    ``fields`` are the :class:`services.counter.actions.CounterForm` fields from the flow's form.
+    ``fields`` are the :class:`services.counter.actions.CounterForm` fields from the flow's form, with the
+    counter case id (``case_id``) in place of the persons: it is resolved here, inside the transaction.
     """
-    form = actions.CounterForm(**fields)
     settings = get_settings()
     with session_scope(engine_for()) as session:
+        form = case_form(cases.resolve_case(session, fields["case_id"]), fields)
         return actions.apply_action(session, form, ring=load_key_ring(settings), policy=policy,
                                     operator_id=operator_id, run_id=run_id, home=settings.home,
                                     issue_date=actions.today_tokyo())

@@ -15,15 +15,15 @@ from prefect.artifacts import create_markdown_artifact
 from policy import Policy
 from privacy.errors import sanitised
 from services.movein import changes, service, steps
-from tasks.common import person_lock_scope, pipeline_task
+from tasks.common import pipeline_task
 from tasks.monthly import retry_if_transient
 
 
 def case_request(case) -> service.MoveInRequest:
     """The plain request of :mod:`services.movein.service` from the flow's form (``flows.parameters.MoveInCase``)."""
     return service.MoveInRequest(
-        operator_id=case.operator_id, income_source=case.income_source, case_id=case.case_id or None,
-        person_id=case.person_id or None, certificate_path=case.certificate_path or None,
+        operator_id=case.operator_id, income_source=case.income_source, case_id=case.case_id,
+        certificate_path=case.certificate_path or None,
         consent_id=case.consent_id or None, previous_municipality_code=case.previous_municipality_code or None,
         insurer_number=case.insurer_number or None, insured_type_code=case.insured_type_code,
         insurance_valid_from=_date_or_none(case.insurance_valid_from),
@@ -39,10 +39,8 @@ def _date_or_none(value: str | dt.date | None) -> dt.date | None:
 
 
 def case_lock_scope(case) -> str:
-    """One running run per case: the case id, else a digest of the 宛名番号 (never the number itself)."""
-    if case.case_id:
-        return f"case {case.case_id}"
-    return person_lock_scope(case.person_id)
+    """One running run per case (the form names the person by the case id only, issue 14)."""
+    return f"case {case.case_id}"
 
 
 @pipeline_task(name="resolve-case")

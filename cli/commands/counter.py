@@ -1,5 +1,8 @@
 r"""``kodomo counter <action>``: 届出 and corrections at the counter (operator role).
 
+    kodomo counter open --person-id P [--guardian-person-id G] --operator demo-operator
+        → {"case_id": "CC-…"}: the opaque id that the Prefect forms take instead of the 宛名番号 (issue 14)
+
     kodomo counter change-insurance --person-id P --received 2026-10-20 --effective 2026-10-15 \\
         --insurer-number 06041234 --insured-type 2 --operator demo-operator
     kodomo counter change-guardian  --person-id P --received D --guardian-person-id G --operator ...
@@ -28,7 +31,7 @@ from cli.support import add_operator_argument, authorise, open_engine
 from config.settings import get_settings
 from policy import load_policy
 from privacy.crypto import load_key_ring
-from services.counter import actions
+from services.counter import actions, cases
 from store.db import session_scope
 
 COMMANDS = {
@@ -55,6 +58,12 @@ def register(subparsers) -> None:
     """Add ``counter <action>`` for every action."""
     parser = subparsers.add_parser("counter", help="窓口: 変更届, 喪失届, 再交付, 取消/訂正, 遡及登録")
     commands = parser.add_subparsers(dest="counter_command", required=True, metavar="ACTION")
+    opener = commands.add_parser("open", help="窓口ケースを開く: the case id for the Prefect forms (no 宛名番号 there)")
+    opener.add_argument("--person-id", required=True, metavar="宛名番号", help="the child's 宛名番号")
+    opener.add_argument("--guardian-person-id", metavar="宛名番号",
+                        help="the guardian's 宛名番号 (for 変更届（保護者） and 遡及登録)")
+    add_operator_argument(opener)
+    opener.set_defaults(func=open_case)
     for name, (_, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--person-id", required=True, metavar="宛名番号", help="the child's 宛名番号")
@@ -87,6 +96,17 @@ def private_details(action_type: str) -> dict | None:
     if action_type == "CHANGE_ACCOUNT":
         return {"account": {key: _ask(label + ": ") for key, label in ACCOUNT_FIELDS}}
     return None
+
+
+def open_case(args) -> int:
+    """Authorise (run), open or find the child's counter case (access recorded), print its id."""
+    operator = authorise(args, "run", command="counter-open")
+    with session_scope(open_engine(get_settings())) as session:
+        case, created = cases.open_case(session, person_id=args.person_id, operator_id=operator.operator_id,
+                                        guardian_person_id=args.guardian_person_id)
+        print(json.dumps({"case_id": case.case_id, "created": created,
+                          "guardian": case.guardian_person_id is not None}))
+    return 0
 
 
 def run(args) -> int:

@@ -2,9 +2,11 @@
 
 * ``kodomo move-in consent --operator ID --consent-id C --household H --person P --date D [--scope S]
   [--tax-year Y] [--case-id X]`` — record the person's consent to the 中間サーバ income inquiry.
+* ``kodomo move-in open --operator ID --person P [--application-date D]`` — open (or find) the person's case
+  and print its id ``MI-…``: the only thing the Prefect ``move-in`` form takes (issue 14, no 宛名番号 there).
 * ``kodomo move-in run --operator ID (--case-id X | --person P) --income-source {certificate,inquiry,not_yet}
   [--certificate FILE] [--consent-id C] [--insurer-number N] …`` — the ``move-in`` flow (same flow as the
-  Prefect deployment), in this process.
+  Prefect deployment), in this process; with ``--person`` the case is opened first and the flow gets its id.
 * ``kodomo resident-changes --operator ID --events FILE_OR_DIR`` — the ``resident-changes`` flow.
 
 Output is aggregate JSON with masked ids only.
@@ -17,6 +19,8 @@ import json
 
 from config.settings import get_settings
 from privacy.audit import record_access
+from privacy.crypto import load_key_ring
+from services.counter.actions import today_tokyo
 from services.movein import cases
 from store import migrate
 from store.db import engine_for, session_scope
@@ -41,6 +45,12 @@ def register(subparsers) -> None:
     consent.add_argument("--tax-year", type=int, action="append", default=[], help="課税年度 (repeatable)")
     consent.add_argument("--case-id")
     consent.set_defaults(func=_consent)
+
+    opener = sub.add_parser("open", help="open (or find) the case of a 宛名番号: its id is what the UI form takes")
+    opener.add_argument("--operator", required=True, help="your staff user id")
+    opener.add_argument("--person", required=True, help="宛名番号 of a household member (never a My Number)")
+    opener.add_argument("--application-date", type=_date, help="受付日 of the 資格登録届 (default today)")
+    opener.set_defaults(func=_open)
 
     run = sub.add_parser("run", help="run a move-in case (the move-in flow)")
     run.add_argument("--operator", required=True, help="your staff user id")
@@ -82,6 +92,26 @@ def _consent(args) -> int:
     return 0
 
 
+def open_case(operator_id: str, person_id: str, application_date: dt.date | None = None) -> tuple[str, bool]:
+    """Open (or find) the move-in case of ``person_id``; returns ``(case id, created)`` (access recorded)."""
+    settings = get_settings()
+    migrate.ensure_upgraded(settings.resolved_database_url)
+    with session_scope(engine_for(settings)) as session:
+        row, created = cases.open_case(session, person_id=person_id, operator_id=operator_id,
+                                       ring=load_key_ring(settings),
+                                       application_date=application_date or today_tokyo())
+        return row.case_id, created
+
+
+def _open(args) -> int:
+    from cli.support import authorise  # noqa: PLC0415 - as in _consent
+
+    operator = authorise(args, "run", command="move-in open").operator_id
+    case_id, created = open_case(operator, args.person, args.application_date)
+    print(json.dumps({"case_id": case_id, "created": created}))
+    return 0
+
+
 def _run(args) -> int:
     # Prefect is imported when a flow runs, not when the CLI starts (every command builds the parser).
     from cli.local_prefect import prefect_api
@@ -89,8 +119,20 @@ def _run(args) -> int:
     from flows.movein import move_in
     from flows.parameters import MoveInCase
 
+    if args.person:
+        # The flow's parameters (stored by Prefect) hold the case id only, never the 宛名番号 (issue 14).
+        from cli.support import authorise
+
+        operator = authorise(args, "run", command="move-in open").operator_id
+        case_id, _ = open_case(operator, args.person, args.application_date or args.as_of)
+        if args.case_id and args.case_id != case_id:
+            raise cases.CaseError(f"case {args.case_id} was opened for another 宛名番号")
+    elif args.case_id:
+        case_id = args.case_id
+    else:
+        raise cases.CaseError("give --case-id or --person")
     case = MoveInCase(
-        case_id=args.case_id, person_id=args.person, operator_id=args.operator, income_source=args.income_source,
+        case_id=case_id, operator_id=args.operator, income_source=args.income_source,
         certificate_path=args.certificate, consent_id=args.consent_id,
         previous_municipality_code=args.previous_municipality, insurer_number=args.insurer_number,
         insured_type_code=args.insured_type, application_date=args.application_date, as_of=args.as_of,

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import inquiry as iq
+from privacy.audit import record_access
+from privacy.crypto import KeyRing
 from store.movein_models import MoveInCase, MoveInConsent
 
 CASE_ID = re.compile(r"^[0-9A-Za-z-]{1,16}$")
-CONSENT_ID = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+#: A consent id: letters, digits and hyphens, not all digits unless at most 8 (never a 宛名番号 or My Number).
+#: (No look-ahead: the same pattern is the form's JSON schema; the length, 1-20, is checked beside it.)
+CONSENT_ID_PATTERN = r"^(?:[0-9]{0,8}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)$"
+CONSENT_ID = re.compile(CONSENT_ID_PATTERN)
 PERSON_ID = re.compile(r"^[0-9]{10}$")
 INCOME_SOURCES = ("certificate", "inquiry", "not_yet")
 
@@ -35,12 +41,41 @@ def find_open_case(session: Session, person_id: str) -> MoveInCase | None:
     ).first()
 
 
+def derive_case_id(person_id: str, ring: KeyRing) -> str:
+    """A stable case id for a 宛名番号 that reveals nothing of it (keyed blind index)."""
+    digest = ring.blind_index(person_id, purpose="movein_case")
+    return "MI-" + hashlib.sha256(digest.encode()).hexdigest()[:12].upper()
+
+
+def open_case(session: Session, *, person_id: str, operator_id: str, ring: KeyRing,
+              application_date: dt.date) -> tuple[MoveInCase, bool]:
+    """The case of ``person_id`` (the most recent), or a new ``OPEN`` one; returns ``(case, created)``.
+
+    Opened on the terminal so that the Prefect form needs only the case id (issue 14: no 宛名番号 in
+    Prefect parameters). The income route is settled when the case runs (``not_yet`` until then).
+    The access is recorded.
+    """
+    if not PERSON_ID.match(person_id or ""):
+        raise CaseError("a 宛名番号 has 10 ASCII digits")
+    row = find_open_case(session, person_id)
+    created = row is None
+    if created:
+        row = MoveInCase(case_id=derive_case_id(person_id, ring), person_id=person_id, operator_id=operator_id,
+                         application_date=application_date, income_source="not_yet", status="OPEN")
+        session.add(row)
+        session.flush()
+    record_access(session, actor_id=operator_id, action="create" if created else "read", purpose="move-in:open-case",
+                  subject_ids=[person_id], record_count=1, approval_id=row.case_id)
+    return row, created
+
+
 def record_consent(session: Session, *, consent_id: str, household_id: str, person_id: str,
                    consent_date: dt.date, scope: str, recorded_by: str, case_id: str | None = None,
                    tax_years: tuple[int, ...] = ()) -> MoveInConsent:
     """Store a consent (id, date, scope). Recording the same consent again changes nothing."""
-    if not CONSENT_ID.match(consent_id):
-        raise CaseError("a consent id has 1-20 ASCII letters, digits or hyphens")
+    if not 1 <= len(consent_id) <= 20 or not CONSENT_ID.match(consent_id):
+        raise CaseError("a consent id has 1-20 ASCII letters, digits or hyphens "
+                        "and is not a number of 9 or more digits")
     if not PERSON_ID.match(person_id) or not PERSON_ID.match(household_id):
         raise CaseError("person_id and household_id are 10 ASCII digits")
     scopes = {s.strip() for s in scope.split(",") if s.strip()}

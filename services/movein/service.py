@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 from typing import Literal
 
 import pandas as pd
@@ -125,10 +124,7 @@ def income_test_applies(policy, dates: list[dt.date]) -> bool:
     return any(policy.at(pd.Timestamp(d)).get("income_limit.base_amount") is not None for d in dates if d)
 
 
-def derive_case_id(person_id: str, ring: KeyRing) -> str:
-    """A stable case id for a 宛名番号 that reveals nothing of it (keyed blind index)."""
-    digest = ring.blind_index(person_id, purpose="movein_case")
-    return "MI-" + hashlib.sha256(digest.encode()).hexdigest()[:12].upper()
+derive_case_id = cases.derive_case_id
 
 
 def _validated(frame: pd.DataFrame, model, name: str, as_of: dt.date) -> pd.DataFrame:
