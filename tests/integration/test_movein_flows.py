@@ -11,7 +11,9 @@ from connectors import inquiry as iq
 from devtools import movein_demo as demo
 from devtools import movein_testing as mt
 from flows.parameters import MoveInCase
+from services.movein import cases
 from store import models
+from tests.integration.form_schema import PERSON_NUMBERS, fields_accepting
 
 
 def _use_http(monkeypatch, env):
@@ -31,9 +33,9 @@ def test_move_in_flow_registers_the_household_at_pmh_file_mode(prefect_harness, 
     env, h = movein_env, movein_env["known"]
     _use_http(monkeypatch, env)
     cert = demo.write_certificate(env["tmp"] / "cert.csv", h)
-    case = MoveInCase(case_id="MI-2026-0001", person_id=h.child_ids[0], operator_id="demo-operator",
-                      income_source="certificate", certificate_path=str(cert), insurer_number=mt.INSURER,
-                      as_of=mt.AS_OF)
+    case_id = mt.open_demo_case(h.child_ids[0])  # kodomo move-in open: the 宛名番号 is typed on the terminal
+    case = MoveInCase(case_id=case_id, operator_id="demo-operator", income_source="certificate",
+                      certificate_path=str(cert), insurer_number=mt.INSURER, as_of=mt.AS_OF)
     state = move_in(case=case, return_state=True)
     summary = state.result()
 
@@ -61,9 +63,12 @@ def test_move_in_flow_registers_the_household_at_pmh_file_mode(prefect_harness, 
 
     found = anyio.run(artifacts)
     with get_client(sync_client=True) as sync_client:
-        assert sync_client.read_flow_run(state.state_details.flow_run_id).name == "move-in MI-2026-0001"
+        stored_run = sync_client.read_flow_run(state.state_details.flow_run_id)
+    assert stored_run.name == f"move-in {case_id}"
+    assert stored_run.parameters["case"]["case_id"] == case_id  # what Prefect stores: the case id only
+    assert not any(pid in str(stored_run.parameters) for pid in [h.household_id, *h.person_ids])
     text = " ".join(str(a.data) for a in found)
-    assert "MI-2026-0001" in text and "******" + h.household_id[-4:] in text
+    assert case_id in text and "******" + h.household_id[-4:] in text
     assert not any(pid in text for pid in [h.household_id, *h.person_ids])
 
 
@@ -73,8 +78,8 @@ def test_move_in_flow_without_consent_fails_clearly_and_queries_nothing(prefect_
 
     env, h = movein_env, movein_env["unknown"]
     _use_http(monkeypatch, env)
-    case = MoveInCase(person_id=h.guardian_id, operator_id="demo-operator", income_source="inquiry",
-                      consent_id="CN-NONE", as_of=mt.AS_OF)
+    case = MoveInCase(case_id=mt.open_demo_case(h.guardian_id), operator_id="demo-operator",
+                      income_source="inquiry", consent_id="CN-NONE", as_of=mt.AS_OF)
     with pytest.raises(iq.ConsentMissing, match="consent 'CN-NONE' is not recorded"):
         move_in(case=case)
     assert env["sim"].log == []
@@ -101,13 +106,40 @@ def test_flow_parameters_render_as_a_typed_form():
     from prefect.utilities.callables import parameter_schema
 
     from flows.movein import move_in
+    from flows.parameters import FREE_ID_PATTERN
 
     schema = parameter_schema(move_in.fn).model_dump()
     fields = schema["definitions"]["MoveInCase"]["properties"]
     assert fields["income_source"]["enum"] == ["certificate", "inquiry", "not_yet"]
-    assert fields["person_id"]["pattern"] == "^([0-9]{10})?$"  # a 12-digit My Number cannot be entered
+    assert "person_id" not in fields and "case_id" in schema["definitions"]["MoveInCase"]["required"]
     assert {"case_id", "operator_id", "certificate_path", "consent_id"} <= set(fields)
-    with pytest.raises(ValueError, match="case id or a 宛名番号"):
-        MoveInCase(operator_id="demo-operator", income_source="not_yet")
+    assert FREE_ID_PATTERN == cases.CONSENT_ID_PATTERN
+    # Issue 14: no field of the form accepts a 宛名番号 (10 digits) or a My Number (12 digits).
+    for number in PERSON_NUMBERS:
+        assert fields_accepting(schema, number) == [], number
+        with pytest.raises(ValueError):
+            MoveInCase(case_id=number, operator_id="demo-operator", income_source="not_yet")
+        with pytest.raises(ValueError):
+            MoveInCase(case_id="MI-2026-0001", consent_id=number, operator_id="demo-operator", income_source="not_yet")
+    assert fields_accepting(schema, "MI-2026-0001") == ["case"]  # the check can fail: a case id is accepted
     with pytest.raises(ValueError):
-        MoveInCase(person_id="123456789018", operator_id="demo-operator", income_source="not_yet")
+        MoveInCase(operator_id="demo-operator", income_source="not_yet")  # the case id is required
+    with pytest.raises(ValueError):
+        MoveInCase(case_id="MI-1", person_id="3000000013", operator_id="demo-operator", income_source="not_yet")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cli_move_in_open_returns_the_case_of_the_person(movein_env, capsys):
+    import json
+
+    from cli.main import main
+
+    h = movein_env["known"]
+    assert main(["move-in", "open", "--person", h.child_ids[0], "--operator", "demo-operator",
+                 "--application-date", "2026-11-02"]) == 0
+    opened = json.loads(capsys.readouterr().out)
+    assert opened["created"] is True and opened["case_id"].startswith("MI-")
+    assert main(["move-in", "open", "--person", h.child_ids[0], "--operator", "demo-operator"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"case_id": opened["case_id"], "created": False}
+    assert main(["move-in", "open", "--person", "12345678901", "--operator", "demo-operator"]) == 1
