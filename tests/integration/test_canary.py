@@ -326,6 +326,7 @@ def test_personal_data_typed_into_any_parameter_never_reaches_prefect(prefect_ha
 
     from cli.main import main
     from flows.benefits import benefit_run
+    from flows.counter import counter_reissue
     from flows.monthly import monthly_run
     from flows.movein import move_in
     from flows.pmh_sync import pmh_sync
@@ -347,8 +348,8 @@ def test_personal_data_typed_into_any_parameter_never_reaches_prefect(prefect_ha
         ["resident-changes", "--events", name, "--operator", "demo-operator"],
         ["resident-changes", "--events", my_number, "--operator", "demo-operator"],
         ["move-in", "run", "--operator", "demo-operator", "--person", my_number, "--income-source", "not_yet"],
-        ["move-in", "run", "--operator", name, "--case-id", "C-1", "--income-source", "not_yet"],
-        ["move-in", "run", "--operator", "demo-operator", "--case-id", "C-1", "--income-source", "certificate",
+        ["move-in", "run", "--operator", name, "--case-id", "MI-1", "--income-source", "not_yet"],
+        ["move-in", "run", "--operator", "demo-operator", "--case-id", "MI-1", "--income-source", "certificate",
          "--certificate", name],
     ):
         assert main(argv) == 1, argv
@@ -360,11 +361,18 @@ def test_personal_data_typed_into_any_parameter_never_reaches_prefect(prefect_ha
         pmh_sync: [{"operator_id": my_number}, {"operator_id": name}, {"operator_proof": name}],
         resident_changes: [{"events_file": name}, {"events_file": my_number}],
         move_in: [{"case": {"operator_id": "demo-operator", "income_source": "not_yet", "person_id": my_number}},
-                  {"case": {"operator_id": name, "income_source": "not_yet", "case_id": "C-1"}},
-                  {"case": {"operator_id": "demo-operator", "income_source": "certificate", "case_id": "C-1",
+                  {"case": {"operator_id": "demo-operator", "income_source": "not_yet", "case_id": my_number}},
+                  {"case": {"operator_id": "demo-operator", "income_source": "not_yet", "case_id": "MI-1",
+                            "consent_id": my_number}},
+                  {"case": {"operator_id": name, "income_source": "not_yet", "case_id": "MI-1"}},
+                  {"case": {"operator_id": "demo-operator", "income_source": "certificate", "case_id": "MI-1",
                             "certificate_path": name}},
-                  {"case": {"operator_id": "demo-operator", "income_source": "not_yet", "case_id": "C-1",
+                  {"case": {"operator_id": "demo-operator", "income_source": "not_yet", "case_id": "MI-1",
                             "operator_proof": my_number}}],
+        counter_reissue: [{"case_id": my_number, "received_date": "2026-10-20", "reason": "LOST",
+                           "operator_id": "demo-operator"},
+                          {"case_id": "CC-AAAAAAAAAA", "received_date": "2026-10-20", "reason": "LOST",
+                           "operator_id": "demo-operator", "receipt_no": my_number}],
     }
     with get_client(sync_client=True) as client:
         for flow, attempts in free_text.items():
@@ -389,3 +397,55 @@ def test_personal_data_typed_into_any_parameter_never_reaches_prefect(prefect_ha
     hits += scanner.scan_text(captured.out + captured.err, "stdout/stderr")
     assert not hits, "typed personal data found:\n" + "\n".join(sorted({str(h) for h in hits}))
     assert generic == 0
+
+
+def _values_containing(engine, needles: list[str]) -> int:
+    """How many (row, column) values of any table hold one of ``needles`` as text (JSON included)."""
+    from sqlalchemy import MetaData, select
+
+    meta = MetaData()
+    meta.reflect(engine)
+    found = 0
+    with engine.connect() as conn:
+        for table in meta.tables.values():
+            for row in conn.execute(select(table)):
+                found += sum(1 for value in row if value is not None and any(n in str(value) for n in needles))
+    return found
+
+
+@pytest.mark.integration
+def test_case_id_forms_leave_no_person_id_of_the_case_in_prefect(prefect_harness, movein_env):
+    """Issue 14: the move-in and counter forms run by case id; Prefect's DB holds 0 person ids of the case."""
+    from devtools import movein_demo as demo
+    from devtools import movein_testing as mt
+    from flows.counter import counter_reissue
+    from flows.movein import move_in
+    from flows.parameters import MoveInCase
+    from services.counter import cases as counter_cases
+    from store.db import session_scope
+
+    env, h = movein_env, movein_env["known"]
+    cert = demo.write_certificate(env["tmp"] / "cert.csv", h)
+    states = [move_in(case=MoveInCase(case_id=mt.open_demo_case(h.child_ids[0]), operator_id="demo-operator",
+                                      income_source="certificate", certificate_path=str(cert),
+                                      insurer_number=mt.INSURER, as_of=mt.AS_OF, send_to_pmh=False),
+                      return_state=True)]
+    assert states[-1].is_completed()
+    with session_scope(env["engine"]) as session:
+        case, _ = counter_cases.open_case(session, person_id=h.child_ids[0], operator_id="demo-operator",
+                                          guardian_person_id=h.guardian_id)
+        counter_case_id = case.case_id
+    states.append(counter_reissue(case_id=counter_case_id, received_date=mt.AS_OF, reason="DAMAGED",
+                                  operator_id="demo-operator", send_to_pmh=False, return_state=True))
+    assert states[-1].is_completed(), states[-1].message
+    assert states[-1].result()["outcome"] == "DONE"
+
+    _flush_prefect([str(s.state_details.flow_run_id) for s in states])
+    person_ids = [h.household_id, *h.person_ids]
+    prefect_engine = _prefect_engine()
+    try:
+        assert _values_containing(prefect_engine, [counter_case_id]) > 0  # the runs are there, by case id
+        assert _values_containing(prefect_engine, person_ids) == 0
+    finally:
+        prefect_engine.dispose()
+    assert _values_containing(env["engine"], person_ids) > 0  # the scan can fail: the project DB has them
