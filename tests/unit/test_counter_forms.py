@@ -27,10 +27,13 @@ def test_forms_have_no_toggles_no_personal_fields_and_date_pickers(flow):
 
 
 @pytest.mark.parametrize("flow", FLOWS[:5], ids=lambda f: f.name)
-def test_the_person_field_refuses_a_twelve_digit_number(flow):
+def test_the_case_field_refuses_person_numbers(flow):
+    """Issue 14: the child is named by a counter case id, never a 宛名番号 or a My Number."""
     properties = parameter_schema(flow).model_dump()["properties"]
-    pattern = re.compile(properties["person_id"]["pattern"])
-    assert pattern.match("0100001034") and not pattern.match("123456789012")
+    assert "person_id" not in properties and "guardian_person_id" not in properties
+    pattern = re.compile(properties["case_id"]["pattern"])
+    assert pattern.match("CC-7QK2M4XZ5A")
+    assert not pattern.match("0100001034") and not pattern.match("123456789012")
 
 
 def test_move_in_form_has_plain_optional_fields_and_date_pickers():
@@ -40,5 +43,6 @@ def test_move_in_form_has_plain_optional_fields_and_date_pickers():
     assert not [k for k, v in properties.items() if "anyOf" in v]
     assert {k for k, v in properties.items() if v.get("format") == "date"} == {
         "insurance_valid_from", "application_date", "as_of"}
-    assert re.compile(properties["person_id"]["pattern"]).match("") and not re.compile(
-        properties["person_id"]["pattern"]).match("123456789012")
+    assert "person_id" not in properties
+    assert re.compile(properties["case_id"]["pattern"]).match("MI-2026-0001") and not re.compile(
+        properties["case_id"]["pattern"]).match("0100001034")
