@@ -23,9 +23,10 @@ def test_inquiry_without_consent_is_refused_and_nothing_is_queried(prefect_harne
     from flows.movein import move_in
 
     env, h = movein_env, movein_env["unknown"]
+    case = mt.movein_case(h, income_source="inquiry", consent_id="CN-404")  # opened on the terminal first
     before = mt.snapshot(env["engine"])
     with pytest.raises(iq.ConsentMissing) as info:
-        move_in(case=mt.movein_case(h, income_source="inquiry", consent_id="CN-404"))
+        move_in(case=case)
     message = str(info.value)
     assert "consent 'CN-404' is not recorded" in message and "Nothing was queried" in message
     assert "kodomo move-in consent" in message
