@@ -143,3 +143,27 @@ def test_cli_move_in_open_returns_the_case_of_the_person(movein_env, capsys):
     assert main(["move-in", "open", "--person", h.child_ids[0], "--operator", "demo-operator"]) == 0
     assert json.loads(capsys.readouterr().out) == {"case_id": opened["case_id"], "created": False}
     assert main(["move-in", "open", "--person", "12345678901", "--operator", "demo-operator"]) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_cli_move_in_run_by_person_passes_only_the_case_id_to_prefect(prefect_harness, movein_env, capsys):
+    import json
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from cli.main import main
+
+    env, h = movein_env, movein_env["known"]
+    cert = demo.write_certificate(env["tmp"] / "cert.csv", h)
+    assert main(["move-in", "run", "--operator", "demo-operator", "--person", h.child_ids[0], "--income-source",
+                 "certificate", "--certificate", str(cert), "--insurer-number", mt.INSURER,
+                 "--as-of", mt.AS_OF.isoformat(), "--no-pmh"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "DETERMINED" and summary["case_id"].startswith("MI-")
+    with get_client(sync_client=True) as client:
+        (stored,) = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(any_=[f"move-in {summary['case_id']}"])))
+    assert stored.parameters["case"]["case_id"] == summary["case_id"]
+    assert not any(pid in json.dumps(stored.parameters, default=str) for pid in [h.household_id, *h.person_ids])
