@@ -9,7 +9,7 @@ from pydantic import Field
 
 from tasks import common
 from tasks import print as t
-from tasks.common import OperatorIdParam, OperatorProofParam
+from tasks.common import OPTIONAL_PROOF_PATTERN, OperatorIdParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month decided, YYYY-MM")]
 OperatorId = OperatorIdParam  # the one id pattern (privacy.operators): a My Number never fits
@@ -20,7 +20,7 @@ IssueDate = Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$", title="交�
 @flow(name="print-run", flow_run_name="print {month}", log_prints=False, persist_result=False,
       validate_parameters=True)
 def print_run(month: Month, operator_id: OperatorId = "system-scheduler", issue_date: IssueDate = "",
-              operator_proof: OperatorProofParam | None = None) -> dict:
+              operator_proof: Annotated[str, Field(pattern=OPTIONAL_PROOF_PATTERN, title="本人確認")] = "") -> dict:
     """Print the month's documents to ``<KODOMO_HOME>/print/<month>/`` (0700), one PDF per batch + index.
 
     Args:
@@ -30,7 +30,7 @@ def print_run(month: Month, operator_id: OperatorId = "system-scheduler", issue_
         operator_proof: single-use proof of identity from ``kodomo login`` (a reprint started from the UI
             needs it; chained from monthly-run, the parent's proof counts).
     """
-    operator = common.authorise_operator(operator_id, "run", operator_proof)
+    operator = common.authorise_operator(operator_id, "run", operator_proof or None)
     run_id = common.begin_run("print-run", operator, month=month)
     try:
         issued = t.resolve_issue_date(issue_date)

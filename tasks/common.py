@@ -25,8 +25,8 @@ from policy import load_policy
 from privacy import operators
 from privacy.audit import record_refusal
 from privacy.errors import sanitised
-from privacy.operators import OperatorIdParam, OperatorProofParam  # noqa: F401 - flow parameter types
-from privacy.paths import LocalPathParam  # noqa: F401 - flow parameter type
+from privacy.operators import OPTIONAL_PROOF_PATTERN, OperatorIdParam, OperatorProofParam  # noqa: F401 - flow parameter types
+from privacy.paths import REFERENCE_PATTERN, LocalPathParam  # noqa: F401 - flow parameter types
 from services import runs
 from store import migrate
 from store.db import engine_for

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from privacy.operators import OPERATOR_ID_PATTERN, PROOF_PATTERN
-from privacy.paths import LOCAL_PATH_PATTERN
+from privacy.paths import LOCAL_PATH_PATTERN, REFERENCE_PATTERN
 
 
 def _blank(value: object) -> object:
@@ -41,7 +41,7 @@ class MoveInCase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Move-in case (転入)")
 
     case_id: Text = Field(
-        "", pattern=r"^([0-9A-Za-z-]{1,16})?$", title="Case id",
+        "", pattern=REFERENCE_PATTERN, max_length=16, title="Case id",
         description="Case id (1-16 letters, digits, hyphens). Empty: the case of the 宛名番号 (created if new).")
     person_id: Text = Field(
         "", pattern=r"^([0-9]{10})?$", title="宛名番号",
@@ -60,7 +60,7 @@ class MoveInCase(BaseModel):
         "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
         description="Path of the transcribed 所得証明書 (tax.csv layout).")
     consent_id: Text = Field(
-        "", pattern=r"^([0-9A-Za-z-]{1,20})?$", title="Consent id",
+        "", pattern=REFERENCE_PATTERN, max_length=20, title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
     previous_municipality_code: Text = Field(
         "", pattern=r"^([0-9]{6})?$", title="Previous municipality code",

@@ -89,3 +89,10 @@ def test_a_counter_form_hands_its_proof_to_the_authorisation(monkeypatch):
         counter.counter_reissue.fn(person_id="0100003385", received_date=dt.date(2026, 10, 20),
                                    reason="LOST", operator_id="demo-operator", operator_proof="kp1.x.y")
     assert seen == {"operator_id": "demo-operator", "proof": "kp1.x.y"}
+
+
+@pytest.mark.parametrize("value", ["", "AP00000001", "2026-000123", "CN-1", "R-2026-1020-01"])
+def test_real_reference_numbers_still_fit(value):
+    from privacy.paths import REFERENCE_PATTERN
+
+    assert re.match(REFERENCE_PATTERN, value)
