@@ -9,7 +9,7 @@ from pydantic import Field
 
 from tasks import common
 from tasks import print as t
-from tasks.common import OPTIONAL_PROOF_PATTERN, OperatorIdParam
+from tasks.common import PROOF_OR_EMPTY, OperatorIdParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month decided, YYYY-MM")]
 OperatorId = OperatorIdParam  # the one id pattern (privacy.operators): a My Number never fits
@@ -20,7 +20,7 @@ IssueDate = Annotated[str, Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$", title="交�
 @flow(name="print-run", flow_run_name="print {month}", log_prints=False, persist_result=False,
       validate_parameters=True)
 def print_run(month: Month, operator_id: OperatorId = "system-scheduler", issue_date: IssueDate = "",
-              operator_proof: Annotated[str, Field(pattern=OPTIONAL_PROOF_PATTERN, title="本人確認")] = "") -> dict:
+              operator_proof: Annotated[str, Field(pattern=PROOF_OR_EMPTY, title="本人確認")] = "") -> dict:
     """Print the month's documents to ``<KODOMO_HOME>/print/<month>/`` (0700), one PDF per batch + index.
 
     Args:

@@ -220,7 +220,6 @@ def require_operator(operator_id: str, action: str, *, registry: Registry | None
 
 PROOF_PREFIX = "kp1"
 PROOF_PATTERN = r"^kp1\.[A-Za-z0-9_-]{16,400}\.[A-Za-z0-9_-]{86}$"
-OPTIONAL_PROOF_PATTERN = "^(?:" + PROOF_PATTERN[1:-1] + ")?$"  # a form field where empty = none
 PROOF_AUDIENCE = "kodomo"
 CLI_PROOF_TTL_S = 120  # a proof minted by the CLI for its own command
 MAX_PROOF_TTL_S = 900  # ``kodomo login``: time to paste the proof into a run form

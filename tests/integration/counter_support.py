@@ -18,8 +18,8 @@ def counter_env(monkeypatch, tmp_path, db_url):
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KODOMO_DATABASE_URL", db_url)
     get_settings.cache_clear()
-    enrol_demo_operators()  # the demo principals prove themselves with their key files (privacy.operators)
     settings = get_settings()
+    enrol_demo_operators(settings)  # the demo principals prove themselves with their key files
     return settings, load_key_ring(settings)
 
 
