@@ -45,16 +45,15 @@ def _form(action_type: str, person_id: str, received_date: dt.date, **fields) ->
 def _run(form: dict, operator_id: str, send_to_pmh: bool, operator_proof: str = "") -> dict:
     operator = common.authorise_operator(operator_id, "run", operator_proof or None)
     month = form["received_date"].strftime("%Y-%m")
-    run_id = common.begin_run("counter-" + form["action_type"].lower(), operator, month=month)
-    try:
-        result = t.apply_counter_action(form, run_id, operator)
+    policy = common.load_run_policy()
+    # one running action per person; actions for other persons run side by side
+    with common.run_scope("counter-" + form["action_type"].lower(), operator, month=month, policy=policy,
+                          lock_scope=common.person_lock_scope(form["person_id"])) as run:
+        result = t.apply_counter_action(form, policy, run.run_id, operator)
         if send_to_pmh and result.get("pmh_outbox_rows"):
-            result["pmh"] = t.send_to_pmh(run_id, operator)
+            result["pmh"] = t.send_to_pmh(run.run_id, operator)
         summary = t.publish_summary(result)
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", {"outcome": summary["outcome"]})
+        run.counts = {"outcome": summary["outcome"]}
     return summary
 
 

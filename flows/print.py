@@ -31,12 +31,9 @@ def print_run(month: Month, operator_id: OperatorId = "system-scheduler", issue_
             needs it; chained from monthly-run, the parent's proof counts).
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof or None)
-    run_id = common.begin_run("print-run", operator, month=month)
-    try:
+    policy = common.load_run_policy()
+    with common.run_scope("print-run", operator, month=month, policy=policy) as run:
         issued = t.resolve_issue_date(issue_date)
-        result = t.publish_summary(t.print_month(month, issued, run_id, operator))
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", {"pages": result["pages"]})
+        result = t.publish_summary(t.print_month(month, issued, policy, run.run_id, operator))
+        run.counts = {"pages": result["pages"]}
     return result
