@@ -384,7 +384,7 @@ def record_refusal(actor_id: object, purpose: str, *, action: str = "read", data
                 return False
             with session_scope(engine) as session:
                 # "unproven": a refused caller's role would come from whatever registry it pointed at
-                record_access(session, actor_id=shown_id(actor_id), action=action, purpose=purpose,
+                record_access(session, actor_id=shown_id(actor_id), action=action, purpose=scrub_my_numbers(purpose),
                               subject_ids=[], record_count=0, outcome="refused", actor_role="unproven")
             return True
         finally:

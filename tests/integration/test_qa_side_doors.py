@@ -44,3 +44,15 @@ def test_a_consent_id_cannot_be_a_my_number(engine):
     with pytest.raises(CaseError, match="consent id"), session_scope(engine) as session:
         record_consent(session, consent_id=MY_NUMBER, household_id="2000001271", person_id="0100003385",
                        consent_date=dt.date(2026, 10, 1), scope="income_inquiry", recorded_by="demo-operator")
+
+
+def test_a_refusal_is_still_recorded_with_the_number_masked(engine, db_url):
+    from sqlalchemy import select
+
+    from privacy.audit import record_refusal
+    from store.privacy_models import AccessRecord
+
+    assert record_refusal("demo-viewer", f"person-show:照会 {MY_NUMBER}:no proof", database_url=db_url)
+    with session_scope(engine) as session:
+        purposes = session.scalars(select(AccessRecord.purpose)).all()
+    assert len(purposes) == 1 and MY_NUMBER not in purposes[0]
