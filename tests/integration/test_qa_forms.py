@@ -30,9 +30,13 @@ MY_NUMBER_FORMS = [MY_NUMBER, f"{MY_NUMBER[:4]}-{MY_NUMBER[4:8]}-{MY_NUMBER[8:]}
 def _deployed_flows():
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     for deployment in config["deployments"]:
-        module, name = deployment["entrypoint"].split(":")
-        flow = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
-        yield pytest.param(flow, id=deployment["name"])
+        yield pytest.param(deployment["entrypoint"], id=deployment["name"])
+
+
+def _load(entrypoint: str):
+    """The flow of a deployment; a deployment whose flow cannot be imported fails its own test case."""
+    module, name = entrypoint.split(":")
+    return getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
 
 
 def _string_fields(schema: dict):
@@ -51,15 +55,17 @@ def _schema(flow) -> dict:
     return flow.parameters.model_dump(by_alias=True)
 
 
-@pytest.mark.parametrize("flow", list(_deployed_flows()))
-def test_every_form_that_names_an_operator_takes_a_proof(flow):
+@pytest.mark.parametrize("entrypoint", list(_deployed_flows()))
+def test_every_form_that_names_an_operator_takes_a_proof(entrypoint):
+    flow = _load(entrypoint)
     fields = {name for name, _ in _string_fields(_schema(flow))}
     if "operator_id" in fields:
         assert "operator_proof" in fields, f"{flow.name}: a run started from the UI could never prove its operator"
 
 
-@pytest.mark.parametrize("flow", list(_deployed_flows()))
-def test_no_form_field_accepts_a_my_number(flow):
+@pytest.mark.parametrize("entrypoint", list(_deployed_flows()))
+def test_no_form_field_accepts_a_my_number(entrypoint):
+    flow = _load(entrypoint)
     accepting = []
     for name, prop in _string_fields(_schema(flow)):
         if prop.get("pattern") == LOCAL_PATH_PATTERN or "enum" in prop or prop.get("format") == "date":
