@@ -38,22 +38,19 @@ def uke_claims(month: Month, directory: LocalPathParam | None = None,
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof)
-    run_id = common.begin_run("uke-claims", operator, month=month)
-    try:
+    policy = common.load_run_policy()
+    with common.run_scope("uke-claims", operator, month=month, policy=policy) as run:
         source = t.resolve_directory(month, directory, operator)
-        read = t.read_files(source, month, run_id)
+        read = t.read_files(source, month, policy, run.run_id)
         counts = {"read": read.counts()}
-        counts["ingest"] = t.ingest_files(read, run_id, operator)
-        counts["review"] = t.write_review_lists(month, run_id, operator)
+        counts["ingest"] = t.ingest_files(read, policy, run.run_id, operator)
+        counts["review"] = t.write_review_lists(month, run.run_id, operator)
         # A refused file may belong to these bills: paying them now would shut out its corrected copy.
-        counts["closed"] = (t.close_bills(month, paid_on, run_id, operator)
+        counts["closed"] = (t.close_bills(month, paid_on, run.run_id, operator)
                             if paid_on and not counts["ingest"]["refused"] else [])
         counts["bills"] = t.bill_totals(month)
         counts["summary"] = t.publish_summary(month, read, counts["ingest"], counts["review"], counts["bills"],
                                               counts["closed"], payment_requested=paid_on is not None)
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "FAILED" if counts["ingest"]["refused"] else "COMPLETED", counts)
-    t.raise_for_refused(counts["ingest"])
+        run.counts = counts
+        t.raise_for_refused(counts["ingest"])  # after the summary: the run ends FAILED, naming each file
     return counts["summary"]

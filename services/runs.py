@@ -87,6 +87,9 @@ def run_scope(engine: Engine, *, flow_name: str, operator_id: str, policy_versio
               is_alive: LivenessCheck = process_alive) -> Iterator[RunScope]:
     """The one run lifecycle: begin, then COMPLETED with ``scope.counts``, or FAILED on any exception.
 
+    A failed run keeps whatever counts the flow had set before it failed (the files refused, the rows
+    booked before a refusal), so the run table tells what happened; usually none.
+
     The run is refused (:class:`RunAlreadyRunningError`) while another run with the same lock key
     (``flow_name`` and ``lock_scope``, default the month) is RUNNING; RUNNING rows of this flow whose
     process or flow run is gone (``is_alive`` returns False) are first marked ABANDONED. Failure includes
@@ -99,7 +102,7 @@ def run_scope(engine: Engine, *, flow_name: str, operator_id: str, policy_versio
         yield scope
     except BaseException:
         with engine.begin() as conn:
-            finish_run(conn, run_id=scope.run_id, status=FAILED, counts={})
+            finish_run(conn, run_id=scope.run_id, status=FAILED, counts=scope.counts)
         raise
     with engine.begin() as conn:
         finish_run(conn, run_id=scope.run_id, status=COMPLETED, counts=scope.counts)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from config.settings import get_settings
 from connectors.files import InputFileError
 from connectors.uke import PAYER_LABELS, UkeFile, UkeFileError, read_uke
-from policy import load_policy
+from policy import Policy
 from privacy.audit import record_access
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
@@ -32,8 +32,8 @@ from privacy.paths import MONTH_PATTERN, confine  # noqa: F401 - MONTH_PATTERN: 
 from services import runs
 from services.claims import bill, check
 from store import claims_models as cm
-from store.db import session_scope
-from tasks.common import engine, pipeline_task
+from store.db import engine_for, session_scope
+from tasks.common import pipeline_task
 
 #: Where the flow looks when no directory is given: ``<inbox>/<month>/uke`` (the generator writes ``DIR/uke``).
 DEFAULT_SUBDIRECTORY = "uke"
@@ -104,13 +104,13 @@ def resolve_directory(month: str, directory: str | None, operator_id: str) -> st
 
 @pipeline_task(name="read-uke-files", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io_trouble)
 @sanitised(stage="read_uke_files")
-def read_files(directory: str, month: str, run_id: str) -> UkeRead:
+def read_files(directory: str, month: str, policy: Policy, run_id: str) -> UkeRead:
     """Read every ``*.UKE`` of ``directory`` (any case); refuse a bad file or one of another 請求年月, whole.
 
     The files read and their quarantined receipts are recorded with the run (``run_input``, ``quarantined_row``;
     the quarantine holds masked values only). Retried on I/O trouble only: files may still be arriving.
     """
-    city = check.city_payer_numbers(load_policy())
+    city = check.city_payer_numbers(policy)
     read = UkeRead()
     try:
         paths = sorted(Path(directory).iterdir())
@@ -132,7 +132,7 @@ def read_files(directory: str, month: str, run_id: str) -> UkeRead:
                                                                f"the month of this run ({month})"})
             continue
         read.files.append(uke)
-    with engine().begin() as conn:
+    with engine_for().begin() as conn:
         runs.record_inputs(conn, run_id=run_id, inputs=pd.DataFrame([{
             "file_name": uke.file_name[:128], "sha256": uke.sha256, "row_count": uke.counts["receipts_read"],
             "accepted_count": uke.counts["receipts_accepted"],
@@ -147,17 +147,17 @@ def read_files(directory: str, month: str, run_id: str) -> UkeRead:
 
 @pipeline_task(name="ingest-uke-files")
 @sanitised(stage="ingest_uke_files")
-def ingest_files(read: UkeRead, run_id: str, operator_id: str) -> dict:
+def ingest_files(read: UkeRead, policy: Policy, run_id: str, operator_id: str) -> dict:
     """Book each file in its own transaction (match, assess, compare, bill); a closed bill refuses its file.
 
     Returns the per-file aggregate counts and the files refused (read or booking), for the summary.
     """
     settings = get_settings()
-    policy, ring = load_policy(), load_key_ring(settings)
+    ring = load_key_ring(settings)
     booked, refused = [], list(read.refused)
     for uke in read.files:
         try:
-            with session_scope(engine()) as session:
+            with session_scope(engine_for()) as session:
                 counts = bill.ingest_file(session.connection(), uke, policy=policy, ring=ring, run_id=run_id)
                 record_access(session, actor_id=operator_id, action="create", purpose="uke-ingest",
                               subject_ids=[], record_count=int(len(uke.receipts)), run_id=run_id)
@@ -174,7 +174,7 @@ def ingest_files(read: UkeRead, run_id: str, operator_id: str) -> dict:
 def write_review_lists(month: str, run_id: str, operator_id: str) -> dict:
     """``uke_review_<month>.csv`` (unmatched/mismatched KO) and ``uke_saishinsa_<month>.csv`` (過誤/再審査)."""
     outbox = Path(get_settings().resolved_outbox_dir) / month
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         counts = bill.write_review_lists(session.connection(), month, outbox)
         record_access(session, actor_id=operator_id, action="export", purpose="uke-review",
                       subject_ids=[], record_count=int(counts["review"] + counts["disputed"]), run_id=run_id)
@@ -189,7 +189,7 @@ def close_bills(month: str, paid_on: str, run_id: str, operator_id: str) -> list
     outbox = Path(get_settings().resolved_outbox_dir) / month
     table = cm.UkeBill.__table__
     closed = []
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         conn = session.connection()
         payers = conn.execute(select(table.c.payer).where(table.c.billing_month == month)
                               .order_by(table.c.payer)).scalars().all()
@@ -207,7 +207,7 @@ def close_bills(month: str, paid_on: str, run_id: str, operator_id: str) -> list
 def bill_totals(month: str) -> list[dict]:
     """Totals of every bill of ``month`` (both 審査支払機関), as stored."""
     table = cm.UkeBill.__table__
-    with engine().connect() as conn:
+    with engine_for().connect() as conn:
         rows = conn.execute(select(table).where(table.c.billing_month == month)
                             .order_by(table.c.payer)).mappings().all()
     return [{key: (value.isoformat() if isinstance(value, dt.date) else value) for key, value in row.items()

@@ -38,7 +38,7 @@ def test_any_exception_fails_the_run_and_releases_the_lock(engine, error):
     with pytest.raises(type(error)), _scope(engine, run_id="r1") as run:
         run.counts = {"partial": 1}
         raise error
-    assert _rows(engine)["r1"] == ("FAILED", None, "{}")
+    assert _rows(engine)["r1"] == ("FAILED", None, json.dumps({"partial": 1}))  # what it did before failing
     with _scope(engine, run_id="r2"):  # the month is free again
         pass
     assert _rows(engine)["r2"][0] == "COMPLETED"
