@@ -3,9 +3,9 @@
 Observed on ``scripts/demo 2000`` (2026-10): all 40 children born 2008-04-02..2009-04-01 (高校3年, age limit
 18 since 2026-04-01) got a card "令和8年10月1日から令和9年9月30日まで", though eligibility ends on the first
 31 March after the 18th birthday (2027-03-31). ``rules.decisions`` caps the validity at the period end, but
-the decision horizon (``rules.eligibility.default_horizon``: one month past the month) cuts the period off
-as ``OPEN`` long before the age end, so the cap never applies. Owner: rules (room ``law``); kept xfail
-(strict) until fixed so the suite stays green and the defect stays visible.
+the decision horizon (``rules.eligibility.default_horizon``) ended one month past the month and cut the
+period off as ``OPEN`` long before the age end, so the cap never applied. The horizon now reaches the last
+day of validity of a certificate issued in the month.
 """
 
 import datetime as dt
@@ -26,7 +26,6 @@ def _last_day_by_age(birth: dt.date, age_limit: int = 18) -> dt.date:
     return dt.date(year, 3, 31)
 
 
-@pytest.mark.xfail(strict=True, reason="decision horizon cuts periods before the age end (see module docstring)")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_no_card_is_valid_past_the_age_limit(engine, db_url, tmp_path, monkeypatch):
     _, ring = counter_env(monkeypatch, tmp_path, db_url)
