@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     connector: Literal["file", "http"] = Field(default="file", description="Inquiry connectors")
     inquiry_url: str | None = Field(default=None, description="Base URL of the inquiry services (http mode)")
     operators_file: Path | None = Field(default=None, description="Staff registry (YAML)")
+    sqlite_cache_mib: int = Field(
+        default=256, ge=2,
+        description="SQLite page cache per connection (MiB); sized so a month's random-key indexes stay in memory",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,6 +23,7 @@ Date conventions (assumptions [I], to be confirmed with the city's 住民記録 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rules.intervals import OPEN_START, as_dates
@@ -38,14 +39,14 @@ PERSON_COLUMNS = ["person_id", "birth_date", "household_id", "relationship_code"
 def _birth_dates(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     both = pd.concat(
         [
-            residents[["person_id", "birth_date"]].assign(_order=0),
-            events[["person_id", "birth_date"]].assign(_order=1),
+            residents[["person_id", "birth_date"]],
+            events[["person_id", "birth_date"]],
         ],
         ignore_index=True,
     )
     both["birth_date"] = as_dates(both["birth_date"])
-    both = both.dropna(subset=["birth_date"]).sort_values(["person_id", "_order"], kind="stable")
-    return both.drop_duplicates("person_id")[["person_id", "birth_date"]]
+    # The extract's rows come first, so the first known birth date per person is the extract's.
+    return both.dropna(subset=["birth_date"]).drop_duplicates("person_id")[["person_id", "birth_date"]]
 
 
 def apply_events(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -101,22 +102,34 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
     events = events.assign(event_date=as_dates(events["event_date"]), birth_date=as_dates(events["birth_date"]))
     births = _birth_dates(residents, events)
 
+    # Integer person codes in the order of the ids: every sort, merge_asof and groupby below works on
+    # int64 instead of text (linear in the persons), and sorting by code is sorting by id.
+    id_columns = [residents["person_id"], events["person_id"], births["person_id"]]
+    if extra_ends is not None:
+        id_columns.append(extra_ends["person_id"])
+    person_ids = pd.Index(pd.concat([c.astype("str") for c in id_columns], ignore_index=True).unique()).sort_values()
+
+    def code(ids: pd.Series) -> np.ndarray:
+        return person_ids.get_indexer(ids.astype("str")).astype("int64")
+
     starts = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "person_id": residents["person_id"],
-                    "start": residents["residence_start_date"].fillna(residents["birth_date"]),
+                    "person_id": code(residents["person_id"]),
+                    "start": residents["residence_start_date"].fillna(residents["birth_date"]).to_numpy(),
                 }
             ),
-            events.loc[events["event_code"].isin(START_EVENT_CODES), ["person_id", "event_date"]].rename(
-                columns={"event_date": "start"}
+            pd.DataFrame(
+                {
+                    "person_id": code(events.loc[events["event_code"].isin(START_EVENT_CODES), "person_id"]),
+                    "start": events.loc[events["event_code"].isin(START_EVENT_CODES), "event_date"].to_numpy(),
+                }
             ),
         ],
         ignore_index=True,
     ).dropna(subset=["start"])
     starts["start"] = starts["start"].astype("datetime64[ns]")
-    starts["person_id"] = starts["person_id"].astype("str")
 
     is_move_out = events["event_code"].isin(MOVE_OUT_EVENT_CODES)
     is_death = events["event_code"].isin(DEATH_EVENT_CODES)
@@ -125,7 +138,7 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
     )
     ends = pd.DataFrame(
         {
-            "person_id": enders["person_id"].to_numpy(),
+            "person_id": code(enders["person_id"]),
             "event_date": enders["event_date"].to_numpy(),
             "end": (
                 enders["event_date"]
@@ -137,10 +150,12 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
         }
     )
     if extra_ends is not None and len(extra_ends):
-        ends = pd.concat([ends, extra_ends[["person_id", "event_date", "end", "end_reason"]]], ignore_index=True)
+        extra = extra_ends[["person_id", "event_date", "end", "end_reason"]].assign(
+            person_id=code(extra_ends["person_id"]))
+        ends = pd.concat([ends, extra], ignore_index=True)
     ends["end"] = ends["end"].astype("datetime64[ns]")
     ends["event_date"] = ends["event_date"].astype("datetime64[ns]")
-    ends["person_id"] = ends["person_id"].astype("str")
+    ends["person_id"] = ends["person_id"].astype("int64")
     ends = ends.sort_values(["end", "person_id"], kind="stable").reset_index(drop=True)
     ends["end_id"] = range(len(ends))
 
@@ -169,15 +184,19 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
         direction="backward",
     )
     orphans = earlier.loc[earlier["_earlier_start"].isna()].sort_values(["person_id", "end"], kind="stable")
-    orphans = orphans.drop_duplicates("person_id").merge(births, on="person_id", how="left")
+    orphans = orphans.drop_duplicates("person_id").merge(
+        births.assign(person_id=code(births["person_id"])), on="person_id", how="left")
     orphans["start"] = orphans["birth_date"].fillna(OPEN_START).astype("datetime64[ns]")
     orphans = orphans.loc[orphans["start"] <= orphans["end"]]
 
     result = pd.concat([spells[RESIDENCE_COLUMNS], orphans[RESIDENCE_COLUMNS]], ignore_index=True)
+    result = result.sort_values(["person_id", "start"], kind="stable").reset_index(drop=True)
+    result["person_id"] = pd.Series(person_ids.to_numpy(dtype=object)[result["person_id"].to_numpy("int64")],
+                                    dtype="str")
     result["start"] = result["start"].astype("datetime64[ns]")
     result["end"] = result["end"].astype("datetime64[ns]")
     result["end_reason"] = result["end_reason"].astype("string")
-    return result.sort_values(["person_id", "start"], kind="stable").reset_index(drop=True)
+    return result
 
 
 def collect_persons(

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, and_, bindparam, select
+from sqlalchemy import Connection, Table, and_, bindparam, inspect, literal, select
 
 _CHUNK = 50_000
+#: From this many rows, a first load into an empty table builds its secondary indexes after the rows.
+DEFER_INDEXES_FROM = 20_000
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,31 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
+def _load_empty(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Insert ``frame`` (no stored rows to compare with); an empty table gets its indexes after the rows.
+
+    Building an index once over the loaded rows is one sort; keeping it up to date row by row is a random
+    B-tree insert per row, whose pages spill out of the cache as the index grows (applies from
+    ``DEFER_INDEXES_FROM`` rows into an empty table). Unique indexes and constraints stay in place (they
+    guard the data); everything happens in the caller's transaction, so a failure leaves the indexes as
+    they were.
+    """
+    deferred = []
+    if len(frame) >= DEFER_INDEXES_FROM and conn.execute(
+            select(literal(1)).select_from(table).limit(1)).first() is None:
+        present = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        deferred = [ix for ix in table.indexes if not ix.unique and ix.name in present]
+    raw = conn.connection.driver_connection
+    if deferred and conn.dialect.name == "sqlite" and not raw.in_transaction:
+        raw.execute("BEGIN")  # pysqlite opens transactions only before DML: keep the DROP INDEX in ours
+    for index in deferred:
+        index.drop(conn)
+    inserted = insert_frame(conn, table, frame)
+    for index in deferred:
+        index.create(conn)
+    return inserted
+
+
 def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     """A 64-bit hash of the canonical text of ``columns`` per row.
 
@@ -156,7 +183,7 @@ def upsert_frame(
     if existing is None:
         existing = read_frame(conn, table, [*keys, *compare])
     if existing.empty:  # first load: nothing to compare with
-        return UpsertCounts(insert_frame(conn, table, frame), 0, 0)
+        return UpsertCounts(_load_empty(conn, table, frame), 0, 0)
     fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
     stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy())
     for key in keys:  # align key dtypes (the DB gives datetime64/int64; the frame may hold text)
@@ -190,7 +217,7 @@ def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_colu
     keys = list(key_columns)
     existing = read_frame(conn, table, keys)
     if existing.empty:
-        return insert_frame(conn, table, frame)
+        return _load_empty(conn, table, frame)
     probe = _signature(frame, keys)
     present = _signature(existing, keys)
     return insert_frame(conn, table, frame.loc[~probe.isin(present).to_numpy()])

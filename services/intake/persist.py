@@ -47,10 +47,10 @@ def keyed_digest(frame: pd.DataFrame, columns: list[str], ring: KeyRing) -> list
     """HMAC of the canonical text of ``columns`` per row (unkeyed hashes of personal data are forbidden)."""
     if frame.empty:
         return []
-    joined = _text(frame[columns[0]])
-    for column in columns[1:]:
-        joined = joined.str.cat(_text(frame[column]), sep="\x1f")
-    return ring.blind_index_many(joined.tolist(), purpose="row_digest")
+    # One join per row over plain object arrays: pandas' pairwise str.cat builds a new column per column.
+    parts = [_text(frame[column]).to_numpy(dtype=object) for column in columns]
+    joined = list(map("\x1f".join, zip(*parts, strict=True)))
+    return ring.blind_index_many(joined, purpose="row_digest")
 
 
 def current_persons(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:

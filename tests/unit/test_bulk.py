@@ -1,8 +1,10 @@
 """Idempotent bulk writes: new rows inserted, changed rows updated, unchanged rows untouched."""
 
 import pandas as pd
+import pytest
+from sqlalchemy import inspect
 
-from store import models
+from store import bulk, models
 from store.bulk import delete_keys, insert_missing, read_frame, upsert_frame
 
 
@@ -46,3 +48,33 @@ def test_read_frame_types_and_filters(engine):
         subset = read_frame(conn, table, ["case_id", "start_date"], where=table.c.case_id.in_(["C2"]))
     assert subset["case_id"].tolist() == ["C2"]
     assert pd.api.types.is_datetime64_any_dtype(subset["start_date"])
+
+
+def test_first_load_builds_indexes_after_the_rows(engine, monkeypatch):
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 3)
+    table = models.WelfareCase.__table__
+    frame = pd.DataFrame({
+        "case_id": [f"C{n}" for n in range(5)],
+        "household_id": [f"{n:010d}" for n in range(5)],
+        "start_date": pd.to_datetime(["2024-01-01"] * 5),
+        "end_date": [pd.NaT] * 5,
+    })
+    with engine.begin() as conn:
+        before = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        counts = upsert_frame(conn, table, frame, ["case_id"])
+        after = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        again = upsert_frame(conn, table, frame, ["case_id"])
+        stored = read_frame(conn, table, ["case_id"], where=table.c.household_id == "0000000003")
+    assert "ix_welfare_case_household_id" in before and after == before
+    assert (counts.inserted, again.unchanged) == (5, 5)
+    assert stored["case_id"].tolist() == ["C3"]
+
+
+def test_a_failed_first_load_keeps_the_indexes(engine, monkeypatch):
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    table = models.WelfareCase.__table__
+    duplicate = pd.concat([_cases(), _cases()], ignore_index=True)
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        upsert_frame(conn, table, duplicate, ["case_id"])
+    with engine.connect() as conn:
+        assert "ix_welfare_case_household_id" in {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
