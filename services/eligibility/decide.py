@@ -40,11 +40,14 @@ def _among(table, column: str, keys: set[str] | None):
 
 
 def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None, *, person_ids: set[str] | None = None,
-                            household_ids: set[str] | None = None) -> eligibility.EligibilityInputs:
+                            household_ids: set[str] | None = None,
+                            tax_years: list[int] | None = None) -> eligibility.EligibilityInputs:
     """Every stored input the eligibility rules need (no decrypted personal data).
 
     ``first_tax_year`` skips tax years whose income cycles end before the horizon (an income cycle
-    starting on October 1 of year Y is judged on 課税年度 Y). ``person_ids``/``household_ids`` narrow the
+    starting on October 1 of year Y is judged on 課税年度 Y); ``tax_years`` reads only those 課税年度
+    (:func:`rules.eligibility.income_test_tax_years`: the income test ended on 2023-03-31, so most stored
+    tax rows are never needed). ``person_ids``/``household_ids`` narrow the
     inputs to those persons (persons, events, insurance, tax, applications) and households (welfare), as a
     move-in case or a batch of 異動 does (``services.movein.determine``); ``None`` = everyone.
     """
@@ -64,7 +67,8 @@ def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None,
                            where=_among(w, "household_id", household_ids)),
         tax=read_frame(conn, t, TAX_COLUMNS, where=_where(
             _among(t, "person_id", person_ids),
-            None if first_tax_year is None else t.c.tax_year >= first_tax_year)),
+            None if first_tax_year is None else t.c.tax_year >= first_tax_year,
+            None if tax_years is None else t.c.tax_year.in_(tax_years))),
         applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
                                           "application_date"], where=_among(a, "child_person_id", person_ids)),
     )
@@ -189,7 +193,8 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
     conn = session.connection()
     month_start, _ = month_bounds(month)
     horizon_start, horizon_end = decision_horizon(month, policy)
-    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1)
+    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1,
+                                     tax_years=eligibility.income_test_tax_years(policy, horizon_start, horizon_end))
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
     periods = EligibilityPeriodSchema.validate(
         eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
