@@ -100,8 +100,8 @@ def _python_type(column) -> type | None:
         return None
 
 
-def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
-    """Insert every row of ``frame`` (columns named like the table's)."""
+def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Insert every row of ``frame`` through the DBAPI (COPY on PostgreSQL, executemany on SQLite)."""
     if frame.empty:
         return 0
     columns = list(frame.columns)
@@ -118,21 +118,25 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     cursor = conn.connection.driver_connection.cursor()
     try:
         for start in range(0, len(frame), _CHUNK):
-            cursor.executemany(sql, _rows(frame.iloc[start:start + _CHUNK]))
+            chunk = frame.iloc[start:start + _CHUNK]
+            # rows streamed to sqlite3 straight from the column lists (no list of tuples held)
+            cursor.executemany(sql, zip(*(_column_values(chunk[c]) for c in columns), strict=True))
     finally:
         cursor.close()
     return len(frame)
 
 
-def _load_empty(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
-    """Insert ``frame`` (no stored rows to compare with); an empty table gets its indexes after the rows.
+def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named like the table's).
 
-    Building an index once over the loaded rows is one sort; keeping it up to date row by row is a random
-    B-tree insert per row, whose pages spill out of the cache as the index grows (applies from
-    ``DEFER_INDEXES_FROM`` rows into an empty table). Unique indexes and constraints stay in place (they
-    guard the data); everything happens in the caller's transaction, so a failure leaves the indexes as
-    they were.
+    A large load (``DEFER_INDEXES_FROM`` rows or more) into an empty table builds the table's non-unique
+    indexes after the rows: one sort over the loaded rows instead of a random B-tree insert per row,
+    whose pages spill out of the cache as the index grows. Unique indexes and constraints stay in place
+    (they guard the data). Everything happens in the caller's transaction, so a failure leaves the
+    indexes as they were.
     """
+    if frame.empty:
+        return 0
     deferred = []
     if len(frame) >= DEFER_INDEXES_FROM and conn.execute(
             select(literal(1)).select_from(table).limit(1)).first() is None:
@@ -143,7 +147,7 @@ def _load_empty(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         raw.execute("BEGIN")  # pysqlite opens transactions only before DML: keep the DROP INDEX in ours
     for index in deferred:
         index.drop(conn)
-    inserted = insert_frame(conn, table, frame)
+    inserted = _insert_rows(conn, table, frame)
     for index in deferred:
         index.create(conn)
     return inserted
@@ -183,7 +187,7 @@ def upsert_frame(
     if existing is None:
         existing = read_frame(conn, table, [*keys, *compare])
     if existing.empty:  # first load: nothing to compare with
-        return UpsertCounts(_load_empty(conn, table, frame), 0, 0)
+        return UpsertCounts(insert_frame(conn, table, frame), 0, 0)
     fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
     stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy())
     for key in keys:  # align key dtypes (the DB gives datetime64/int64; the frame may hold text)
@@ -217,7 +221,7 @@ def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_colu
     keys = list(key_columns)
     existing = read_frame(conn, table, keys)
     if existing.empty:
-        return _load_empty(conn, table, frame)
+        return insert_frame(conn, table, frame)
     probe = _signature(frame, keys)
     present = _signature(existing, keys)
     return insert_frame(conn, table, frame.loc[~probe.isin(present).to_numpy()])
