@@ -36,7 +36,8 @@ import pandas as pd
 
 from rules import intervals as iv
 from rules.dates import month_bounds
-from rules.eligibility import ELIGIBLE, SUSPENDED_INCOME, cached_policy, lookup_parameter, source_ids
+from rules.eligibility.codes import ELIGIBLE, SUSPENDED_INCOME, source_ids
+from rules.eligibility.eras import cached_policy, lookup_parameter
 
 LOST = "LOST"
 DECISION_TYPES = (

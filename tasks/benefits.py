@@ -1,4 +1,4 @@
-"""Adapter tasks of the benefit stage: each wraps one plain function of ``services.benefits.run``.
+"""Adapter tasks of the benefit stage: each wraps one plain function of ``services.benefits``.
 
 Tasks return counts, ids or frames that stay in-process (``persist_result=False``, ``cache_policy=NO_CACHE``
 via :func:`tasks.common.pipeline_task`); exceptions leave them sanitised (codes, files, rows, columns).
@@ -19,7 +19,7 @@ from privacy.audit import record_access
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
-from services.benefits import run as stage
+from services.benefits import assessment, files, intake, ledger
 from store.db import session_scope
 from tasks.common import engine, pipeline_task
 
@@ -37,9 +37,9 @@ def remitter_from_environment() -> zengin.Remitter:
 
 @pipeline_task(name="load-claims", retries=2, retry_delay_seconds=5)
 @sanitised(stage="load_claims")
-def load_claims(inbox_dir: str, month: str, run_id: str) -> stage.ClaimInbox:
+def load_claims(inbox_dir: str, month: str, run_id: str) -> intake.ClaimInbox:
     """Read and validate claims.csv and reimbursement_applications.csv; record inputs and quarantine."""
-    claim_inbox = stage.load_claim_files(inbox_dir, month)
+    claim_inbox = intake.load_claim_files(inbox_dir, month)
     with engine().begin() as conn:
         runs.record_inputs(conn, run_id=run_id, inputs=claim_inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=claim_inbox.quarantine)
@@ -48,19 +48,19 @@ def load_claims(inbox_dir: str, month: str, run_id: str) -> stage.ClaimInbox:
 
 @pipeline_task(name="assess-claims")
 @sanitised(stage="assess_claims")
-def assess_claims(claim_inbox: stage.ClaimInbox) -> pd.DataFrame:
+def assess_claims(claim_inbox: intake.ClaimInbox) -> pd.DataFrame:
     """Eligibility per receipt and amounts (rules.benefits) under the stored eligibility periods."""
     with engine().connect() as conn:
-        return stage.assess_new_claims(conn, claim_inbox, load_policy())
+        return assessment.assess_new_claims(conn, claim_inbox, load_policy())
 
 
 @pipeline_task(name="store-claims")
 @sanitised(stage="store_claims")
-def store_claims(assessed: pd.DataFrame, claim_inbox: stage.ClaimInbox, month: str, run_id: str,
+def store_claims(assessed: pd.DataFrame, claim_inbox: intake.ClaimInbox, month: str, run_id: str,
                  operator_id: str) -> dict:
     """Upsert the receipts and their assessment (payee accounts encrypted)."""
     with session_scope(engine()) as session:
-        counts = stage.store_claims(session.connection(), assessed, claim_inbox.payees, month=month, run_id=run_id,
+        counts = assessment.store_claims(session.connection(), assessed, claim_inbox.payees, month=month, run_id=run_id,
                                     policy=load_policy(), ring=load_key_ring(get_settings()))
         record_access(session, actor_id=operator_id, action="create", purpose="benefit-claims",
                       subject_ids=assessed["person_id"].dropna() if len(assessed) else [],
@@ -74,10 +74,10 @@ def reassess_changed_claims(month: str, run_id: str, assessed: pd.DataFrame) -> 
     """Re-assess earlier receipts of children whose eligibility changed in the month's eligibility run."""
     with session_scope(engine()) as session:
         conn = session.connection()
-        persons = stage.changed_persons(conn, month)
+        persons = assessment.changed_persons(conn, month)
         if not persons:
             return pd.DataFrame()
-        return stage.reassess_stored_claims(conn, load_policy(), month=month, run_id=run_id,
+        return assessment.reassess_stored_claims(conn, load_policy(), month=month, run_id=run_id,
                                             ring=load_key_ring(get_settings()), person_ids=persons,
                                             exclude_claim_ids=assessed["claim_id"] if len(assessed) else None)
 
@@ -89,7 +89,7 @@ def settle_claims(assessed: pd.DataFrame, reassessed: pd.DataFrame, month: str, 
     frames = [f for f in (assessed, reassessed) if len(f)]
     combined = pd.concat(frames, ignore_index=True) if frames else assessed
     with session_scope(engine()) as session:
-        return stage.settle_claims(session.connection(), combined, month=month, run_id=run_id)
+        return ledger.settle_claims(session.connection(), combined, month=month, run_id=run_id)
 
 
 @pipeline_task(name="write-payment-file")
@@ -98,7 +98,7 @@ def write_payment_file(month: str, transfer_date: str, run_id: str, operator_id:
     """The month's 全銀 総合振込 file, parsed back and checked against the database."""
     settings = get_settings()
     with session_scope(engine()) as session:
-        result = stage.write_payment_file(session.connection(), month, load_key_ring(settings),
+        result = files.write_payment_file(session.connection(), month, load_key_ring(settings),
                                           settings.resolved_outbox_dir / month, remitter_from_environment(),
                                           dt.date.fromisoformat(transfer_date))
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-transfer-file",
@@ -112,7 +112,7 @@ def write_reports(month: str, assessed: pd.DataFrame, run_id: str, operator_id: 
     """Accounts summary, prefecture report and refund notice list (CP932 CSV)."""
     settings = get_settings()
     with session_scope(engine()) as session:
-        result = stage.write_reports(session.connection(), month, assessed, settings.resolved_outbox_dir / month)
+        result = files.write_reports(session.connection(), month, assessed, settings.resolved_outbox_dir / month)
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-refund-notices",
                       subject_ids=None, record_count=int(result["refund_notices"]), run_id=run_id)
     return result
@@ -122,7 +122,7 @@ def write_reports(month: str, assessed: pd.DataFrame, run_id: str, operator_id: 
 @sanitised(stage="publish_summary")
 def publish_summary(month: str, assessed: pd.DataFrame, settled: dict, payment_file: dict) -> dict:
     """Artifact with the month's totals, rejections by reason and refund-claim counts (aggregates only)."""
-    totals = stage.month_totals(assessed, settled, payment_file)
+    totals = files.month_totals(assessed, settled, payment_file)
     rows = [{"rejection_reason": reason, "receipts": count} for reason, count in totals["rejections"].items()]
     create_table_artifact(key="benefit-rejections", table=rows or [{"rejection_reason": "-", "receipts": 0}],
                           description=f"Rejected receipts {month} by reason")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from connectors import zengin
 from policy import load_policy
 from rules.checkdigits import with_modulus10_w21
-from services.benefits import run as pipeline
+from services import benefits as pipeline
 from store import benefit_models as bm
 from store import models
 from store.bulk import insert_frame, read_frame

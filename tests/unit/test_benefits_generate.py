@@ -6,7 +6,7 @@ import pandas as pd
 
 from devtools.generate import generate_dataset
 from devtools.generate.claims import generate_claims
-from services.benefits.run import load_claim_files
+from services.benefits.intake import load_claim_files
 
 
 def test_claims_are_deterministic_realistic_and_bad_rows_are_quarantined(tmp_path):
