@@ -93,36 +93,36 @@ def residence_from_persons(persons: pd.DataFrame, events: pd.DataFrame) -> pd.Da
 
 
 def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFrame | None) -> pd.DataFrame:
+    # Integer person codes in the order of the ids (one hashing pass): every merge, sort, merge_asof and
+    # groupby below works on int64 instead of text, and sorting by code is sorting by id.
+    parts = [residents["person_id"], events["person_id"]] + ([] if extra_ends is None else [extra_ends["person_id"]])
+    codes, person_ids = pd.factorize(
+        np.concatenate([part.astype("str").to_numpy(dtype=object) for part in parts]), sort=True)
+    bounds = np.cumsum([0, *(len(part) for part in parts)])
     residents = residents.assign(
+        person_id=codes[bounds[0]:bounds[1]],
         residence_start_date=as_dates(residents["residence_start_date"]),
         birth_date=as_dates(residents["birth_date"]),
     )
+    events = events.assign(person_id=codes[bounds[1]:bounds[2]])
+    if extra_ends is not None:
+        extra_ends = extra_ends.assign(person_id=codes[bounds[2]:bounds[3]])
     if "birth_date" not in events:
         events = events.merge(residents[["person_id", "birth_date"]], on="person_id", how="left")
     events = events.assign(event_date=as_dates(events["event_date"]), birth_date=as_dates(events["birth_date"]))
     births = _birth_dates(residents, events)
 
-    # Integer person codes in the order of the ids: every sort, merge_asof and groupby below works on
-    # int64 instead of text (linear in the persons), and sorting by code is sorting by id.
-    id_columns = [residents["person_id"], events["person_id"], births["person_id"]]
-    if extra_ends is not None:
-        id_columns.append(extra_ends["person_id"])
-    person_ids = pd.Index(pd.concat([c.astype("str") for c in id_columns], ignore_index=True).unique()).sort_values()
-
-    def code(ids: pd.Series) -> np.ndarray:
-        return person_ids.get_indexer(ids.astype("str")).astype("int64")
-
     starts = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "person_id": code(residents["person_id"]),
+                    "person_id": residents["person_id"].to_numpy(),
                     "start": residents["residence_start_date"].fillna(residents["birth_date"]).to_numpy(),
                 }
             ),
             pd.DataFrame(
                 {
-                    "person_id": code(events.loc[events["event_code"].isin(START_EVENT_CODES), "person_id"]),
+                    "person_id": events.loc[events["event_code"].isin(START_EVENT_CODES), "person_id"].to_numpy(),
                     "start": events.loc[events["event_code"].isin(START_EVENT_CODES), "event_date"].to_numpy(),
                 }
             ),
@@ -138,7 +138,7 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
     )
     ends = pd.DataFrame(
         {
-            "person_id": code(enders["person_id"]),
+            "person_id": enders["person_id"].to_numpy(),
             "event_date": enders["event_date"].to_numpy(),
             "end": (
                 enders["event_date"]
@@ -150,9 +150,7 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
         }
     )
     if extra_ends is not None and len(extra_ends):
-        extra = extra_ends[["person_id", "event_date", "end", "end_reason"]].assign(
-            person_id=code(extra_ends["person_id"]))
-        ends = pd.concat([ends, extra], ignore_index=True)
+        ends = pd.concat([ends, extra_ends[["person_id", "event_date", "end", "end_reason"]]], ignore_index=True)
     ends["end"] = ends["end"].astype("datetime64[ns]")
     ends["event_date"] = ends["event_date"].astype("datetime64[ns]")
     ends["person_id"] = ends["person_id"].astype("int64")
@@ -184,14 +182,14 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
         direction="backward",
     )
     orphans = earlier.loc[earlier["_earlier_start"].isna()].sort_values(["person_id", "end"], kind="stable")
-    orphans = orphans.drop_duplicates("person_id").merge(
-        births.assign(person_id=code(births["person_id"])), on="person_id", how="left")
+    orphans = orphans.drop_duplicates("person_id").merge(births, on="person_id", how="left")
     orphans["start"] = orphans["birth_date"].fillna(OPEN_START).astype("datetime64[ns]")
     orphans = orphans.loc[orphans["start"] <= orphans["end"]]
 
     result = pd.concat([spells[RESIDENCE_COLUMNS], orphans[RESIDENCE_COLUMNS]], ignore_index=True)
     result = result.sort_values(["person_id", "start"], kind="stable").reset_index(drop=True)
-    result["person_id"] = pd.Series(person_ids.to_numpy(dtype=object)[result["person_id"].to_numpy("int64")],
+    known = result["person_id"].to_numpy("int64")
+    result["person_id"] = pd.Series(np.where(known >= 0, np.asarray(person_ids, dtype=object)[known], None),
                                     dtype="str")
     result["start"] = result["start"].astype("datetime64[ns]")
     result["end"] = result["end"].astype("datetime64[ns]")
