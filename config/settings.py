@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     inquiry_url: str | None = Field(default=None, description="Base URL of the inquiry services (http mode)")
     operators_file: Path | None = Field(default=None, description="Staff registry (YAML)")
     sqlite_cache_mib: int = Field(
-        default=256, ge=2,
+        default=128, ge=2,
         description="SQLite page cache per connection (MiB); sized so a month's random-key indexes stay in memory",
     )
 
