@@ -188,16 +188,18 @@ class KeyRing:
         inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
         inner.update(f"{purpose}\x00".encode())
+        inner_copy, outer_copy = inner.copy, outer.copy  # bound once: this loop runs once per row
         out: list[str | None] = []
+        append = out.append
         for value in values:
             if value is None:
-                out.append(None)
+                append(None)
                 continue
-            h = inner.copy()
+            h = inner_copy()
             h.update(value.encode())
-            o = outer.copy()
+            o = outer_copy()
             o.update(h.digest())
-            out.append(o.hexdigest())
+            append(o.hexdigest())
         return out
 
 

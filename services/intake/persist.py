@@ -83,7 +83,8 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     my_numbers = to_write["my_number"].astype(object).where(to_write["my_number"].notna(), None).tolist()
     profiles = [
         orjson.dumps({"name": n, "name_kana": k, "address": a}).decode()
-        for n, k, a in zip(to_write["name"], to_write["name_kana"], to_write["address"], strict=True)
+        for n, k, a in zip(to_write["name"].tolist(), to_write["name_kana"].tolist(), to_write["address"].tolist(),
+                           strict=True)  # lists: iterating a pandas string array boxes every value
     ]
     rows = pd.DataFrame({
         "person_id": to_write["person_id"].to_numpy(),
