@@ -96,16 +96,19 @@ def generate_changes(previous_inbox: str | Path, out_dir: str | Path, *, share: 
     frames["residents.csv"] = residents.drop(index=residents.index[leaving]).reset_index(drop=True)
 
     # 資格登録届 of children who had none (a child still in the extract).
-    without = valid & is_child & ~residents["person_id"].isin(applications["child_person_id"]).to_numpy()
-    without[movers] = False
-    applicants = np.sort(rng.permutation(np.flatnonzero(without))[:per_kind])
     households = residents["household_id"].to_numpy()
     heads = residents.loc[residents["relationship_code"] == "01"].drop_duplicates("household_id")
     head_of = dict(zip(heads["household_id"], heads["person_id"], strict=True))
+    # the applicant is the 世帯主 (a child without one is left out: an empty guardian is allowed by the
+    # format for children of 15+, but the generated month keeps to the common case)
+    without = valid & is_child & ~residents["person_id"].isin(applications["child_person_id"]).to_numpy()
+    without &= residents["household_id"].isin(head_of.keys()).to_numpy()
+    without[movers] = False
+    applicants = np.sort(rng.permutation(np.flatnonzero(without))[:per_kind])
     new_applications = pd.DataFrame({
         "application_id": [f"AP{tag}{n:06d}" for n in range(1, len(applicants) + 1)],
         "child_person_id": residents["person_id"].iloc[applicants].to_numpy(),
-        "guardian_person_id": [head_of.get(h, "") for h in households[applicants]],
+        "guardian_person_id": [head_of[h] for h in households[applicants]],
         "application_date": dates(len(applicants)),
     })
     frames["applications.csv"] = pd.concat([applications, new_applications[applications.columns]],
