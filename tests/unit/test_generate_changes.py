@@ -37,6 +37,9 @@ def test_changes_are_valid_and_counted(months):
     assert len(new_events) == summary["move_outs"] + summary["address_changes"]
     assert new_events["event_date"].between("2026-11-01", "2026-11-30").all()
     assert len(after.frames["applications"]) == len(before.frames["applications"]) + summary["new_applications"]
+    first = after.frames["applications"].loc[~after.frames["applications"]["application_id"].isin(
+        before.frames["applications"]["application_id"])]
+    assert first["guardian_person_id"].notna().all() and first["application_date"].between("2026-11-01", "2026-11-30").all()
     income = before.frames["tax"].merge(after.frames["tax"], on=["person_id", "tax_year"], suffixes=("_old", ""))
     assert int((income["total_income_amount"] != income["total_income_amount_old"]).sum()) == summary["tax_updates"]
     assert json.loads((root / "m2" / "manifest.json").read_text())["extract_date"] == "2026-11-30"
