@@ -20,8 +20,10 @@ from rules.dates import month_bounds
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from services.pmh import outbox
 from store import models
-from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
+from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, read_frame_in
 
+#: Up to this many persons, their 受給者番号 are read by chunked IN lists instead of the whole table.
+FEW_PERSONS = 20_000
 PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
 #: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
 PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
@@ -98,10 +100,26 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     return int(len(changed))
 
 
+def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
+    """``person_id, recipient_no`` of the stored 受給者番号 of ``person_ids``.
+
+    A quiet month decides a few children: their numbers are read by IN lists; with many persons (a first
+    load) the whole table is read, which is then faster. Callers join on their own persons, so the extra
+    rows of a whole-table read change nothing.
+    """
+    table = models.Recipient.__table__
+    ids = sorted(set(person_ids))
+    if len(ids) > FEW_PERSONS:
+        return read_frame(conn, table, ["person_id", "recipient_no"])
+    return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", ids)
+
+
 def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str, run_id: str) -> int:
     """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit)."""
     table = models.Recipient.__table__
-    have = read_frame(conn, table, ["person_id"])
+    if len(person_ids) == 0:
+        return 0
+    have = recipients_of(conn, person_ids)
     need = sorted(set(person_ids) - set(have["person_id"]))
     if not need:
         return 0
@@ -120,7 +138,7 @@ def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: 
         return 0
     state = decisions.apply_decisions(previous, new_decisions)
     touched = state[state["person_id"].isin(new_decisions["person_id"])]
-    rows = touched.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
+    rows = touched.merge(recipients_of(conn, touched["person_id"]),
                          on="person_id", how="inner").assign(last_decision_month=month)
     table = models.Certificate.__table__
     held = set(previous["person_id"]) if previous is not None and not previous.empty else set()
@@ -145,8 +163,9 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     """The effects of the month's new decisions, in the caller's transaction.
 
     受給者番号 for the NEW ones, the decisions, the certificate state, the PMH outbox rows and one access
-    record (``purpose``); ``person_ids`` narrows the 受給者番号 read to a move-in case's persons. Returns the
-    counts ``assigned, inserted, certificates, queued``.
+    record (``purpose``). The 受給者番号 are read for the decided persons only (:func:`recipients_of`), so
+    ``person_ids`` (a move-in case's persons) needs no further narrowing. Returns the counts ``assigned,
+    inserted, certificates, queued``.
     """
     conn = session.connection()
     _, month_end = month_bounds(month)
@@ -155,9 +174,7 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
     certificates = store_certificates(conn, previous, new_decisions, month)
-    r = models.Recipient.__table__
-    recipients = read_frame(conn, r, ["person_id", "recipient_no"], where=_among(r, "person_id", person_ids))
-    changes = new_decisions.merge(recipients, on="person_id", how="left")
+    changes = new_decisions.merge(recipients_of(conn, new_decisions["person_id"]), on="person_id", how="left")
     queued = outbox.enqueue_changes(session, pd.DataFrame({
         "person_id": changes["person_id"],
         "change_type": changes["decision_type"].map(PMH_CHANGE_TYPE),
