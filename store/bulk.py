@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Table, and_, bindparam, inspect, literal, select
+from sqlalchemy import text as sql_text
 
 _CHUNK = 50_000
 #: From this many rows, a first load into an empty table builds its secondary indexes after the rows.
@@ -142,6 +143,8 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
             select(literal(1)).select_from(table).limit(1)).first() is None:
         present = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
         deferred = [ix for ix in table.indexes if not ix.unique and ix.name in present]
+        if deferred and not _owns_table(conn, table):
+            deferred = []  # the pipeline role (privacy.dbroles) may write rows but not drop indexes
     raw = conn.connection.driver_connection
     if deferred and conn.dialect.name == "sqlite" and not raw.in_transaction:
         raw.execute("BEGIN")  # pysqlite opens transactions only before DML: keep the DROP INDEX in ours
@@ -151,6 +154,16 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     for index in deferred:
         index.create(conn)
     return inserted
+
+
+def _owns_table(conn: Connection, table: Table) -> bool:
+    """Whether this connection may drop and create ``table``'s indexes (PostgreSQL: the owner's role)."""
+    if conn.dialect.name != "postgresql":
+        return True
+    owned = conn.execute(sql_text(
+        "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c "
+        "WHERE c.oid = to_regclass(:name)"), {"name": f'"{table.name}"'}).scalar()
+    return bool(owned)
 
 
 def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:

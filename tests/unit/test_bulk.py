@@ -1,9 +1,12 @@
 """Idempotent bulk writes: new rows inserted, changed rows updated, unchanged rows untouched."""
 
+import uuid
+
 import pandas as pd
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from privacy.dbroles import apply_roles, role_names
 from store import bulk, models
 from store.bulk import delete_keys, insert_missing, read_frame, upsert_frame
 
@@ -78,3 +81,28 @@ def test_a_failed_first_load_keeps_the_indexes(engine, monkeypatch):
         upsert_frame(conn, table, duplicate, ["case_id"])
     with engine.connect() as conn:
         assert "ix_welfare_case_household_id" in {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+
+
+def test_the_pipeline_role_loads_without_dropping_indexes(engine, monkeypatch):
+    """The app role of privacy.dbroles does not own the tables: a first load keeps the indexes as they are."""
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    table = models.WelfareCase.__table__
+    if engine.dialect.name != "postgresql":
+        assert bulk._owns_table(engine.connect(), table)
+        return
+    prefix = f"kt{uuid.uuid4().hex[:8]}"
+    roles = role_names(prefix)
+    apply_roles(engine, prefix)
+    try:
+        with engine.begin() as conn:
+            assert bulk._owns_table(conn, table)
+            conn.execute(text(f"SET LOCAL ROLE {roles['app']}"))
+            assert not bulk._owns_table(conn, table)
+            assert upsert_frame(conn, table, _cases(), ["case_id"]).inserted == 2
+        with engine.connect() as conn:
+            assert "ix_welfare_case_household_id" in {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+    finally:
+        with engine.begin() as conn:
+            for name in roles.values():
+                conn.execute(text(f"DROP OWNED BY {name}"))
+                conn.execute(text(f"DROP ROLE {name}"))
