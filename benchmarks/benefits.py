@@ -1,4 +1,7 @@
-"""Benchmark of the benefit stage: ``python -m benchmarks.benefits --claims N``.
+"""Benchmark of the benefit stage: ``python -m benchmarks.benefits --claims N [--format uke]``.
+
+``--format uke`` writes the receipts as .UKE facility files instead and times the UKE path (read all files,
+match KO to recipients, assess, compare with the billed amounts), for a side-by-side comparison.
 
 Builds ~N/10 synthetic children with eligibility periods, draws N receipts spread over the twelve months
 of FY2025 (devtools.generate.claims), writes them as ``claims.csv`` and ``reimbursement_applications.csv``
@@ -54,6 +57,71 @@ def generate_files(directory: Path, claims: int, seed: int) -> None:
         for name, frame in (("claims.csv", frames["claims"]), ("reimbursement_applications.csv",
                                                               frames["applications"])):
             frame.to_csv(directory / name, index=False, header=i == 0, mode="w" if i == 0 else "a")
+
+
+def generate_uke_files(directory: Path, claims: int, seed: int) -> None:
+    """Write ``claims`` receipts over FY2025 as .UKE facility files (one per payer, institution and month)."""
+    from devtools.generate.uke import billed_receipts, write_month
+    from policy import load_policy
+
+    policy = load_policy()
+    children = _children(max(claims // 10, 10), seed).assign(sex_code="1")
+    months = pd.period_range("2025-04", "2026-03", freq="M").strftime("%Y-%m").tolist()
+    per_month = np.full(len(months), claims // len(months))
+    per_month[: claims % len(months)] += 1
+    for i, (month, count) in enumerate(zip(months, per_month, strict=True)):
+        receipts = billed_receipts(children, month, seed + i, policy, count=int(count))
+        write_month(directory, receipts, month, policy, seed + i, bad_record_share=0.002)
+
+
+def run_uke(claims: int, seed: int = 7, workdir: Path | None = None) -> dict:
+    """Generate UKE files, then time what ``kodomo claims ingest`` computes: read, match, assess, compare."""
+    from connectors.uke import read_uke_files
+    from policy import load_policy
+    from rules import benefits
+    from services.claims import check
+
+    directory = Path(workdir or tempfile.mkdtemp(prefix="bench-benefits-uke-"))
+    children = _children(max(claims // 10, 10), seed).assign(sex_code="1")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "benchmarks.benefits", "--format", "uke", "--generate-into",
+                    str(directory), "--claims", str(claims), "--seed", str(seed)], check=True)
+    generate_s = time.perf_counter() - t0
+    policy = load_policy()
+    recipients = children[["person_id", "recipient_no"]].assign(
+        public_payer_number=str(policy.at("2025-04-01").get("program.public_payer_number")))
+    persons = children[["person_id", "birth_date", "sex_code"]]
+    periods = pd.DataFrame({"person_id": children["person_id"], "valid_from": children["birth_date"],
+                            "valid_to": pd.Timestamp("2030-03-31"), "status": "ELIGIBLE", "end_reason": "AGE"})
+    steps: dict[str, float] = {}
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    t = time.perf_counter()
+    batch = read_uke_files(sorted(directory.iterdir()), check.city_payer_numbers(policy))
+    steps["read_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    matched = check.match_recipients(batch.receipts, recipients, persons)
+    ok = matched[matched["review_reason"].isna()]
+    stage = check.stage_frame(ok)
+    steps["match_stage_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    assessed = benefits.assess_claims(stage, recipients[["person_id", "recipient_no"]],
+                                      persons[["person_id", "birth_date"]], periods, policy)
+    steps["assess_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    outcome = check.compare(matched, assessed)
+    steps["compare_s"] = time.perf_counter() - t
+    counts = batch.counts()
+    return {
+        "format": "uke", "claims": int(claims), "files": len(batch.files),
+        "receipts_read": int(counts.get("receipts_read", 0)),
+        "quarantined": int(counts.get("receipts_quarantined", 0)),
+        "other_city": int(counts.get("receipts_without_city_public", 0)),
+        "outcomes": {str(k): int(v) for k, v in outcome["status"].value_counts().items()},
+        "generate_s": round(generate_s, 2), **{k: round(v, 2) for k, v in steps.items()},
+        "total_s": round(time.perf_counter() - start, 2), "cpu_s": round(time.process_time() - cpu_start, 2),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def run(claims: int, seed: int = 7, workdir: Path | None = None) -> dict:
@@ -161,12 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.benefits")
     parser.add_argument("--claims", type=int, default=100_000, help="number of receipts (default 100,000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--format", choices=["csv", "uke"], default="csv",
+                        help="csv: claims.csv (default); uke: .UKE facility files (docs/formats/uke.md)")
     parser.add_argument("--generate-into", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.generate_into:
-        generate_files(Path(args.generate_into), args.claims, args.seed)
+        generate = generate_uke_files if args.format == "uke" else generate_files
+        generate(Path(args.generate_into), args.claims, args.seed)
         return 0
-    result = run(args.claims, args.seed)
+    result = run_uke(args.claims, args.seed) if args.format == "uke" else run(args.claims, args.seed)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

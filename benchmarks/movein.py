@@ -82,10 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update({"KODOMO_CONNECTOR": "http", "KODOMO_INQUIRY_URL": inquiry.base_url,
                            "KODOMO_PMH_URL": pmh.url, "KODOMO_PMH_TOKEN": "bench-token"})
         from config.settings import get_settings
+        from devtools.credentials import enrol_demo_operators
         from devtools.movein_testing import prepared_engine
         from services.movein.params import MoveInCase
 
         get_settings.cache_clear()
+        enrol_demo_operators()  # the flow accepts demo-operator only with a proof (privacy.operators)
         engine = prepared_engine(url)
 
         def run_case(h) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from types import ModuleType
@@ -29,10 +30,35 @@ def build_parser(package: ModuleType = cli.commands, prog: str = "kodomo") -> ar
     return parser
 
 
+def disable_prefect_telemetry() -> None:
+    """No outside call nobody asked for: the temporary Prefect server of a CLI run sends no analytics.
+
+    Forced, not defaulted: a city system makes no such call even if a profile or shell turned it on.
+    """
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+
+def _safe_text(exc: Exception) -> str:
+    """The error text, except that a validation error names its fields and rules, never the input.
+
+    pydantic quotes the rejected value (``input_value='…'``): a My Number or a name typed into the wrong
+    option would be echoed to a terminal or a scheduler's log (issue 14 §6).
+    """
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        fields = ", ".join(f"{'.'.join(str(p) for p in e['loc']) or '-'} ({e['type']})" for e in exc.errors())
+        return f"invalid {exc.title}: {fields}"
+    return str(exc)
+
+
 def main(argv: list[str] | None = None, package: ModuleType = cli.commands, prog: str = "kodomo") -> int:
     """Entry point of the console script (and of ``python -m devtools`` with its own package)."""
+    from privacy.files import restrict_umask
     from privacy.masking import install_masking_filter
 
+    restrict_umask()  # every file and directory this command creates is owner-only (issue 14 §5)
+    disable_prefect_telemetry()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "urllib3"):  # one line per HTTP request to the local Prefect API
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -45,7 +71,7 @@ def main(argv: list[str] | None = None, package: ModuleType = cli.commands, prog
     except Exception as exc:  # noqa: BLE001 - the CLI prints a sanitised one-line error
         from privacy.masking import scrub_my_numbers
 
-        print(f"{prog} {args.command}: error: {scrub_my_numbers(str(exc))}", file=sys.stderr)
+        print(f"{prog} {args.command}: error: {scrub_my_numbers(_safe_text(exc))}", file=sys.stderr)
         return 1
 
 

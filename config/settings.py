@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     connector: Literal["file", "http"] = Field(default="file", description="Inquiry connectors")
     inquiry_url: str | None = Field(default=None, description="Base URL of the inquiry services (http mode)")
     operators_file: Path | None = Field(default=None, description="Staff registry (YAML)")
+    # -- proof of identity (privacy.operators). The verifier side (registry, public keys under the key
+    # directory, the service key) is the worker's own setting: the work pool refuses ``env`` job variables
+    # and no flow parameter names a path to it. The two caller-side settings below are read by the process
+    # that *proves* (a person's shell, a script), never by a deployment run on the worker.
+    operator_key_file: Path | None = Field(
+        default=None, description="The caller's private key; default: <home>/credentials/<operator>.key")
+    operator_proof_file: Path | None = Field(
+        default=None, description="A single-use proof written by 'kodomo login --token-file'")
+    service_key_block: str | None = Field(
+        default=None, description="Prefect Secret block with the service principal's private key")
     sqlite_cache_mib: int = Field(
         default=128, ge=2,
         description="SQLite page cache per connection (MiB); sized so a month's random-key indexes stay in memory",
@@ -59,6 +69,10 @@ class Settings(BaseSettings):
     @property
     def resolved_outbox_dir(self) -> Path:
         return self.outbox_dir or self.home / "outbox"
+
+    @property
+    def resolved_exports_dir(self) -> Path:
+        return self.home / "exports"
 
     @property
     def resolved_key_file(self) -> Path:

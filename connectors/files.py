@@ -24,8 +24,11 @@ from typing import Any
 
 import pandas as pd
 
+from schemas.codes import SOURCE_ROW
+
 MANIFEST_NAME = "manifest.json"
-SOURCE_ROW = "source_row"
+#: Manifest key of the sender's control totals: ``{"residents.csv": {"rows": 123, "sha256": "..."}, ...}``.
+CONTROL_TOTALS = "files"
 
 #: Canonical encoding names accepted in ``manifest.json`` or as an argument, by alias.
 _ENCODING_ALIASES = {
@@ -53,12 +56,22 @@ class InputFileError(Exception):
         line: 1-based line number in the file (header = line 1), or ``None`` for whole-file problems.
     """
 
+    #: The message holds a file name, column names and a line number only: privacy.errors lets it through
+    #: whole to the CLI and the Prefect state message (an operator must be able to act on it).
+    safe_message = True
+    #: Not transient: the file must be fixed by its sender, so retrying the task cannot help.
+    transient = False
+
     def __init__(self, file: str, problem: str, line: int | None = None) -> None:
         self.file = file
         self.problem = problem
         self.line = line
         where = f" (line {line})" if line is not None else ""
         super().__init__(f"{file}{where}: {problem}")
+
+    def __reduce__(self):
+        # Prefect pickles exceptions into task states: rebuild from the three fields, not from args.
+        return (type(self), (self.file, self.problem, self.line))
 
 
 def normalise_encoding(encoding: str) -> str:
@@ -82,10 +95,14 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / MANIFEST_NAME
     if not path.exists():
         return {}
+    if not path.is_file():
+        raise InputFileError(MANIFEST_NAME, "is not a regular file (a directory?)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(MANIFEST_NAME, f"not valid UTF-8 JSON ({type(exc).__name__})") from None
+    except RecursionError:
+        raise InputFileError(MANIFEST_NAME, "JSON nested too deeply (expected one flat object)") from None
     if not isinstance(manifest, dict):
         raise InputFileError(MANIFEST_NAME, "must be a JSON object")
     if "encoding" in manifest:
@@ -95,9 +112,26 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
             raise InputFileError(MANIFEST_NAME, "unsupported encoding: use utf-8 or cp932") from None
     if "extract_date" in manifest:
         text = str(manifest["extract_date"])
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or pd.isna(pd.to_datetime(text, errors="coerce")):
-            raise InputFileError(MANIFEST_NAME, "extract_date must be a date YYYY-MM-DD")
+        if (not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or not "1900" <= text[:4] <= "2261"
+                or pd.isna(pd.to_datetime(text, errors="coerce"))):
+            raise InputFileError(MANIFEST_NAME, "extract_date must be a date YYYY-MM-DD between 1900 and 2261")
+    if CONTROL_TOTALS in manifest:
+        _check_control_totals(manifest[CONTROL_TOTALS])
     return manifest
+
+
+def _check_control_totals(totals: object) -> None:
+    problem = f"{CONTROL_TOTALS} must map file names to {{\"rows\": integer >= 0, \"sha256\": 64 hex digits}}"
+    if not isinstance(totals, dict):
+        raise InputFileError(MANIFEST_NAME, problem)
+    for stated in totals.values():
+        if not isinstance(stated, dict):
+            raise InputFileError(MANIFEST_NAME, problem)
+        rows, sha256 = stated.get("rows", 0), stated.get("sha256", "0" * 64)
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+            raise InputFileError(MANIFEST_NAME, problem)
+        if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise InputFileError(MANIFEST_NAME, problem)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -113,9 +147,10 @@ def _line_of(raw: bytes, position: int) -> int:
     return raw.count(b"\n", 0, position) + 1
 
 
-#: What Python's cp932 codec yields for bytes that are no text: single bytes 0x80, 0xA0, 0xFD-0xFF
-#: (C1 control / private use) and 外字 (user-defined characters, private use area).
-_UNMAPPED = re.compile("[\x80-\x9f\ue000-\uf8ff]")
+#: What Python's cp932 codec yields for bytes that are no text: single bytes 0x80 (C1 control) and 0xA0,
+#: 0xFD-0xFF (private use U+F8F0-U+F8F3). 外字 — the user-defined area F040-F9FC, decoded to U+E000-U+E757 —
+#: is text: real 住記 extracts hold it, and it is kept exactly (services.intake.gaiji maps known ones).
+_UNMAPPED = re.compile("[\x80-\x9f\ue758-\uf8ff]")
 
 
 def _reject_unmapped(text: str, name: str, problem: str) -> bytes:
@@ -193,18 +228,6 @@ def _check_header(header: list[str], columns: list[str], name: str) -> None:
         raise InputFileError(name, "; ".join(problems), 1)
 
 
-def _raise_structure_error(text: str, width: int, name: str) -> None:
-    """Slow path, only for a malformed file: find the first record with too many fields."""
-    reader = csv.reader(io.StringIO(text))
-    next(reader, None)
-    for row in reader:
-        # A trailing empty field ("a,b,") is tolerated, as in the fast path.
-        fields = len(row) - 1 if len(row) == width + 1 and row[-1] == "" else len(row)
-        if fields > width:
-            raise InputFileError(name, f"row has {len(row)} fields, expected {width}", reader.line_num)
-    raise InputFileError(name, "not a readable CSV file")
-
-
 def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = None) -> pd.DataFrame:
     """Read one inbox CSV as strings, with ``source_row`` = its row number in the file.
 
@@ -229,17 +252,23 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
     name = path.name
     if encoding is None:
         encoding = read_manifest(path.parent).get("encoding")
-    raw = path.read_bytes()
+    raw = _read_bytes(path)
     text, data = _decode(raw, name, encoding)
     if not text.strip():
         raise InputFileError(name, "the file is empty (no header row)", 1)
 
     end = text.find("\n")
-    first_line = (text if end < 0 else text[:end]).rstrip("\r")
-    header = next(csv.reader([first_line]))
+    first_line = (text if end < 0 else text[:end]).removesuffix("\r")
+    if "\r" in first_line:
+        raise InputFileError(name, "line ends are CR only (old Mac format): use LF or CRLF line ends", 1)
+    try:
+        header = next(csv.reader([first_line], strict=True))
+    except csv.Error:
+        raise InputFileError(name, "the header row is not readable CSV (unbalanced quote)", 1) from None
     _check_header(header, columns, name)
 
     extra = "\x00extra"
+    frame: pd.DataFrame | None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -258,15 +287,80 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
                 index_col=False,
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        _raise_structure_error(text, len(header), name)
-        raise  # pragma: no cover - _raise_structure_error always raises
-
-    too_long = frame[extra].notna().to_numpy()
-    if too_long.any():
-        _raise_structure_error(text, len(header), name)
-    frame[SOURCE_ROW] = pd.RangeIndex(2, len(frame) + 2, dtype="int64")
+        frame = None
+    unreadable = _no_lines()
+    if frame is None or frame[extra].notna().any() or len(frame) != _physical_data_lines(text):
+        # Slow path, only for a malformed file. A record spanning several physical lines (a stray quote
+        # opened a field that a later line closed) or a bare CR: names and addresses never hold line
+        # breaks, so each physical line is read on its own. A row with too many fields rejects the file.
+        frame, unreadable = _read_line_by_line(text, header, name)
+    else:
+        frame[SOURCE_ROW] = pd.RangeIndex(2, len(frame) + 2, dtype="int64")
     blank = frame[header].isna().all(axis=1)
     if blank.any():
         frame = frame.loc[~blank]
     frame = frame[[*columns, SOURCE_ROW]].reset_index(drop=True)
+    frame.attrs[UNREADABLE_LINES] = unreadable
     return frame
+
+
+#: ``frame.attrs`` key of :func:`read_input_csv`: the physical lines that are no CSV record, as a tuple of
+#: ``(line, problem)`` pairs (a tuple, so that pandas can compare and carry it through concat/merge).
+UNREADABLE_LINES = "unreadable_lines"
+
+
+def _no_lines() -> tuple[tuple[int, str], ...]:
+    return ()
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise InputFileError(path.name, "the file is missing")
+    if not path.is_file():
+        raise InputFileError(path.name, "is not a regular file (a directory?)")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(path.name, f"cannot be read ({type(exc).__name__})") from None
+
+
+def _physical_data_lines(text: str) -> int:
+    """Lines after the header, as the C parser counts them (a final line end opens no new line)."""
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return lines - 1
+
+
+def _read_line_by_line(text: str, header: list[str], name: str) -> tuple[pd.DataFrame, tuple[tuple[int, str], ...]]:
+    """Slow path: parse each physical line on its own; a line that is no complete record is unreadable.
+
+    Returns the records (strings, ``source_row`` = the physical line) and the unreadable lines with their
+    problem. A quote that is not closed on its line, or a bare CR inside a line, makes only that line
+    unreadable: the lines after it are read as the records they are, so nobody vanishes into an address.
+    """
+    width = len(header)
+    records: list[list[str | None]] = []
+    numbers: list[int] = []
+    unreadable: list[tuple[int, str]] = []
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    for number, line in enumerate(lines[1:], start=2):
+        line = line.removesuffix("\r")
+        if "\r" in line:
+            unreadable.append((number, "a CR (line break) inside the line"))
+            continue
+        try:
+            fields = next(csv.reader([line], strict=True), [])
+        except csv.Error:
+            unreadable.append((number, 'unbalanced or misplaced quote (") in the line'))
+            continue
+        if len(fields) == width + 1 and fields[-1] == "":
+            fields = fields[:-1]
+        if len(fields) > width:
+            raise InputFileError(name, f"row has {len(fields)} fields, expected {width}", number)
+        records.append([f if f != "" else None for f in fields] + [None] * (width - len(fields)))
+        numbers.append(number)
+    frame = pd.DataFrame(records, columns=header, dtype=object).astype("str") if records else pd.DataFrame(
+        {c: pd.Series(dtype="str") for c in header})
+    frame[SOURCE_ROW] = pd.Series(numbers, dtype="int64")
+    return frame, tuple(unreadable)

@@ -37,6 +37,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from connectors.base import PmhReceipt, PmhRecordResult, PmhTaskStatus
+from privacy.files import write_private_file
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -317,29 +318,12 @@ class FilePmhClient:
 
     def submit(self, records: Sequence[Mapping], idempotency_key: str) -> PmhReceipt:
         """Write the batch file (temp file + fsync + rename); re-writing the same key is harmless."""
-        day_dir = self.root / self._today().isoformat()
-        day_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = day_dir / f"batch-{idempotency_key}.json"
+        target = self.root / self._today().isoformat() / f"batch-{idempotency_key}.json"
         body = orjson.dumps(
             {"idempotencyKey": idempotency_key, "recordCount": len(records), "records": list(records)},
             option=orjson.OPT_INDENT_2,
         )
-        tmp = day_dir / f".batch-{idempotency_key}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(day_dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_private_file(target, body)
         return PmhReceipt(None, len(records), location=str(target.relative_to(self.root.parent)))
 
     def poll(self, task_id: str) -> PmhTaskStatus:  # pragma: no cover - file mode never polls

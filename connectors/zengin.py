@@ -20,12 +20,13 @@ parser reads both. Names are converted to the 全銀 character set: half-width k
 from __future__ import annotations
 
 import datetime as dt
-import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from privacy.files import write_private_file
 
 RECORD_LENGTH = 120
 ENCODING = "cp932"
@@ -203,12 +204,8 @@ def build_transfer_file(payments: pd.DataFrame, remitter: Remitter, transfer_dat
 def write_transfer_file(path: str | Path, payments: pd.DataFrame, remitter: Remitter, transfer_date: dt.date,
                         record_separator: bytes = b"\r\n") -> Path:
     """Write :func:`build_transfer_file` to ``path``; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(build_transfer_file(payments, remitter, transfer_date, record_separator))
-    os.replace(temporary, path)  # a crash never leaves a half-written transfer file
-    return path
+    # atomic: a crash never leaves a half-written transfer file
+    return write_private_file(path, build_transfer_file(payments, remitter, transfer_date, record_separator))
 
 
 @dataclass(frozen=True)

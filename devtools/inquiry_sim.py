@@ -72,8 +72,8 @@ class InquiryData:
 
     @classmethod
     def empty(cls) -> InquiryData:
-        return cls(iq._empty(iq.REGISTRY_COLUMNS), iq._empty(iq.TAX_COLUMNS), iq._empty(iq.JUKINET_COLUMNS),
-                   iq._empty(iq.INTERMEDIARY_COLUMNS))
+        return cls(iq.empty_frame(iq.REGISTRY_COLUMNS), iq.empty_frame(iq.TAX_COLUMNS),
+                   iq.empty_frame(iq.JUKINET_COLUMNS), iq.empty_frame(iq.INTERMEDIARY_COLUMNS))
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> InquiryData:

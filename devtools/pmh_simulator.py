@@ -30,7 +30,6 @@ import gc
 import hashlib
 import json
 import math
-import operator
 import random
 import re
 import threading
@@ -45,36 +44,21 @@ from fastapi import FastAPI, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from privacy.files import write_private_file
+from rules.checkdigits import modulus10_w21_ok, my_number_ok
+
+
 # --------------------------------------------------------------------------------------------------
 # Request schema (strict)
 # --------------------------------------------------------------------------------------------------
-_MY_NUMBER_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_MY_NUMBER_OFFSET = 48 * sum(_MY_NUMBER_WEIGHTS)
-_W21_SUM = tuple((d * 2) // 10 + (d * 2) % 10 for d in range(10))  # digit sum of 2·d
-
-
-def _my_number_ok(value: str) -> bool:
-    """Same rule as ``rules.checkdigits.is_valid_my_number`` (総務省令第85号 第5条), on bytes for speed."""
-    raw = value.encode()
-    remainder = (sum(map(operator.mul, raw[:11], _MY_NUMBER_WEIGHTS)) - _MY_NUMBER_OFFSET) % 11
-    return (0 if remainder <= 1 else 11 - remainder) == raw[11] - 48
-
-
-def _payer_ok(value: str) -> bool:
-    """モジュラス10 ウエイト2・1 over the 7-digit body (same as ``is_valid_modulus10_w21(value, (8,))``)."""
-    body = [c - 48 for c in value.encode()]
-    total = sum(_W21_SUM[d] for d in body[-2::-2]) + sum(body[-3::-2])
-    return (10 - total % 10) % 10 == body[-1]
-
-
 def _check_my_number(value: str) -> str:
-    if not _my_number_ok(value):
+    if not my_number_ok(value):
         raise PydanticCustomError("my_number_check_digit", "check digit mismatch")
     return value
 
 
 def _check_payer(value: str | None) -> str | None:
-    if value is not None and not _payer_ok(value):
+    if value is not None and not modulus10_w21_ok(value, 8):
         raise PydanticCustomError("insurer_number_check_digit", "check digit mismatch")
     return value
 
@@ -175,7 +159,7 @@ def _common_ok(common: tuple) -> bool:
         type(org) is str and _ORG_ID(org) and _text_ok(name, 1, 100)
         and type(always) is str and always in ("0", "1")
         and _date_ok(valid_from) and _date_ok(valid_to) and valid_from <= valid_to
-        and (payer is None or (type(payer) is str and _DIGITS8(payer) and _payer_ok(payer)))
+        and (payer is None or (type(payer) is str and _DIGITS8(payer) and modulus10_w21_ok(payer, 8)))
         and all(v is None or _text_ok(v, 0, high) for v, (_n, high) in zip(texts, _COMMON_TEXT, strict=True)))
 
 
@@ -219,7 +203,7 @@ def _fast_record_ok(r: object) -> bool:
         return False
     key, number, five, seg = r["municipalityIdentityKey"], r["myNumber"], r["basicFiveInfo"], r["modificationSeg"]
     if not (type(key) is str and 0 < len(key) <= 100
-            and type(number) is str and _DIGITS12(number) and _my_number_ok(number)
+            and type(number) is str and _DIGITS12(number) and my_number_ok(number)
             and seg in _SEGS and r["isNotDisclosed"].__class__ is bool
             and type(five) is dict and len(five) == 5 and five.keys() == _FIVE):
         return False
@@ -419,10 +403,7 @@ class PmhSimulator:
     def save(self) -> None:
         """Write the state file (if configured)."""
         if self.config.state_file:
-            path = Path(self.config.state_file)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(self.state.to_json())
-            tmp.replace(path)
+            write_private_file(self.config.state_file, self.state.to_json())
 
     # -- pieces of a request ---------------------------------------------------------------------
     def _authorised(self, request: Request) -> bool:

@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import Engine, func, select
 
 from connectors.pmh import HttpPmhClient, make_retry
+from devtools.faults import FAULT_ENV
 from privacy.crypto import KeyRing
 from store.models import PmhOutbox
 from store.pmh_models import PmhResult, PmhSubject
@@ -57,7 +58,7 @@ def result_count(engine: Engine) -> int:
 
 
 def subprocess_env(db_url: str, pmh_url: str | None, ring: KeyRing, home: str, fault: str | None = None) -> dict:
-    """Environment for ``python -m services.pmh.relay`` in a child process."""
+    """Environment for ``python -m devtools.pmh_relay_runner`` in a child process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KODOMO_")}
     env.update({
         "KODOMO_HOME": home,
@@ -70,7 +71,7 @@ def subprocess_env(db_url: str, pmh_url: str | None, ring: KeyRing, home: str, f
         env["KODOMO_PMH_URL"] = pmh_url
         env["KODOMO_PMH_TOKEN"] = TOKEN
     if fault:
-        env["KODOMO_PMH_FAULT"] = fault
+        env[FAULT_ENV] = fault
     return env
 
 
@@ -115,7 +116,7 @@ def kill_and_rerun(engine: Engine, ring: KeyRing, url: str, db_url: str, home: s
 
     create_subjects(engine, ring, 150, start=start)
     child = subprocess.run(
-        [sys.executable, "-m", "services.pmh.relay", "--claim-batches", "1"],
+        [sys.executable, "-m", "devtools.pmh_relay_runner", "--claim-batches", "1"],
         env=subprocess_env(db_url, url, ring, home, fault=f"{point}:kill:{nth}"),
         capture_output=True, timeout=60, check=False,
     )

@@ -12,15 +12,16 @@ from pydantic import Field
 
 from tasks import benefits as t
 from tasks import common
+from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
-OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
+OperatorId = OperatorIdParam
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Transfer date, YYYY-MM-DD")]
 
 
 @flow(name="benefit-run", log_prints=False, persist_result=False, validate_parameters=True)
-def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-scheduler",
-                transfer_date: IsoDate | None = None) -> dict:
+def benefit_run(month: Month, inbox: LocalPathParam, operator_id: OperatorId = "system-scheduler",
+                transfer_date: IsoDate | None = None, operator_proof: OperatorProofParam | None = None) -> dict:
     """Assess the month's receipts and applications, book payments and 返還請求, write the files.
 
     Args:
@@ -28,8 +29,10 @@ def benefit_run(month: Month, inbox: str, operator_id: OperatorId = "system-sche
         inbox: directory holding claims.csv and/or reimbursement_applications.csv.
         operator_id: the staff member or service principal (must be registered).
         transfer_date: 取組日 of the 全銀 file; default the 25th of the month.
+        operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
+            ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
-    operator = common.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run", operator_proof)
     run_id = common.begin_run("benefit-run", operator, month=month)
     try:
         claim_inbox = t.load_claims(inbox, month, run_id)

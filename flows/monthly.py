@@ -9,17 +9,19 @@ from pydantic import Field
 
 from flows.benefits import benefit_run
 from flows.pmh_sync import pmh_sync
+from flows.print import print_run
 from tasks import common
 from tasks import monthly as t
+from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month to decide, YYYY-MM")]
-OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
+OperatorId = OperatorIdParam
 
 
 @flow(name="monthly-run", log_prints=False, persist_result=False, validate_parameters=True)
-def monthly_run(month: Month | None = None, inbox: str | None = None,
+def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
                 operator_id: OperatorId = "system-scheduler", run_benefits: bool = True,
-                sync_pmh: bool = True) -> dict:
+                sync_pmh: bool = True, operator_proof: OperatorProofParam | None = None) -> dict:
     """Decide one month for every child from the inbox of that month.
 
     Args:
@@ -29,8 +31,10 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         operator_id: the staff member or service principal running it (must be registered).
         run_benefits: also assess the month's receipts when the inbox holds them (benefit-run subflow).
         sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
+        operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
+            ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
-    operator = common.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run", operator_proof)
     month = t.resolve_month(month)
     run_id = common.begin_run("monthly-run", operator, month=month)
     inbox = t.resolve_inbox(month, inbox)
@@ -45,8 +49,10 @@ def monthly_run(month: Month | None = None, inbox: str | None = None,
         common.finish_run(run_id, "FAILED", {})
         raise
     common.finish_run(run_id, "COMPLETED", counts)
+    counts["summary"]["print"] = print_run(month=month, operator_id=operator)
     if run_benefits and t.has_claims(inbox):
         counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
     if sync_pmh:
         counts["summary"]["pmh"] = pmh_sync(operator_id=operator)
+    counts["summary"] |= t.publish_summary(month, run_id, counts)  # again, with benefit, print and PMH outputs
     return counts["summary"]

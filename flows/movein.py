@@ -17,7 +17,7 @@ def move_in(case: MoveInCase) -> dict:
         case: the case form — case id or 宛名番号, operator id, how income is known (certificate /
             inquiry with recorded consent / not yet), certificate path, consent id, insurer number.
     """
-    operator = common.authorise_operator(case.operator_id, "run")
+    operator = common.authorise_operator(case.operator_id, "run", case.operator_proof or None)
     run_id = common.begin_run("move-in", operator)
     try:
         context = t.resolve_case(case, run_id)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 from prefect import flow
-from pydantic import Field
 
 from tasks import common
 from tasks import movein as t
+from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
 
-OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", description="Staff or service id")]
+OperatorId = OperatorIdParam
 
 
 @flow(name="resident-changes", log_prints=False, persist_result=False, validate_parameters=True)
-def resident_changes(events_file: str, operator_id: OperatorId = "system-scheduler",
-                     as_of: dt.date | None = None, send_to_pmh: bool = True) -> dict:
+def resident_changes(events_file: LocalPathParam, operator_id: OperatorId = "system-scheduler",
+                     as_of: dt.date | None = None, send_to_pmh: bool = True,
+                     operator_proof: OperatorProofParam | None = None) -> dict:
     """Process 異動 events as they arrive and re-determine the affected households.
 
     Args:
@@ -25,8 +25,10 @@ def resident_changes(events_file: str, operator_id: OperatorId = "system-schedul
         operator_id: the staff member or service principal running it (must be registered).
         as_of: processing date; empty = today (Asia/Tokyo). Decisions are made for its month.
         send_to_pmh: drain the PMH outbox after the decisions.
+        operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
+            ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
-    operator = common.authorise_operator(operator_id, "run")
+    operator = common.authorise_operator(operator_id, "run", operator_proof)
     as_of = as_of or t.today()
     run_id = common.begin_run("resident-changes", operator)
     try:

@@ -53,6 +53,8 @@ from pydantic import (
     model_validator,
 )
 
+from rules.checkdigits import modulus10_w21_ok
+
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "parameters"
 DEFAULT_CONFIRM_WITH = "仙台市 こども若者局 こども支援給付課"
 
@@ -386,19 +388,8 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _modulus10_w21_valid(number: str) -> bool:
-    """モジュラス10 ウエイト2・1分割 (same method as rules.checkdigits; policy must not import rules)."""
-    if not number.isascii() or not number.isdigit() or len(number) < 2:
-        return False
-    total = 0
-    for position, digit in enumerate(reversed(number[:-1])):
-        product = int(digit) * (2 if position % 2 == 0 else 1)
-        total += product // 10 + product % 10
-    return (10 - total % 10) % 10 == int(number[-1])
-
-
 def _check_public_payer_number(value: Value) -> None:
-    if not (isinstance(value, str) and len(value) == 8 and _modulus10_w21_valid(value)):
+    if not (isinstance(value, str) and modulus10_w21_ok(value, 8)):
         raise ValueError("a 公費負担者番号 is 8 digits with a valid モジュラス10 ウエイト2・1 check digit")
 
 

@@ -5,9 +5,13 @@ subjects), why (``purpose``), how many (``record_count``), under which run and a
 ``outcome``. My Numbers are never stored: ``subject_ids`` must be person_ids, and a 12-digit value that
 passes the My Number check digit is refused.
 
-Chain: ``entry_hash = SHA-256(prev_hash ‖ canonical JSON of the entry)``; the entry includes ``seq``,
-so deleting, editing or reordering a row breaks the chain at that index. Truncation of the tail is caught
-by the head anchored outside the database (:mod:`privacy.anchor`, ``kodomo audit verify``).
+Chain: ``entry_hash = HMAC-SHA-256(chain key, prev_hash ‖ canonical JSON of the entry)``; the entry
+includes ``seq``, so deleting, editing or reordering a row breaks the chain at that index. The chain key
+is derived from the key ring's index key (:func:`chain_key`), which lives apart from the database: whoever
+can write the table but not read the key ring cannot recompute ("re-bless") a forged chain (issue 14 §4).
+Truncation of the tail is caught by the head anchored outside the database (:mod:`privacy.anchor`,
+``kodomo audit verify``); every anchoring is itself a record of the chain, so a deleted or rolled-back
+anchor file is detected as well.
 
 Concurrency: :func:`record_access` first ``UPDATE``s the single ``access_chain_head`` row (a row lock on
 PostgreSQL, the write lock on SQLite), then reads it; concurrent writers therefore serialise and never
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -27,10 +32,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from store.privacy_models import GENESIS_HASH, AccessChainHead, AccessRecord
 
+ANCHOR_PURPOSE = "audit-anchor"  # the record each anchoring appends (privacy.anchor)
 ACTIONS = frozenset({"read", "create", "update", "export", "delete", "print"})
 OUTCOMES = frozenset({"ok", "refused", "failed"})
 _CLIENT = f"{socket.gethostname()[:96]}:{os.getpid()}"
@@ -123,9 +130,41 @@ def canonical_entry(row: AccessRecord | dict) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def chain_hash(prev_hash: str, canonical: bytes) -> str:
-    """SHA-256(prev_hash ‖ canonical entry), hex."""
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical).hexdigest()
+CHAIN_KEY_LABEL = b"kodomo/access-record-chain/v1"
+_CHAIN_KEYS: dict[tuple, bytes] = {}
+
+
+def chain_key(settings=None) -> bytes:
+    """The HMAC key of the chain: HMAC-SHA-256(index key, label), from the key ring of ``settings``.
+
+    The key ring is read from the worker's own settings (env keys, Secret block or key file; created on
+    first use like every other consumer of the ring) and the derived key is cached per source.
+    """
+    from privacy.crypto import load_key_ring
+
+    if settings is None:
+        from config.settings import get_settings
+
+        settings = get_settings()
+    path = settings.resolved_key_file
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        mtime = None
+    source = (settings.index_key.get_secret_value() if settings.index_key else None,
+              settings.key_secret_block, str(path), mtime)
+    key = _CHAIN_KEYS.get(source)
+    if key is None:
+        ring = load_key_ring(settings, create=True)
+        key = hmac.new(ring.index_key, CHAIN_KEY_LABEL, hashlib.sha256).digest()
+        _CHAIN_KEYS.clear()  # only the ring in force is kept
+        _CHAIN_KEYS[source] = key
+    return key
+
+
+def chain_hash(prev_hash: str, canonical: bytes, key: bytes) -> str:
+    """HMAC-SHA-256(key, prev_hash ‖ canonical entry), hex."""
+    return hmac.new(key, prev_hash.encode("ascii") + canonical, hashlib.sha256).hexdigest()
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -174,6 +213,8 @@ def record_access(
     run_id: str | None = None,
     approval_id: str | None = None,
     outcome: str = "ok",
+    key: bytes | None = None,
+    actor_role: str | None = None,
 ) -> None:
     """Append one hash-chained access record in the caller's transaction (never commits).
 
@@ -188,6 +229,8 @@ def record_access(
         run_id: pipeline run id (Prefect flow-run id) if any.
         approval_id: export approval id (SEC-10) if any.
         outcome: ok, refused or failed.
+        key: the chain key (default: :func:`chain_key` of this process's settings).
+        actor_role: the role to record (default: the actor's role in the registry in force).
     """
     if action not in ACTIONS:
         raise AuditError(f"unknown action {action!r}; expected one of {sorted(ACTIONS)}")
@@ -197,10 +240,11 @@ def record_access(
         raise AuditError("an access record needs an actor_id")
     ids = _normalise_subjects(subject_ids)
     blob, digest = pack_subjects(ids)
+    key = key if key is not None else chain_key()
     values = {
         "occurred_at": dt.datetime.now(dt.UTC),
         "actor_id": str(actor_id),
-        "actor_role": _actor_role(str(actor_id)),
+        "actor_role": actor_role or _actor_role(str(actor_id)),
         "action": action,
         "purpose": str(purpose)[:128],
         "record_count": int(record_count),
@@ -214,7 +258,7 @@ def record_access(
     head = _lock_head(session)
     values["seq"] = int(head.seq) + 1
     values["prev_hash"] = head.head_hash
-    values["entry_hash"] = chain_hash(head.head_hash, canonical_entry(values))
+    values["entry_hash"] = chain_hash(head.head_hash, canonical_entry(values), key)
     session.add(AccessRecord(subject_ids_z=blob, **values))
     session.execute(
         update(AccessChainHead)
@@ -243,6 +287,7 @@ class ChainReport:
     last_hash: str = GENESIS_HASH
     problems: list[ChainProblem] = field(default_factory=list)
     hashes_at: dict[int, str] = field(default_factory=dict)
+    last_anchor_seq: int = 0  # seq of the last anchoring record in the chain (0: never anchored)
 
     @property
     def ok(self) -> bool:  # noqa: D102
@@ -267,12 +312,14 @@ def iter_records(session: Session, batch: int = 5000) -> Iterator[AccessRecord]:
         session.expunge_all()
 
 
-def verify_chain(session: Session, *, hashes_at: Iterable[int] = ()) -> ChainReport:
+def verify_chain(session: Session, *, hashes_at: Iterable[int] = (), key: bytes | None = None) -> ChainReport:
     """Recompute the chain from the entries; report every gap, edit or reorder by its seq.
 
-    The stored hashes are not trusted: each ``entry_hash`` is recomputed from the entry and the
-    previous *recomputed* hash, and the subject list is checked against its digest.
+    The stored hashes are not trusted: each ``entry_hash`` is recomputed under the chain key from the
+    entry and the previous *recomputed* hash, and the subject list is checked against its digest. The
+    seq of the last anchoring record (``purpose = audit-anchor``) is reported for :mod:`privacy.anchor`.
     """
+    key = key if key is not None else chain_key()
     report = ChainReport()
     wanted = set(hashes_at)
     expected_prev = GENESIS_HASH
@@ -283,7 +330,9 @@ def verify_chain(session: Session, *, hashes_at: Iterable[int] = ()) -> ChainRep
             report.problems.append(ChainProblem(expected_seq, "gap", f"next row has seq {row.seq}"))
         if row.prev_hash != expected_prev:
             report.problems.append(ChainProblem(row.seq, "prev_hash", "link to the previous row broken"))
-        computed = chain_hash(expected_prev, canonical_entry(row))
+        computed = chain_hash(expected_prev, canonical_entry(row), key)
+        if row.purpose == ANCHOR_PURPOSE and row.outcome == "ok":
+            report.last_anchor_seq = row.seq
         if computed != row.entry_hash:
             report.problems.append(ChainProblem(row.seq, "entry_hash", "entry differs from its hash"))
         if pack_subjects(unpack_subjects(row.subject_ids_z))[1] != row.subject_digest:
@@ -302,3 +351,38 @@ def verify_chain(session: Session, *, hashes_at: Iterable[int] = ()) -> ChainRep
             ChainProblem(report.last_seq + 1, "head", f"chain head says seq {head.seq}; rows end at {report.last_seq}")
         )
     return report
+
+
+def record_refusal(actor_id: object, purpose: str, *, action: str = "read", database_url: str | None = None) -> bool:
+    """Write one ``refused`` access record (issue 14 §7: unknown operator, wrong role, bad proof, path).
+
+    Runs in its own short transaction; a database without the access-record table yet (before the first
+    migration) records nothing. Returns whether a row was written. Never raises: a recording problem
+    must not mask the refusal itself. The actor id is echoed only when it has the registry's shape.
+    """
+    from sqlalchemy import inspect
+
+    from privacy.operators import shown_id
+    from store.db import make_engine, session_scope
+
+    try:
+        if database_url is None:
+            from config.settings import get_settings
+
+            database_url = get_settings().resolved_database_url
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite" and not (url.database and os.path.exists(url.database)):
+            return False  # do not create an empty database file just to find no table in it
+        engine = make_engine(database_url)
+        try:
+            if "access_record" not in set(inspect(engine).get_table_names()):
+                return False
+            with session_scope(engine) as session:
+                # "unproven": a refused caller's role would come from whatever registry it pointed at
+                record_access(session, actor_id=shown_id(actor_id), action=action, purpose=purpose,
+                              subject_ids=[], record_count=0, outcome="refused", actor_role="unproven")
+            return True
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - see docstring
+        return False

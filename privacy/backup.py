@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Engine, MetaData, inspect, select
 
 from privacy.crypto import KeyRing
+from privacy.files import private_directory, write_private_file
 
 MAGIC = b"KODOMO-BACKUP-1\n"
 SUFFIX = ".kbak"
@@ -214,17 +215,8 @@ def create_backup(settings, engine: Engine, ring: KeyRing, *, actor_id: str, gen
         raise BackupError("the backup generation count must be at least 1")
     now = now or dt.datetime.now(dt.UTC)
     payload, counts, person_ids = dump_tables(engine)
-    folder = backup_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    path = folder / f"kodomo-{now.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(seal(payload, ring, counts, now))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    path = private_directory(backup_dir(settings)) / f"kodomo-{now.strftime('%Y%m%dT%H%M%S%fZ')}{SUFFIX}"
+    write_private_file(path, seal(payload, ring, counts, now))
     removed: list[str] = []
     with session_scope(engine) as session:
         record_access(session, actor_id=actor_id, action="read", purpose="backup", subject_ids=person_ids,

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from privacy.files import private_directory, write_private_file
+
 _NONCE_BYTES = 12
 _VERSION_BYTES = 2
 
@@ -224,11 +226,6 @@ def load_key_ring(settings, *, create: bool = True) -> KeyRing:
 
 
 def save_key_ring(ring: KeyRing, path: Path) -> None:
-    """Write the ring atomically with owner-only permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(ring.to_json())
-    os.replace(tmp, path)
+    """Write the ring atomically with owner-only permissions, in a folder only the owner can enter."""
+    private_directory(path.parent)
+    write_private_file(path, ring.to_json())

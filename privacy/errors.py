@@ -11,8 +11,10 @@ bodies. :func:`sanitised` turns every ``Exception`` into a :class:`SanitisedErro
 * requests errors → the HTTP status code (or the exception class for connection errors/timeouts);
 * anything else → the exception class and the file:line where it was raised (code, not data).
 
-Exceptions whose class sets ``safe_message = True`` (e.g. ``OperatorNotAuthorised``) and
-:class:`SanitisedError` itself pass through unchanged. ``BaseException``s that are not ``Exception``
+Exceptions whose class sets ``safe_message = True`` (e.g. ``OperatorNotAuthorised``, and
+``connectors.files.InputFileError``: file name, problem and line, never a cell value, which the operator
+needs whole in the CLI and the Prefect state message) and :class:`SanitisedError` itself pass through
+unchanged. ``BaseException``s that are not ``Exception``
 (KeyboardInterrupt, Prefect's cancellation signals) are never touched.
 
 Use as a decorator (``@sanitised`` / ``@sanitised(stage="intake")``) or a context manager

@@ -16,14 +16,43 @@ from typing import IO
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
+PROCESS_UMASK = 0o077
+
+
+def restrict_umask() -> int:
+    """Make every file this process creates owner-only (0600/0700), whoever creates it.
+
+    Covers what the project does not write through :func:`atomic_writer`: the SQLite database and its
+    WAL/journal (SQLite copies the database file's mode), Prefect's local database, logs, third-party
+    writers. Called at process start by the CLI and on import of :mod:`privacy` (every flow and task
+    imports it, so a worker's flow-run process is covered too). Returns the previous umask.
+    """
+    return os.umask(PROCESS_UMASK)
 
 
 def private_directory(path: str | os.PathLike) -> Path:
-    """Create ``path`` (and missing parents) with mode 0700 and tighten it if it already exists."""
+    """Create ``path`` (and missing parents) with mode 0700 and tighten it if it already exists.
+
+    For the project's own folders (under ``KODOMO_HOME``); a caller-chosen folder is never re-moded.
+    """
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
     os.chmod(folder, DIRECTORY_MODE)
     return folder
+
+
+def _make_missing_directories(folder: Path) -> None:
+    """Create the missing folders of ``folder`` with mode 0700; existing ones keep their mode.
+
+    An existing folder may be the operator's own or a shared one (``/tmp``): tightening it is not ours to do.
+    """
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
+        os.chmod(created, DIRECTORY_MODE)  # mkdir's mode is filtered by the umask
 
 
 @contextlib.contextmanager
@@ -34,7 +63,7 @@ def atomic_writer(path: str | os.PathLike, *, text: bool = False, encoding: str 
     On an exception the temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
-    private_directory(target.parent)
+    _make_missing_directories(target.parent)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:

@@ -26,6 +26,8 @@ ENCRYPTED_COLUMNS: list[EncryptedColumn] = [
     EncryptedColumn("person", "profile_enc", "profile", "person_id"),
     EncryptedColumn("pmh_subject", "pmh_id_enc", "pmh_id", "person_id"),
     EncryptedColumn("benefit_claim", "payee_enc", "payee", "claim_id"),
+    EncryptedColumn("contact_address", "address_enc", "address", "action_id"),
+    EncryptedColumn("payee_account", "account_enc", "account", "action_id"),
 ]
 
 

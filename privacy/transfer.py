@@ -24,6 +24,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from privacy.crypto import KeyRing
+from privacy.csv_cells import neutralise_cell
+from privacy.files import atomic_writer
 from store.privacy_models import ExportApproval
 
 
@@ -185,26 +187,20 @@ def export(engine: Engine, *, actor_id: str, approval_id: str | None, dataset: s
             record_access(session, actor_id=actor_id, action="export", purpose=f"export:{dataset}"[:128],
                           subject_ids=[], record_count=0, approval_id=approval_id, outcome="refused", run_id=run_id)
         raise
-    with session_scope(engine) as session:
+    # The export appears only once its access record has committed: the session closes (commits) inside
+    # the atomic writer, whose rename runs after; a failed commit removes the temporary file.
+    with atomic_writer(out) as handle, session_scope(engine) as session:
         rows = spec.reader(session.connection(), ring, month)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(spec.columns)
-        writer.writerows(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else v) for v in r]
-                         for r in rows)
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        writer.writerows(["" if v is None else (v.isoformat() if hasattr(v, "isoformat") else neutralise_cell(v))
+                          for v in r] for r in rows)
         payload = buffer.getvalue().encode("utf-8-sig")
         if passphrase is not None:
             payload = seal_export(payload, passphrase)
-        tmp = out.with_name(f".{out.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle.write(payload)
         persons = sorted({str(r[spec.columns.index("person_id")]) for r in rows})
         record_access(session, actor_id=actor_id, action="export", purpose=f"{dataset}:{purpose}"[:128],
                       subject_ids=persons, record_count=len(rows), approval_id=approval_id, run_id=run_id)
-    os.replace(tmp, out)  # the file appears only once its access record has committed
-    return ExportResult(out, len(rows), len(persons))
+    return ExportResult(Path(out), len(rows), len(persons))

@@ -15,10 +15,13 @@ wrong-length values are simply invalid (never an exception), so they can be used
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pandas as pd
 
-_MY_NUMBER_WEIGHTS = np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])  # left → right over the 11-digit body
+_MY_NUMBER_WEIGHT_LIST = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)  # left → right over the 11-digit body
+_MY_NUMBER_WEIGHTS = np.array(_MY_NUMBER_WEIGHT_LIST)
 
 
 def _ascii_digits(text: str) -> bool:
@@ -72,6 +75,32 @@ def with_my_number_check_digit(body: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Hot-path scalar forms: the same rules on the digits' bytes (the PMH relay and simulator check a
+# record at a time; tests/unit/test_checkdigits.py proves they agree with the forms above)
+# ---------------------------------------------------------------------------------------------
+_MY_NUMBER_OFFSET = 48 * sum(_MY_NUMBER_WEIGHT_LIST)  # the weights times the code point of "0"
+_W21_SUM = tuple((d * 2) // 10 + (d * 2) % 10 for d in range(10))  # digit sum of 2·d
+
+
+def my_number_ok(value: str) -> bool:
+    """:func:`is_valid_my_number` for a ``str`` (総務省令第85号 第5条), computed on the digits' bytes."""
+    if len(value) != 12 or not (value.isascii() and value.isdigit()):
+        return False
+    raw = value.encode()
+    remainder = (sum(map(operator.mul, raw[:11], _MY_NUMBER_WEIGHT_LIST)) - _MY_NUMBER_OFFSET) % 11
+    return (0 if remainder <= 1 else 11 - remainder) == raw[11] - 48
+
+
+def modulus10_w21_ok(value: str, length: int) -> bool:
+    """``is_valid_modulus10_w21(value, (length,))`` for a ``str`` (厚労省 別添２), computed on bytes."""
+    if len(value) != length or length < 2 or not (value.isascii() and value.isdigit()):
+        return False
+    digits = [c - 48 for c in value.encode()]
+    total = sum(_W21_SUM[d] for d in digits[-2::-2]) + sum(digits[-3::-2])
+    return (10 - total % 10) % 10 == digits[-1]
+
+
+# ---------------------------------------------------------------------------------------------
 # Vectorised forms (pandas Series of str → bool Series)
 # ---------------------------------------------------------------------------------------------
 
@@ -94,22 +123,27 @@ def _digit_matrix(values: pd.Series, length: int) -> tuple[np.ndarray, np.ndarra
     return ok, np.where(ok[:, None], digits, 0)
 
 
+def my_number_check_digits(bodies: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`my_number_check_digit` over a digit matrix ``bodies[n, 11]`` (integers 0-9)."""
+    remainder = (bodies * _MY_NUMBER_WEIGHTS).sum(axis=1) % 11
+    return np.where(remainder <= 1, 0, 11 - remainder)
+
+
+def modulus10_w21_check_digits(bodies: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`modulus10_w21_check_digit` over a digit matrix ``bodies[n, width]`` (0-9)."""
+    width = bodies.shape[1]
+    weights = np.array([2 if (width - 1 - i) % 2 == 0 else 1 for i in range(width)], dtype=bodies.dtype)
+    products = bodies * weights
+    total = (products // 10 + products % 10).sum(axis=1)
+    return (10 - total % 10) % 10
+
+
 def valid_my_number(values: pd.Series) -> pd.Series:
     """Vectorised :func:`is_valid_my_number`."""
     ok, digits = _digit_matrix(values, 12)
     if len(digits) == 0:
         return pd.Series(ok, index=values.index)
-    remainder = (digits[:, :11] * _MY_NUMBER_WEIGHTS).sum(axis=1) % 11
-    expected = np.where(remainder <= 1, 0, 11 - remainder)
-    return pd.Series(ok & (expected == digits[:, 11]), index=values.index)
-
-
-def _mod10_w21_expected(body: np.ndarray) -> np.ndarray:
-    width = body.shape[1]
-    weights = np.array([2 if (width - 1 - i) % 2 == 0 else 1 for i in range(width)])
-    products = body * weights
-    total = (products // 10 + products % 10).sum(axis=1)
-    return (10 - total % 10) % 10
+    return pd.Series(ok & (my_number_check_digits(digits[:, :11]) == digits[:, 11]), index=values.index)
 
 
 def valid_modulus10_w21(values: pd.Series, lengths: tuple[int, ...]) -> pd.Series:
@@ -119,7 +153,7 @@ def valid_modulus10_w21(values: pd.Series, lengths: tuple[int, ...]) -> pd.Serie
         ok, digits = _digit_matrix(values, length)
         if len(digits) == 0:
             continue
-        result |= ok & (_mod10_w21_expected(digits[:, :-1]) == digits[:, -1])
+        result |= ok & (modulus10_w21_check_digits(digits[:, :-1]) == digits[:, -1])
     return pd.Series(result, index=values.index)
 
 

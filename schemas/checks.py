@@ -44,8 +44,41 @@ MY_NUMBER = r"[0-9]{12}"
 #: 保険者番号: 8 digits, or 6 digits for 市町村国保.
 INSURER_NUMBER = r"[0-9]{6}|[0-9]{8}"
 
+#: Field metadata key of a date column where 9999-12-31 is the sender's "no end": it is read as missing
+#: (= open-ended). Elsewhere 9999-12-31 is an impossible date and quarantined (schemas.validate).
+OPEN_END = "open_end"
+#: The conventional "no end date" of Japanese municipal and insurance systems.
+OPEN_END_DATE = "9999-12-31"
+
 #: The earliest plausible date in any file.
 MIN_DATE = pd.Timestamp("1900-01-01")
+
+#: Control characters: C0 (NUL, BEL, TAB, LF, CR, ESC, ...), DEL, C1 (U+0080-U+009F, e.g. NEL U+0085) and
+#: the Unicode line/paragraph separators. Names and addresses never hold them, whatever the file's encoding.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+
+
+def free_of_control_characters(values: pd.Series) -> pd.Series:
+    """True where the text holds no control character (missing values pass)."""
+    return ~values.astype("string").str.contains(CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
+
+
+def flag_to_bool(values: pd.Series) -> pd.Series:
+    """Parse a validated 0/1 flag column (``FLAG_CODES``) into booleans: ``"1"`` → True, ``"0"`` → False.
+
+    The one place a text flag becomes a boolean. ``.astype(bool)`` on text is never right: ``bool("0")``
+    is True, which once marked every person as 支援措置 (issue 10). Already-boolean columns pass
+    unchanged; any other value (a missing flag, "2", "yes") raises ``ValueError`` because the schema
+    should have quarantined it before this point.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(bool)
+    text = values.astype("string")
+    known = text.isin(FLAG_CODES).fillna(False)
+    if not bool(known.all()):
+        raise ValueError(f"{int((~known).sum())} flag value(s) are not one of {FLAG_CODES}")
+    return text.eq("1").astype(bool)
+
 
 def nonmatching(values: np.ndarray, pattern: str) -> np.ndarray:
     """True for each non-empty string that does not fully match ``pattern`` (no anchors needed).

@@ -15,6 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from rules.checkdigits import modulus10_w21_check_digits
 from schemas.checks import CHECKS, FLAG_CODES, MIN_DATE, CheckInfo, not_after_reference, not_before
 
 
@@ -91,7 +92,7 @@ def ascii_id(values: pd.Series, max_length: int = 20) -> pd.Series:
 
 
 def modulus10_w21(values: pd.Series, lengths: tuple[int, ...]) -> pd.Series:
-    """モジュラス10 ウエイト2・1分割 check digit valid (domain.md §5; same rule as rules.checkdigits)."""
+    """モジュラス10 ウエイト2・1分割 check digit valid, or missing (domain.md §5; rules.checkdigits)."""
     missing, length, points = _code_points(values, max(lengths))
     well_formed = _digit_rows(length, points, lengths)
     digits = (points - 48).astype(np.int16)
@@ -100,10 +101,7 @@ def modulus10_w21(values: pd.Series, lengths: tuple[int, ...]) -> pd.Series:
         rows = np.flatnonzero(well_formed & (length == size))
         if len(rows) == 0:
             continue
-        body = digits[rows, : size - 1]
-        weights = np.where((size - 2 - np.arange(size - 1)) % 2 == 0, 2, 1).astype(np.int16)
-        products = body * weights
-        expected = (10 - (products // 10 + products % 10).sum(axis=1) % 10) % 10
+        expected = modulus10_w21_check_digits(digits[rows, : size - 1])
         ok[rows] = expected == digits[rows, size - 1]
     return pd.Series(missing | ok, index=values.index)
 

@@ -11,7 +11,16 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from rules.checkdigits import valid_insurer_number
-from schemas.checks import ID10, INSURED_TYPE_CODES, INSURER_NUMBER, MIN_DATE, column_check, not_before, row_check
+from schemas.checks import (
+    ID10,
+    INSURED_TYPE_CODES,
+    INSURER_NUMBER,
+    MIN_DATE,
+    OPEN_END,
+    column_check,
+    not_before,
+    row_check,
+)
 
 
 class InsuranceSchema(pa.DataFrameModel):
@@ -26,7 +35,8 @@ class InsuranceSchema(pa.DataFrameModel):
     insured_type_code: str = pa.Field(isin=INSURED_TYPE_CODES, description="本人/家族: 1 本人, 2 家族")
     valid_from: pd.Timestamp = pa.Field(ge=MIN_DATE, description="資格取得日 (YYYY-MM-DD)")
     valid_to: pd.Timestamp = pa.Field(
-        nullable=True, ge=MIN_DATE, description="資格喪失日の前日 (YYYY-MM-DD); empty while covered"
+        nullable=True, ge=MIN_DATE, metadata={OPEN_END: True},
+        description="資格喪失日の前日 (YYYY-MM-DD); empty or 9999-12-31 while covered"
     )
     source_row: int = pa.Field(ge=1, description="row number in the source file")
 

@@ -20,6 +20,7 @@ from schemas.checks import (
     RELATIONSHIP_CODES,
     SEX_CODES,
     column_check,
+    free_of_control_characters,
     not_after_reference,
     not_before,
     row_check,
@@ -59,6 +60,17 @@ class PersonRecordSchema(pa.DataFrameModel):
     @classmethod
     def my_number_check_digit(cls, values: Series[str]) -> Series[bool]:
         return valid_my_number(values)
+
+    @column_check("name", "name_no_control_characters", "name holds a control character (NUL, ESC, line break ...)")
+    @classmethod
+    def name_no_control_characters(cls, values: Series[str]) -> Series[bool]:
+        return free_of_control_characters(values)
+
+    @column_check("address", "address_no_control_characters",
+                  "address holds a control character (NUL, ESC, line break ...)")
+    @classmethod
+    def address_no_control_characters(cls, values: Series[str]) -> Series[bool]:
+        return free_of_control_characters(values)
 
     @column_check("birth_date", "birth_date_not_in_future", "birth date is after the extract date")
     @classmethod

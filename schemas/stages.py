@@ -10,10 +10,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from rules.eligibility.codes import END_REASONS, STATUSES
 from schemas.checks import ID10, not_before, row_check
 
-ELIGIBILITY_STATUSES = ["ELIGIBLE", "SUSPENDED_INCOME"]
-END_REASONS = ["AGE", "MOVE_OUT", "DEATH", "WELFARE", "INSURANCE", "INCOME", "OPEN"]
 RESIDENCE_END_REASONS = ["MOVE_OUT", "DEATH"]
 DECISION_TYPES = [
     "NEW", "CHANGE", "RENEWAL", "SUSPEND_INCOME", "LOSS_MOVE_OUT", "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE",
@@ -26,7 +25,7 @@ class EligibilityPeriodSchema(pa.DataFrameModel):
     person_id: str = pa.Field(matches_format={"pattern": ID10}, description="宛名番号 of the child")
     valid_from: pd.Timestamp = pa.Field(description="first day of the period")
     valid_to: pd.Timestamp = pa.Field(nullable=True, description="last day of the period; empty = open")
-    status: str = pa.Field(isin=ELIGIBILITY_STATUSES, description="ELIGIBLE or SUSPENDED_INCOME")
+    status: str = pa.Field(isin=STATUSES, description="ELIGIBLE or SUSPENDED_INCOME")
     end_reason: str = pa.Field(isin=END_REASONS, description="why the period ends (OPEN while it runs)")
     reason_codes: str = pa.Field(
         nullable=True, description="';'-joined rule codes, e.g. AGE_LIMIT:age_limit.inpatient=18@2026-04-01"

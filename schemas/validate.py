@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.checks import CHECKS, nonmatching, using_reference_date
+from schemas.checks import CHECKS, OPEN_END, OPEN_END_DATE, nonmatching, using_reference_date
+from schemas.codes import SOURCE_ROW
 
 QUARANTINE_COLUMNS = ["file_name", "row_number", "column_name", "check_name", "masked_value", "reason"]
-SOURCE_ROW = "source_row"
 
 #: Columns whose masked value shows no characters at all (personal text).
 FULLY_MASKED_COLUMNS = frozenset({"name", "name_kana", "address"})
@@ -108,6 +108,37 @@ def _parse_integers(values: np.ndarray) -> pd.Series:
     return parsed
 
 
+#: Dates the pipeline can hold (pandas nanosecond timestamps: 1677-09-22 .. 2262-04-11), in whole years.
+FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR = 1678, 2261
+#: A well-formed date in a supported year (1678-2261), as one C-level regex (schemas.checks.nonmatching).
+_SUPPORTED_DATE = r"(?:167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-[0-9]{2}-[0-9]{2}"
+DATE_RANGE_REASON = (
+    f"date outside {FIRST_SUPPORTED_YEAR}-01-01..{LAST_SUPPORTED_YEAR}-12-31 "
+    f"({OPEN_END_DATE} means open-ended only where the format says so)"
+)
+
+
+def _outside_date_range(values: np.ndarray, malformed: np.ndarray, *, open_end: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Well-formed dates the pipeline cannot hold: (values with open ends blanked, out-of-range mask).
+
+    9999-12-31 in an ``open_end`` column means "no end" and becomes missing (= open); any other date
+    outside the supported years is reported instead of stopping the month with ``OutOfBoundsDatetime``.
+    """
+    outside = nonmatching(values, _SUPPORTED_DATE) & ~malformed
+    if not outside.any():
+        return values, outside
+    values = values.copy()
+    if open_end:
+        open_ended = outside & (values == OPEN_END_DATE)
+        values[open_ended] = ""
+        outside &= ~open_ended
+    return values, outside
+
+
+def _failure_rows(index: pd.Index, column: str, check: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({"index": index, "column_name": column, "check_name": check, "reason": reason})
+
+
 def _coerce(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Parse date and integer columns; return the typed frame and the per-cell coercion failures."""
     work = frame.copy()
@@ -128,6 +159,12 @@ def _coerce(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFra
             raw.dtype == object) else values
         if dtype.startswith("datetime64"):
             bad = nonmatching(values, _DATE)
+            values, out_of_range = _outside_date_range(values, bad, open_end=bool((column.metadata or {}).get(
+                OPEN_END)))
+            if out_of_range.any():
+                failures.append(_failure_rows(work.index[out_of_range], name, "date_in_supported_range",
+                                              DATE_RANGE_REASON))
+            bad |= out_of_range
             text = pd.Series(np.where(bad, "", values), index=raw.index, dtype="str").replace("", None)
             parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
             bad |= (values != "") & parsed.isna().to_numpy()

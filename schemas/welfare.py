@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.checks import ID10, MIN_DATE, RECORD_ID, column_check, not_after_reference, not_before, row_check
+from schemas.checks import ID10, MIN_DATE, OPEN_END, RECORD_ID, column_check, not_after_reference, not_before, row_check
 
 
 class WelfareSchema(pa.DataFrameModel):
@@ -19,7 +19,8 @@ class WelfareSchema(pa.DataFrameModel):
     household_id: str = pa.Field(matches_format={"pattern": ID10}, description="世帯番号 of the protected household")
     start_date: pd.Timestamp = pa.Field(ge=MIN_DATE, description="保護開始日 (YYYY-MM-DD)")
     end_date: pd.Timestamp = pa.Field(
-        nullable=True, ge=MIN_DATE, description="保護廃止日 (YYYY-MM-DD); empty while the case is open"
+        nullable=True, ge=MIN_DATE, metadata={OPEN_END: True},
+        description="保護廃止日 (YYYY-MM-DD); empty or 9999-12-31 while the case is open"
     )
     source_row: int = pa.Field(ge=1, description="row number in the source file")
 

@@ -269,7 +269,8 @@ def _import_feature_models() -> None:
     """Import feature modules so their tables join ``Base.metadata`` (they may not exist yet)."""
     import importlib
 
-    for name in ("store.benefit_models", "store.pmh_models", "store.privacy_models", "store.movein_models"):
+    for name in ("store.benefit_models", "store.pmh_models", "store.privacy_models", "store.movein_models",
+                 "store.claims_models", "store.counter_models"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

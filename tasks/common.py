@@ -17,12 +17,16 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 
 from config.settings import get_settings
 from policy import load_policy
 from privacy import operators
+from privacy.audit import record_refusal
 from privacy.errors import sanitised
+from privacy.operators import OperatorIdParam, OperatorProofParam  # noqa: F401 - flow parameter types
+from privacy.paths import LocalPathParam  # noqa: F401 - flow parameter type
 from services import runs
 from store import migrate
 from store.db import engine_for
@@ -42,9 +46,34 @@ def engine():
 
 @pipeline_task(name="authorise-operator")
 @sanitised(stage="authorise")
-def authorise_operator(operator_id: str, action: str) -> str:
-    """Refuse an unknown, disabled or unauthorised operator before anything is read."""
-    return operators.require_operator(operator_id, action).operator_id
+def authorise_operator(operator_id: str, action: str, operator_proof: str | None = None) -> str:
+    """Refuse an unknown, disabled, unauthorised or *unproven* operator before anything is read.
+
+    Accepted proofs (privacy.operators): the single-use ``operator_proof`` of the run form; for a subflow,
+    the proof its parent flow run already accepted in this process; for a run without a deployment (the
+    CLI, a script), one the calling process signs with its own key file; for a *scheduled* run of a
+    service principal, one signed with the service key of the worker's own settings. A deployment run
+    started by hand or through the API needs the form's proof. Every refusal is an access record.
+    """
+    try:
+        if operator_proof:
+            return operators.verify_proof(operator_proof, operator_id, action).operator_id
+        context = FlowRunContext.get()
+        run = context.flow_run if context is not None else None
+        if run is not None and run.parent_task_run_id is not None and operators.proven_in_process(operator_id):
+            return operators.require_operator(operator_id, action).operator_id
+        proof = None
+        if run is None or run.deployment_id is None:
+            proof = operators.local_proof(operator_id) or operators.service_proof(operator_id)
+        elif run.auto_scheduled:
+            proof = operators.service_proof(operator_id)
+        if not proof:
+            operators.require_operator(operator_id, action)
+            raise operators.OperatorNotAuthorised(operator_id, action, "no proof of identity")
+        return operators.verify_proof(proof, operator_id, action).operator_id
+    except operators.OperatorNotAuthorised as refusal:
+        record_refusal(operator_id, f"flow:{action}:{refusal.reason}"[:128])
+        raise
 
 
 @pipeline_task(name="begin-run")

@@ -11,7 +11,7 @@ from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.eligibility import decide
-from services.intake import ingest, persist
+from services.intake import collisions, gaiji, ingest, persist
 from services.notices import lists as export
 from services.notices import summary
 from store.db import session_scope
@@ -42,11 +42,31 @@ def has_claims(inbox_dir: str) -> bool:
     return ingest.has_claim_files(inbox_dir)
 
 
-@pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5)
+def retry_if_transient(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry unless the failure says it is not transient.
+
+    An ``InputFileError`` (a missing column, a bad encoding, a truncated file ...) must be fixed by the sender:
+    retrying it only delays the operator's message by the retry delays (issue 10).
+    """
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the state's own exception, re-raised by result()
+        return getattr(exc, "transient", True)
+    return True
+
+
+@pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
 @sanitised(stage="load_inbox")
 def load_inbox(inbox_dir: str) -> ingest.Inbox:
-    """Read and validate the inbox (retried: files may still be arriving)."""
-    return ingest.load_inbox(inbox_dir)
+    """Read and validate the inbox (retried on I/O trouble only: files may still be arriving).
+
+    Rows whose My Number another person carries (in the inbox or stored) are quarantined here, so that the
+    counts of the run summary include them and the persist step cannot abort on the unique blind index.
+    """
+    # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
+    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"))
+    with engine().connect() as conn:
+        return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
 
 
 @pipeline_task(name="persist-inputs")
@@ -86,10 +106,16 @@ def export_lists(month: str, run_id: str, operator_id: str) -> dict:
 def publish_summary(month: str, run_id: str, counts: dict) -> dict:
     """Summary artifacts: decisions by type and quarantined rows by reason (aggregates only)."""
     with engine().connect() as conn:
-        report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts)
+        settings = get_settings()
+        outbox = settings.resolved_outbox_dir
+        report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts, output_dirs=[
+            outbox / month, settings.home / "print" / month, outbox / "pmh"])
     create_table_artifact(key="monthly-decisions", table=report.decision_rows,
                           description=f"Decisions {month} (counts)")
-    create_table_artifact(key="monthly-quarantine", table=report.quarantine_rows,
+    create_table_artifact(key="monthly-quarantine-counts", table=report.quarantine_rows,
                           description=f"Quarantined rows {month} by file, column and check")
+    # Line numbers and masked values (never a full value): what the sender must fix, row by row.
+    create_table_artifact(key="monthly-quarantine", table=report.quarantine_detail,
+                          description=f"Quarantined cells {month}: file, line, column, check, masked value")
     create_markdown_artifact(key="monthly-summary", markdown=report.markdown, description=f"Monthly run {month}")
     return report.totals

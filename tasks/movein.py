@@ -16,6 +16,7 @@ from privacy.errors import sanitised
 from services.movein import changes, service, steps
 from services.movein.params import MoveInCase
 from tasks.common import pipeline_task
+from tasks.monthly import retry_if_transient
 
 
 @pipeline_task(name="resolve-case")
@@ -75,7 +76,7 @@ def list_event_files(events_file: str) -> list[str]:
     return steps.pending_event_files(events_file)
 
 
-@pipeline_task(name="read-events", retries=2, retry_delay_seconds=5)
+@pipeline_task(name="read-events", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
 @sanitised(stage="read_events")
 def read_events(events_file: str, as_of: dt.date) -> changes.EventBatch:
     """Read and validate one events file (retried: it may still be arriving)."""

@@ -34,17 +34,18 @@ def _run_verify(args, *, command: str, action: str) -> int:
     from config.settings import get_settings
     from privacy.anchor import verify_and_anchor
 
-    authorise(args, action, command=command)
+    operator = authorise(args, action, command=command)
     settings = get_settings()
     engine = open_engine(settings)
-    outcome = verify_and_anchor(settings, engine)
+    outcome = verify_and_anchor(settings, engine, actor_id=operator.operator_id)
     engine.dispose()
     report = outcome.report
     if outcome.ok:
         print(f"access records OK: {report.rows} rows, head seq {report.last_seq} {report.last_hash[:16]}…; "
               f"anchored at {outcome.anchored['anchored_at']}")
         return 0
-    print(f"access records TAMPERED: {len(report.problems)} problem(s); first at seq {report.first_bad_seq}")
+    print(f"access records TAMPERED: {len(report.problems)} problem(s); first at seq {report.first_bad_seq}; "
+          "the anchor was NOT moved")
     for problem in report.problems[:50]:
         print(f"  seq {problem.seq}: {problem.kind}: {problem.detail}")
     return 2

@@ -17,9 +17,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the flow in this process and print its aggregate summary."""
+    from cli.support import run_flow
     from flows.benefits import benefit_run
 
-    summary = benefit_run(month=args.month, inbox=args.inbox, operator_id=args.operator,
-                          transfer_date=args.transfer_date)
+    summary = run_flow(benefit_run, month=args.month, inbox=args.inbox, operator_id=args.operator,
+                       transfer_date=args.transfer_date)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0

@@ -21,10 +21,10 @@ def register(subparsers) -> None:
 
 
 def _upgrade(args) -> int:
-    from privacy.operators import require_operator
+    from cli.support import authorise
     from store.migrate import upgrade
 
-    require_operator(args.operator, "admin")
+    authorise(args, "admin", command="db upgrade")
     url = args.url or get_settings().resolved_database_url
     upgrade(url)
     print("database is at the latest revision")
@@ -32,9 +32,9 @@ def _upgrade(args) -> int:
 
 
 def _revision(args) -> int:
-    from privacy.operators import require_operator
+    from cli.support import authorise
     from store.migrate import revision
 
-    require_operator(args.operator, "admin")
+    authorise(args, "admin", command="db revision")
     revision(args.url or get_settings().resolved_database_url, args.message)
     return 0

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cli.support import add_operator_argument, authorise
+from cli.support import add_operator_argument, add_proof_argument, authorise
+from privacy.paths import confine
 
 
 def register(subparsers) -> None:
@@ -20,6 +21,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export a dataset under a 情報管理者 approval")
     # not argparse-required here because the sub-commands take their own --operator; _export refuses None
     parser.add_argument("--operator", metavar="ID", help="your staff user id (required)")
+    add_proof_argument(parser)
     parser.add_argument("--approval-id", help="registered approval (行政情報利用協議書) id")
     parser.add_argument("--dataset", help="dataset name (see 'kodomo export approvals' / docs/privacy.md)")
     parser.add_argument("--month", help="YYYY-MM for monthly datasets")
@@ -48,7 +50,7 @@ def register(subparsers) -> None:
     add_operator_argument(opener)
     opener.add_argument("--file", required=True)
     opener.add_argument("--passphrase-file", required=True)
-    opener.add_argument("--out", required=True)
+    opener.add_argument("--out", required=True, help="where to write the CSV (under <home>/exports)")
     opener.set_defaults(func=_open)
     wipe = sub.add_parser("wipe", help="wipe an export file (overwrite + unlink) and record it")
     add_operator_argument(wipe)
@@ -66,10 +68,12 @@ def _export(args) -> int:
 
     operator = authorise(args, "export", command="export")
     settings = get_settings()
-    engine = open_engine(settings)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out) if args.out else (
-        Path(settings.home) / "exports" / f"{args.dataset}-{args.approval_id}-{stamp}.csv")
+        settings.resolved_exports_dir / f"{args.dataset}-{args.approval_id}-{stamp}.csv")
+    # an export is written under <home>/exports only (issue 14 §3)
+    out = confine(out, "exports", actor_id=operator.operator_id, purpose="cli:export", settings=settings)
+    engine = open_engine(settings)
     spec = DATASETS.get(args.dataset or "")
     ring = load_key_ring(settings, create=False) if spec and spec.name == "recipient-addresses" else None
     passphrase = Path(args.passphrase_file).read_text(encoding="utf-8").strip() if args.passphrase_file else None
@@ -143,30 +147,35 @@ def _approvals(args) -> int:
 
 
 def _open(args) -> int:
-    import os
     from pathlib import Path
 
+    from config.settings import get_settings
+    from privacy.files import write_private_file
     from privacy.transfer import open_export
 
-    authorise(args, "view", command="export open")
+    operator = authorise(args, "view", command="export open")
+    settings = get_settings()
+    # both ends stay in the exchange areas: ``--out kodomo.db`` truncated the database (issue 14 §3)
+    source = confine(args.file, "exports", "inbox", actor_id=operator.operator_id, purpose="cli:export open",
+                     settings=settings, must_be_file=True)
+    out = confine(args.out, "exports", actor_id=operator.operator_id, purpose="cli:export open", settings=settings)
     passphrase = Path(args.passphrase_file).read_text(encoding="utf-8").strip()
-    data = open_export(Path(args.file).read_bytes(), passphrase)
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    print(f"opened {Path(args.file).name} into {args.out}")
+    data = open_export(source.read_bytes(), passphrase)
+    write_private_file(out, data)
+    print(f"opened {source.name} into {out}")
     return 0
 
 
 def _wipe(args) -> int:
-    from pathlib import Path
 
     from cli.support import open_engine
     from privacy.wipe import WIPE_METHOD, record_deletion, wipe_file
     from store.db import session_scope
 
     operator = authorise(args, "export", command="export wipe")
-    path = Path(args.file)
+    # only export files and print lists can be wiped, never the key ring, the database or the anchors
+    path = confine(args.file, "exports", "outbox", actor_id=operator.operator_id, purpose="cli:export wipe",
+                   must_be_file=True)
     rows = max(path.read_bytes().count(b"\n") - 1, 0)
     engine = open_engine()
     with session_scope(engine) as session:

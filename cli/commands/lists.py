@@ -22,18 +22,21 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Write the lists and print the row counts."""
+    from cli.support import authorise
     from config.settings import get_settings
     from privacy.crypto import load_key_ring
-    from privacy.operators import require_operator
+    from privacy.paths import month_directory
     from services.notices import lists as export
     from store.db import engine_for, session_scope
 
-    require_operator(args.operator, "export" if args.with_names else "run")
+    operator = authorise(args, "export" if args.with_names else "run", command="notice-lists").operator_id
     settings = get_settings()
+    # the lists go to <outbox>/<month>/: a month like ../../x is refused and recorded (issue 14 §3)
+    month_directory(args.month, "outbox", actor_id=operator, purpose="cli:notice-lists", settings=settings)
     ring = load_key_ring(settings, create=False) if args.with_names else None
     with session_scope(engine_for(settings.resolved_database_url)) as session:
         counts = export.export_month_lists(session, args.month, ring, settings.resolved_outbox_dir,
-                                           operator_id=args.operator, run_id=f"cli-{uuid.uuid4()}",
+                                           operator_id=operator, run_id=f"cli-{uuid.uuid4()}",
                                            with_names=args.with_names)
     print(json.dumps(counts))
     return 0

@@ -16,8 +16,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the flow in this process (local Prefect) and print its aggregate summary."""
+    from cli.support import run_flow
     from flows.monthly import monthly_run
 
-    summary = monthly_run(month=args.month, inbox=args.inbox, operator_id=args.operator)
+    summary = run_flow(monthly_run, month=args.month, inbox=args.inbox, operator_id=args.operator)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0

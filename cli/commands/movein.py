@@ -63,12 +63,12 @@ def register(subparsers) -> None:
 
 
 def _consent(args) -> int:
+    from cli.support import authorise
     from privacy.audit import record_access
-    from privacy.operators import require_operator
     from services.movein import cases, steps
     from store.db import session_scope
 
-    operator = require_operator(args.operator, "run").operator_id
+    operator = authorise(args, "run", command="move-in consent").operator_id
     steps.prepare_database()
     with session_scope(steps.engine()) as session:
         row = cases.record_consent(session, consent_id=args.consent_id, household_id=args.household,
@@ -91,30 +91,32 @@ def _run(args) -> int:
         insured_type_code=args.insured_type, application_date=args.application_date, as_of=args.as_of,
         send_to_pmh=not args.no_pmh)
     if args.no_prefect:
-        from privacy.operators import require_operator
+        from cli.support import authorise
         from services.movein import service, steps
 
-        require_operator(case.operator_id, "run")
+        authorise(args, "run", command="move-in")
         result = steps.run_move_in(case.to_request(), pmh=case.send_to_pmh)
         print(service.summary_markdown(result))
         return 0
+    from cli.support import run_flow
     from flows.movein import move_in
 
-    print(json.dumps(move_in(case=case), ensure_ascii=False, indent=1))
+    print(json.dumps(run_flow(move_in, case=case), ensure_ascii=False, indent=1))
     return 0
 
 
 def _changes(args) -> int:
     if args.no_prefect:
-        from privacy.operators import require_operator
+        from cli.support import authorise
         from services.movein import steps
 
-        require_operator(args.operator, "run")
+        authorise(args, "run", command="resident-changes")
         summary = steps.run_resident_changes(args.events, args.operator, as_of=args.as_of, pmh=not args.no_pmh)
     else:
+        from cli.support import run_flow
         from flows.resident_changes import resident_changes
 
-        summary = resident_changes(events_file=args.events, operator_id=args.operator, as_of=args.as_of,
-                                   send_to_pmh=not args.no_pmh)
+        summary = run_flow(resident_changes, events_file=args.events, operator_id=args.operator, as_of=args.as_of,
+                           send_to_pmh=not args.no_pmh)
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))
     return 0

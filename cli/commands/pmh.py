@@ -20,10 +20,10 @@ def register(subparsers) -> None:
 
 def _sync(args) -> int:
     if args.no_prefect:
-        from privacy.operators import require_operator
+        from cli.support import authorise
         from services.pmh import sync as steps
 
-        operator = require_operator(args.operator, "run").operator_id
+        operator = authorise(args, "run", command="pmh-sync").operator_id
         run_id = steps.begin_run(operator)
         try:
             report = steps.send_outbox(run_id, operator, args.limit)
@@ -32,8 +32,9 @@ def _sync(args) -> int:
             raise
         steps.finish_run(run_id, "COMPLETED", report)
     else:
+        from cli.support import run_flow
         from flows.pmh_sync import pmh_sync
 
-        report = pmh_sync(operator_id=args.operator, limit=args.limit)
+        report = run_flow(pmh_sync, operator_id=args.operator, limit=args.limit)
     print(json.dumps(report, ensure_ascii=False))
     return 0

@@ -17,15 +17,12 @@ import numpy as np
 import pandas as pd
 
 from devtools.generate.population import NO_DAY, YEAR, Population, between, build_population, day, day_strings
+from schemas import PERSON_COLUMNS
 
 FILE_NAMES = [
     "residents.csv", "resident_events.csv", "tax.csv", "welfare.csv", "insurance.csv", "applications.csv",
 ]
 FIRST_TAX_YEAR = 2020
-PERSON_COLUMNS = [
-    "household_id", "relationship_code", "my_number", "name", "name_kana", "address", "birth_date", "sex_code",
-    "dv_support_flag",
-]
 #: The 2026-04 extension to 18 years (domain.md §1.2, S3): the cohort re-registers from 2025-11.
 EXTENSION_COHORT = ("2007-04-02", "2011-04-01")
 EXTENSION_MAILING = ("2025-11-04", "2026-03-31")
@@ -369,6 +366,7 @@ def generate_dataset(
     encoding: str = "utf-8",
     as_of: str = "2026-10-31",
     bad_row_share: float = 0.002,
+    dv_share: float = 0.003,
 ) -> dict:
     """Write a synthetic inbox for ``children`` children and return a summary of counts.
 
@@ -380,6 +378,7 @@ def generate_dataset(
         encoding: ``utf-8`` (no BOM) or ``cp932``; written to ``manifest.json``.
         as_of: the extract date (``manifest.json`` ``extract_date``); no valid date lies after it.
         bad_row_share: share of deliberately broken rows per file (at least one when > 0).
+        dv_share: share of households under 支援措置 (DV等): all their members carry ``dv_support_flag`` 1.
 
     Returns:
         Counts only (no personal data): ``households, persons, guardians, children, events_from,
@@ -387,12 +386,12 @@ def generate_dataset(
         rows`` (per file), ``bad_rows`` (per file: rows that must be quarantined), ``bad_kinds``
         (per file and kind) and ``bad_source_rows`` (per file: the row numbers, header = 1).
     """
-    from connectors.files import normalise_encoding
+    from connectors.files import file_sha256, normalise_encoding
 
     encoding = normalise_encoding(encoding)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pop = build_population(children, seed, as_of)
+    pop = build_population(children, seed, as_of, dv_share=dv_share)
     rng = np.random.default_rng([seed, 1])
     frames = {
         "residents.csv": _residents(pop),
@@ -413,7 +412,10 @@ def generate_dataset(
         bad_rows[name] = int(len(bad))
         bad_kinds[name] = counts
         bad_source_rows[name] = [int(r) + 2 for r in bad]
-    manifest = {"encoding": encoding, "extract_date": str(pd.Timestamp(as_of).date()), "generator_seed": seed}
+    # The sender's control totals: data rows and SHA-256 of each file (connectors.files.CONTROL_TOTALS).
+    totals = {name: {"rows": summary_rows[name], "sha256": file_sha256(out / name)} for name in FILE_NAMES}
+    manifest = {"encoding": encoding, "extract_date": str(pd.Timestamp(as_of).date()), "generator_seed": seed,
+                "files": totals}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     persons = pop.persons
@@ -430,6 +432,7 @@ def generate_dataset(
         "events_from": str(np.datetime64(pop.window_start, "D")),
         "events_by_code": {str(k): int(v) for k, v in events["event_code"].value_counts().sort_index().items()},
         "welfare_households": int(pop.welfare["household"].nunique()),
+        "dv_persons": int((persons["dv_support_flag"] == "1").sum()),
         "deaths": int((persons["death"] != NO_DAY).sum()),
         "moved_out_persons": int((persons["moveout"] != NO_DAY).sum()),
         "children_with_application": int(frames["applications.csv"]["child_person_id"].nunique()),

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from devtools.generate import names
+from rules.checkdigits import my_number_check_digits, with_modulus10_w21
 
 EPOCH = np.datetime64("1970-01-01", "D")
 YEAR = 365.2425
@@ -52,15 +53,8 @@ def my_numbers(rng: np.random.Generator, count: int) -> np.ndarray:
     bodies = start + np.cumsum(rng.integers(1, gap, count, dtype=np.int64))
     bodies = rng.permutation(bodies)
     digits = (bodies[:, None] // (10 ** np.arange(10, -1, -1, dtype=np.int64))) % 10
-    remainder = (digits * np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])).sum(axis=1) % 11
-    check = np.where(remainder <= 1, 0, 11 - remainder)
+    check = my_number_check_digits(digits)
     return np.char.zfill((bodies * 10 + check).astype(str), 12).astype(object)
-
-
-def _mod10_w21(body: str) -> str:
-    from rules.checkdigits import with_modulus10_w21
-
-    return with_modulus10_w21(body)
 
 
 @dataclass
@@ -112,13 +106,13 @@ def _pick_names(rng: np.random.Generator, pool: list[tuple[str, str]], count: in
 
 def _insurers(rng: np.random.Generator, count: int) -> np.ndarray:
     """保険者番号 per household: 協会けんぽ, 健保組合, 共済, 仙台市国保 (6 digits), 国保組合."""
-    kyokai = [_mod10_w21(b) for b in ("0104001", "0113001", "0107001")]
-    kumiai = [_mod10_w21(f"06{p}{n:03d}") for p, n in zip(
+    kyokai = [with_modulus10_w21(b) for b in ("0104001", "0113001", "0107001")]
+    kumiai = [with_modulus10_w21(f"06{p}{n:03d}") for p, n in zip(
         rng.choice(["04", "13", "27"], 40, p=[0.6, 0.3, 0.1]), rng.integers(1, 999, 40), strict=True)]
-    kyosai = [_mod10_w21(f"{h}04{n:03d}") for h, n in zip(
+    kyosai = [with_modulus10_w21(f"{h}04{n:03d}") for h, n in zip(
         rng.choice(["31", "32", "33", "34"], 8), rng.integers(1, 99, 8), strict=True)]
-    kokuho = [_mod10_w21("04010")]  # synthetic number standing for 仙台市国民健康保険
-    kokuho_kumiai = [_mod10_w21(f"043{n:02d}") for n in (1, 3, 7)]
+    kokuho = [with_modulus10_w21("04010")]  # synthetic number standing for 仙台市国民健康保険
+    kokuho_kumiai = [with_modulus10_w21(f"043{n:02d}") for n in (1, 3, 7)]
     category = rng.choice(5, size=count, p=[0.45, 0.20, 0.08, 0.24, 0.03])
     out = np.empty(count, dtype=object)
     pools = [
@@ -130,8 +124,12 @@ def _insurers(rng: np.random.Generator, count: int) -> np.ndarray:
     return out
 
 
-def build_population(children: int, seed: int, as_of: str, window_days: int = 365) -> Population:
-    """Draw the households, persons, events, welfare cases and insurance of ``children`` children."""
+def build_population(children: int, seed: int, as_of: str, window_days: int = 365,
+                     dv_share: float = 0.003) -> Population:
+    """Draw the households, persons, events, welfare cases and insurance of ``children`` children.
+
+    ``dv_share``: share of households under 支援措置 (DV等; every member flagged).
+    """
     rng = np.random.default_rng(seed)
     today = day(as_of)
     window_start = today - window_days + 1
@@ -148,7 +146,7 @@ def build_population(children: int, seed: int, as_of: str, window_days: int = 36
     address = _addresses(rng, n_households)
     recent = rng.random(n_households) < 0.045
     recent_code = np.where(rng.random(n_households) < 0.9, "A1", "A2")
-    dv = rng.random(n_households) < 0.003
+    dv = rng.random(n_households) < dv_share
     insurer = _insurers(rng, n_households)
     insurer_change = rng.random(n_households) < 0.12
     new_insurer = _insurers(rng, n_households)

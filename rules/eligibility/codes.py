@@ -24,7 +24,10 @@ END_REASONS = ("DEATH", "MOVE_OUT", "AGE", "WELFARE", "INSURANCE", "INCOME", "OP
 END_RANK = {reason: rank for rank, reason in enumerate(END_REASONS)}
 BOUNDARY_RANK = len(END_REASONS)  # a piece boundary that is not an end (era or income-cycle boundary)
 
-PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes", "sources"]
+#: columns that identify a stored eligibility period (table eligibility_periods)
+STORED_PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
+#: columns of the frame determine_eligibility returns: the stored ones plus the source ids of the codes
+PERIOD_COLUMNS = [*STORED_PERIOD_COLUMNS, "sources"]
 
 _SOURCE_ID = re.compile(r"\bS\d+\b")
 

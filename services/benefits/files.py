@@ -65,6 +65,28 @@ def write_payment_file(conn: Connection, month: str, ring: KeyRing, outbox: Path
             "payments": int(len(db))}
 
 
+#: Staff CSVs are read by people: Japanese headers and code values (issue 15).
+STAFF_COLUMNS = {"channel": "支払先", "route": "給付方法", "kind": "区分", "service_month": "診療年月",
+                 "age_band": "年齢区分", "setting": "入院・入院外", "receipts": "件数", "total_cost_amount": "総医療費",
+                 "self_pay_amount": "自己負担額", "subsidy_amount": "助成額"}
+STAFF_VALUES = {
+    "channel": {"ZENGIN": "口座振込（申請者）", "REVIEW_BODY": "審査支払機関", "RECEIVABLE": "返還請求"},
+    "route": {"IN_KIND": "現物給付", "REIMBURSEMENT": "償還払い", "ALL": "全体"},
+    "kind": {"INITIAL": "当初支給", "SUPPLEMENTARY": "追加支給", "REFUND_CLAIM": "返還請求"},
+    "age_band": {"PRESCHOOL": "未就学", "ELEMENTARY": "小学生", "JUNIOR_HIGH": "中学生", "HIGH_SCHOOL": "高校生年代"},
+    "setting": {"INPATIENT": "入院", "OUTPATIENT": "入院外"},
+}
+
+
+def for_staff(frame: pd.DataFrame) -> pd.DataFrame:
+    """Japanese code values and headers (codes without a label are kept as they are)."""
+    out = frame.copy()
+    for column, labels in STAFF_VALUES.items():
+        if column in out:
+            out[column] = out[column].map(lambda v, labels=labels: labels.get(v, v))
+    return out.rename(columns=STAFF_COLUMNS)
+
+
 def write_reports(conn: Connection, month: str, assessed: pd.DataFrame, outbox: Path) -> dict:
     """CSV (CP932) for the city's accounts, the prefecture subsidy report and the refund notice list."""
     pay, rec = bm.BenefitPayment.__table__, bm.Receivable.__table__
@@ -80,11 +102,11 @@ def write_reports(conn: Connection, month: str, assessed: pd.DataFrame, outbox: 
                                 if len(receivables) else 0}])
     accounts = pd.concat([accounts, refund_row], ignore_index=True)
     accounts.insert(0, "支払月", month)
-    write_csv_atomically(accounts, outbox / f"benefit_accounts_{month}.csv")
+    write_csv_atomically(for_staff(accounts), outbox / f"benefit_accounts_{month}.csv")
     prefecture = (benefits.summarise_for_prefecture(assessed) if len(assessed) else pd.DataFrame(
         columns=["service_month", "age_band", "setting", "receipts", "total_cost_amount", "self_pay_amount",
                  "subsidy_amount"]))
-    write_csv_atomically(prefecture, outbox / f"prefecture_report_{month}.csv")
+    write_csv_atomically(for_staff(prefecture), outbox / f"prefecture_report_{month}.csv")
     notices = pd.DataFrame({
         "債権番号": receivables["id"], "宛名番号": receivables["person_id"], "受給者番号": receivables["recipient_no"],
         "診療年月": receivables["service_month"], "レセプト番号": receivables["claim_id"],

@@ -17,6 +17,7 @@ from connectors.inquiry import TAX_COLUMNS
 from privacy.audit import record_access
 from rules import checkdigits, decisions, eligibility, residence
 from rules.dates import month_bounds
+from rules.eligibility.codes import STORED_PERIOD_COLUMNS
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from services.pmh import outbox
 from store import models
@@ -24,7 +25,6 @@ from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, re
 
 #: Up to this many persons, their 受給者番号 are read by chunked IN lists instead of the whole table.
 FEW_PERSONS = 20_000
-PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
 #: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
 PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
                    "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
@@ -84,13 +84,13 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     else's).
     """
     table = models.EligibilityPeriod.__table__
-    stored = read_frame(conn, table, PERIOD_COLUMNS, where=_among(table, "person_id", person_ids))
-    fresh = periods[PERIOD_COLUMNS] if person_ids is None else periods.loc[
-        periods["person_id"].isin(person_ids), PERIOD_COLUMNS]
+    stored = read_frame(conn, table, STORED_PERIOD_COLUMNS, where=_among(table, "person_id", person_ids))
+    fresh = periods[STORED_PERIOD_COLUMNS] if person_ids is None else periods.loc[
+        periods["person_id"].isin(person_ids), STORED_PERIOD_COLUMNS]
     for frame in (stored, fresh):
         for column in ("valid_from", "valid_to"):
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
-    both = fresh.merge(stored, on=PERIOD_COLUMNS, how="outer", indicator=True)
+    both = fresh.merge(stored, on=STORED_PERIOD_COLUMNS, how="outer", indicator=True)
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0
@@ -154,6 +154,10 @@ def unrecorded_decisions(conn: Connection, month_decisions: pd.DataFrame, month:
     table = models.Decision.__table__
     stored = read_frame(conn, table, ["person_id", "decision_type"],
                         where=_where(table.c.month == month, _among(table, "person_id", person_ids)))
+    if month_decisions.empty or stored.empty:
+        # A quiet month (no decision at all) gives an empty frame whose key column has no text dtype;
+        # merging it with text keys raises. Nothing decided, or nothing stored yet: nothing to filter.
+        return month_decisions
     seen = month_decisions.merge(stored.assign(_seen=True), on=["person_id", "decision_type"], how="left")
     return month_decisions.loc[seen["_seen"].isna().to_numpy()]
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
+from schemas.checks import flag_to_bool
 from store import models
 from store.bulk import UpsertCounts, insert_missing, read_frame, upsert_frame
 
@@ -23,6 +24,10 @@ PERSON_SOURCE_COLUMNS = [
     "household_id", "relationship_code", "my_number", "name", "name_kana", "address", "birth_date",
     "sex_code", "dv_support_flag", "residence_start_date",
 ]
+#: Part of every person's row digest. Raised when the mapping from file text to stored values changes, so
+#: that re-running an unchanged inbox rewrites rows stored under the old mapping. Version 2: the 支援措置
+#: flag "0" was stored as True by version 1 (issue 10).
+PERSON_DIGEST_VERSION = "2"
 
 
 @dataclass
@@ -71,7 +76,8 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     """Upsert persons; encrypt My Number and profile only for new or changed rows."""
     table = models.Person.__table__
     frame = persons.copy()
-    frame["row_digest"] = keyed_digest(frame, ["person_id", *PERSON_SOURCE_COLUMNS], ring)
+    frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
+                                       ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
     existing = read_frame(conn, table, ["person_id", "row_digest"])
     merged = frame[["person_id", "row_digest"]].merge(
         existing.rename(columns={"row_digest": "_old"}), on="person_id", how="left"
@@ -95,7 +101,7 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
         "profile_enc": ring.encrypt_many(profiles, table="person", column="profile", row_keys=keys),
         "birth_date": to_write["birth_date"].to_numpy(),
         "sex_code": to_write["sex_code"].to_numpy(),
-        "dv_support_flag": to_write["dv_support_flag"].astype(bool).to_numpy(),
+        "dv_support_flag": flag_to_bool(to_write["dv_support_flag"]).to_numpy(),
         "residence_start_date": to_write["residence_start_date"].to_numpy(),
         "row_digest": to_write["row_digest"].to_numpy(),
         "updated_run_id": run_id,

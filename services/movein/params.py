@@ -7,9 +7,32 @@ The 宛名番号 field accepts exactly 10 digits, so a 12-digit My Number cannot
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from privacy.operators import OPERATOR_ID_PATTERN, PROOF_PATTERN
+from privacy.paths import LOCAL_PATH_PATTERN
+
+
+def _blank(value: object) -> object:
+    """Empty means none: ``None`` → ``""``; a date → ``YYYY-MM-DD`` (callers may still pass either)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+#: Optional fields are plain text inputs where empty means none, and dates are date pickers that may stay
+#: empty: a ``str | None`` field would make staff click a toggle in the UI form before typing (issue 15).
+Text = Annotated[str, BeforeValidator(_blank)]
+OptionalDate = Annotated[str, BeforeValidator(_blank), Field(pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+                                                             json_schema_extra={"format": "date"})]
+
+
+def _date_or_none(value: str) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
 
 
 class MoveInCase(BaseModel):
@@ -17,37 +40,41 @@ class MoveInCase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Move-in case (転入)")
 
-    case_id: str | None = Field(
-        None, pattern=r"^[0-9A-Za-z-]{1,16}$", title="Case id",
+    case_id: Text = Field(
+        "", pattern=r"^([0-9A-Za-z-]{1,16})?$", title="Case id",
         description="Case id (1-16 letters, digits, hyphens). Empty: the case of the 宛名番号 (created if new).")
-    person_id: str | None = Field(
-        None, pattern=r"^[0-9]{10}$", title="宛名番号",
+    person_id: Text = Field(
+        "", pattern=r"^([0-9]{10})?$", title="宛名番号",
         description="宛名番号 of a member of the household (10 digits). Never a My Number or a name.")
     operator_id: str = Field(
-        ..., pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", title="Operator id",
+        ..., pattern=OPERATOR_ID_PATTERN, max_length=32, title="Operator id",
         description="Your staff user id (must be registered and allowed to run cases).")
     income_source: Literal["certificate", "inquiry", "not_yet"] = Field(
         ..., title="How income is known",
         description="certificate: a submitted 所得証明書 (give its CSV path); inquiry: 中間サーバ with the "
                     "person's recorded consent (give the consent id); not_yet: decide what can be decided.")
-    certificate_path: str | None = Field(
-        None, title="Income certificate CSV", description="Path of the transcribed 所得証明書 (tax.csv layout).")
-    consent_id: str | None = Field(
-        None, pattern=r"^[0-9A-Za-z-]{1,20}$", title="Consent id",
+    operator_proof: Text = Field(
+        "", pattern=PROOF_PATTERN.replace("^", "^(?:", 1).replace("$", ")?$"), title="Proof of identity",
+        description="Single-use proof from `kodomo login --operator <your id>` (privacy.operators).")
+    certificate_path: Text = Field(
+        "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
+        description="Path of the transcribed 所得証明書 (tax.csv layout).")
+    consent_id: Text = Field(
+        "", pattern=r"^([0-9A-Za-z-]{1,20})?$", title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
-    previous_municipality_code: str | None = Field(
-        None, pattern=r"^[0-9]{6}$", title="Previous municipality code",
+    previous_municipality_code: Text = Field(
+        "", pattern=r"^([0-9]{6})?$", title="Previous municipality code",
         description="全国地方公共団体コード of the previous address, if known at the counter; empty: the "
                     "registry's, else looked up in 住基ネット.")
-    insurer_number: str | None = Field(
-        None, pattern=r"^([0-9]{6}|[0-9]{8})$", title="保険者番号",
+    insurer_number: Text = Field(
+        "", pattern=r"^([0-9]{6}|[0-9]{8})?$", title="保険者番号",
         description="Insurer number on the children's health insurance card (not the 記号・番号).")
     insured_type_code: Literal["1", "2"] = Field("2", title="本人/家族", description="1 本人, 2 家族")
-    insurance_valid_from: dt.date | None = Field(
-        None, title="Insurance valid from", description="資格取得日; empty: the move-in date.")
-    application_date: dt.date | None = Field(
-        None, title="Application date", description="受付日 of the 資格登録届; empty: today.")
-    as_of: dt.date | None = Field(None, title="Processing date", description="Empty: today (Asia/Tokyo).")
+    insurance_valid_from: OptionalDate = Field(
+        "", title="Insurance valid from", description="資格取得日; empty: the move-in date.")
+    application_date: OptionalDate = Field(
+        "", title="Application date", description="受付日 of the 資格登録届; empty: today.")
+    as_of: OptionalDate = Field("", title="Processing date", description="Empty: today (Asia/Tokyo).")
     send_to_pmh: bool = Field(True, title="Send to PMH now",
                               description="Run the PMH outbox relay after the decision (else the next sync sends).")
 
@@ -64,9 +91,11 @@ class MoveInCase(BaseModel):
         from services.movein.service import MoveInRequest
 
         return MoveInRequest(
-            operator_id=self.operator_id, income_source=self.income_source, case_id=self.case_id,
-            person_id=self.person_id, certificate_path=self.certificate_path, consent_id=self.consent_id,
-            previous_municipality_code=self.previous_municipality_code, insurer_number=self.insurer_number,
-            insured_type_code=self.insured_type_code, insurance_valid_from=self.insurance_valid_from,
-            application_date=self.application_date, as_of=self.as_of,
+            operator_id=self.operator_id, income_source=self.income_source, case_id=self.case_id or None,
+            person_id=self.person_id or None, certificate_path=self.certificate_path or None,
+            consent_id=self.consent_id or None,
+            previous_municipality_code=self.previous_municipality_code or None,
+            insurer_number=self.insurer_number or None, insured_type_code=self.insured_type_code,
+            insurance_valid_from=_date_or_none(self.insurance_valid_from),
+            application_date=_date_or_none(self.application_date), as_of=_date_or_none(self.as_of),
         )

@@ -33,6 +33,7 @@ from connectors import inquiry as iq
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from privacy.masking import mask_id
+from rules.eligibility import GUARDIAN_RELATIONSHIP_CODES
 from schemas.insurance import InsuranceSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
@@ -44,7 +45,6 @@ from store.bulk import insert_missing, read_frame
 from store.models import InsuranceCoverage
 from store.movein_models import IncomeSource, MoveInCase
 
-GUARDIAN_CODES = ("01", "02")
 #: persist_inputs reads person columns from the events frame even when it is empty.
 _NO_EVENTS = pd.DataFrame(columns=["event_id", "person_id", *persist.PERSON_SOURCE_COLUMNS, "event_code",
                                    "event_date", "notified_date"])
@@ -198,7 +198,7 @@ def gather(ctx: CaseContext, request: MoveInRequest, connectors: iq.InquiryConne
 
     starts = residents.loc[residents["person_id"] == ctx.person_id, "residence_start_date"]
     move_in_date = pd.Timestamp(starts.iloc[0]).date() if len(starts) and pd.notna(starts.iloc[0]) else None
-    guardians = sorted(residents.loc[residents["relationship_code"].isin(GUARDIAN_CODES), "person_id"])
+    guardians = sorted(residents.loc[residents["relationship_code"].isin(GUARDIAN_RELATIONSHIP_CODES), "person_id"])
 
     tax_frames: list[pd.DataFrame] = []
     origin: list[pd.DataFrame] = []

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from config.settings import get_settings
 from connectors import inquiry as iq
+from connectors.files import InputFileError
 from policy import load_policy
 from privacy.crypto import load_key_ring
 from services import runs
@@ -162,7 +163,7 @@ def pending_event_files(events_path: str | Path) -> list[str]:
     if path.is_file():
         return [str(path)]
     if not path.is_dir():
-        raise FileNotFoundError(f"no events file or directory at {path.name}")
+        raise InputFileError(path.name, "no events file or directory at this path")
     from connectors.files import file_sha256
     from store import models
 

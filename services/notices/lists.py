@@ -9,7 +9,6 @@ temporary name and renamed when complete: a crash never leaves a half-written li
 from __future__ import annotations
 
 import codecs
-import os
 from pathlib import Path
 
 import orjson
@@ -19,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
+from privacy.csv_cells import neutralise_frame
+from privacy.files import write_private_file
 from store import models
 from store.bulk import read_frame
 
@@ -44,15 +45,13 @@ LISTS = {
 
 
 def write_csv_atomically(frame: pd.DataFrame, path: Path, encoding: str = "cp932") -> None:
-    """Write ``frame`` as CSV (CRLF) via a temporary file, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    data = frame.to_csv(index=False, lineterminator="\r\n").encode(encoding, errors="geta")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write ``frame`` as CSV (CRLF) for staff, atomically, 0600 (privacy.files).
+
+    The one writer of CSV files for people: cells that a spreadsheet would run as a formula are neutralised
+    (privacy.csv_cells, OWASP CSV injection).
+    """
+    data = neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n").encode(encoding, errors="geta")
+    write_private_file(path, data)
 
 
 def month_decisions(conn: Connection, month: str, ring: KeyRing | None = None) -> pd.DataFrame:

@@ -14,8 +14,9 @@ valid_from ≤ valid_to, a 異動日 on deletes, sex code 1/2 and lengths.
 from __future__ import annotations
 
 import datetime as dt
-import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -23,7 +24,13 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from privacy.crypto import KeyRing
-from rules.checkdigits import valid_my_number, valid_public_payer_number, valid_recipient_number
+from rules.checkdigits import (
+    modulus10_w21_ok,
+    my_number_ok,
+    valid_my_number,
+    valid_public_payer_number,
+    valid_recipient_number,
+)
 from store.models import Person, Recipient
 
 NAME_MAX = 100
@@ -206,52 +213,59 @@ def build_records(frame: pd.DataFrame, program: ProgramConfig) -> list[dict]:
 # --------------------------------------------------------------------------------------------------
 # Row-wise form for the relay's hot path (same checks, same codes, same records; no frames)
 # --------------------------------------------------------------------------------------------------
-#: column order of the rows :func:`prepare_rows` takes (the relay's claim query)
-ROW_FIELDS = ("id", "idempotency_key", "person_id", "change_type", "reason", "event_date", "valid_from",
-              "valid_to", "recipient_no", "batch_id", *SUBJECT_COLUMNS, "public_payer_number")
+class ClaimRow(NamedTuple):
+    """One row of the relay's claim query: an outbox change joined with its person and recipient.
+
+    Dates are ISO text on SQLite and ``date`` objects on PostgreSQL (the relay runs the query on the
+    driver); the ``*_enc`` columns are ciphertext. ``ClaimRow._make`` over the driver's rows costs one
+    tuple per row, which keeps the hot path as fast as positional indexing.
+    """
+
+    id: int
+    idempotency_key: str
+    person_id: str
+    change_type: str
+    reason: str
+    event_date: Any
+    valid_from: Any
+    valid_to: Any
+    recipient_no: str | None
+    batch_id: str | None
+    my_number_enc: bytes | None
+    profile_enc: bytes | None
+    birth_date: Any
+    sex_code: str | None
+    dv_support_flag: bool | None
+    public_payer_number: str | None
 
 
-_MY_NUMBER_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_MY_NUMBER_OFFSET = 48 * sum(_MY_NUMBER_WEIGHTS)
-_W21_SUM = tuple((d * 2) // 10 + (d * 2) % 10 for d in range(10))  # digit sum of 2·d
+#: column order of :class:`ClaimRow` (the relay's claim query selects exactly these)
+ROW_FIELDS = ClaimRow._fields
+#: the outbox columns of a claim row; then come the person columns and the recipient's payer number
+OUTBOX_ROW_FIELDS = ROW_FIELDS[: ROW_FIELDS.index("my_number_enc")]
+assert (*OUTBOX_ROW_FIELDS, *SUBJECT_COLUMNS, "public_payer_number") == ROW_FIELDS
 
 
-def my_number_ok(value: str) -> bool:
-    """``rules.checkdigits.is_valid_my_number`` (総務省令第85号 第5条) on the digits' bytes (hot path)."""
-    if len(value) != 12 or not (value.isascii() and value.isdigit()):
-        return False
-    raw = value.encode()
-    remainder = (sum(map(operator.mul, raw[:11], _MY_NUMBER_WEIGHTS)) - _MY_NUMBER_OFFSET) % 11
-    return (0 if remainder <= 1 else 11 - remainder) == raw[11] - 48
-
-
-def modulus10_w21_ok(value: str, length: int) -> bool:
-    """``rules.checkdigits.is_valid_modulus10_w21(value, (length,))`` (厚労省 別添２) on bytes (hot path)."""
-    if len(value) != length or not (value.isascii() and value.isdigit()):
-        return False
-    digits = [c - 48 for c in value.encode()]
-    total = sum(_W21_SUM[d] for d in digits[-2::-2]) + sum(digits[-3::-2])
-    return (10 - total % 10) % 10 == digits[-1]
-
-
-def prepare_rows(rows: list, ring: KeyRing, program: ProgramConfig) -> list[tuple[str | None, dict | None]]:
+def prepare_rows(rows: list[ClaimRow], ring: KeyRing,
+                 program: ProgramConfig) -> list[tuple[str | None, dict | None]]:
     """``(error code, record)`` per claimed row, exactly as :func:`validate_subjects` + :func:`build_records`.
 
     The code is None for a valid row, which then has its record. The relay claims a few thousand rows at
-    a time; building frames for them costs more than the checks, so this form works on the driver's row
-    tuples (:data:`ROW_FIELDS`). Decryption happens here, in memory only; values that repeat (dates, the
+    a time; building frames for them costs more than the checks, so this form works on the driver's rows
+    (:class:`ClaimRow`). Decryption happens here, in memory only; values that repeat (dates, the
     payer number) are checked once per distinct value.
     """
     if not rows:
         return []
-    columns = list(zip(*rows, strict=True))
-    keys = [str(k) for k in columns[2]]
+    keys = [str(row.person_id) for row in rows]
 
-    def blobs(column: int) -> list:
-        return [b if isinstance(b, (bytes, memoryview)) else None for b in columns[column]]
+    def blobs(values: Iterable) -> list:
+        return [b if isinstance(b, (bytes, memoryview)) else None for b in values]
 
-    my_numbers = ring.decrypt_many(blobs(10), table="person", column="my_number", row_keys=keys)
-    profiles = ring.decrypt_many(blobs(11), table="person", column="profile", row_keys=keys)
+    my_numbers = ring.decrypt_many(blobs(row.my_number_enc for row in rows), table="person", column="my_number",
+                                   row_keys=keys)
+    profiles = ring.decrypt_many(blobs(row.profile_enc for row in rows), table="person", column="profile",
+                                 row_keys=keys)
     loads = orjson.loads
     dates: dict = {}
     payers: dict = {}
@@ -277,14 +291,15 @@ def prepare_rows(rows: list, ring: KeyRing, program: ProgramConfig) -> list[tupl
     segment, income, conditions = program.segment, program.income_segment, program.additional_conditions
     out: list[tuple[str | None, dict | None]] = []
     for row, person_id, my_number, profile in zip(rows, keys, my_numbers, profiles, strict=True):
-        seg = str(row[3])
+        seg = str(row.change_type)
         register = seg == "1"
         info = loads(profile) if profile is not None else {}
         name, kana, address = info.get("name"), info.get("name_kana"), info.get("address")
-        birth, valid_from, valid_to, event_date = iso(row[12]), iso(row[6]), iso(row[7]), iso(row[5])
-        payer = fallback_payer if row[15] is None else str(row[15])
-        recipient = "" if row[8] is None else str(row[8])
-        sex = None if row[13] is None else str(row[13])
+        birth, valid_from, valid_to = iso(row.birth_date), iso(row.valid_from), iso(row.valid_to)
+        event_date = iso(row.event_date)
+        payer = fallback_payer if row.public_payer_number is None else str(row.public_payer_number)
+        recipient = "" if row.recipient_no is None else str(row.recipient_no)
+        sex = None if row.sex_code is None else str(row.sex_code)
         if my_number is None or name is None or birth is None:
             code = "LOCAL_SUBJECT_MISSING"
         elif not my_number_ok(my_number):
@@ -315,7 +330,7 @@ def prepare_rows(rows: list, ring: KeyRing, program: ProgramConfig) -> list[tupl
             "myNumber": my_number,
             "basicFiveInfo": {"name": name, "nameKana": kana, "address": address, "dateOfBirth": birth,
                               "sex": sex},
-            "isNotDisclosed": bool(row[14]) if row[14] is not None else False,
+            "isNotDisclosed": bool(row.dv_support_flag) if row.dv_support_flag is not None else False,
             "medicalSubsidyInsurerNumber": payer or None,
             "certificationName": cert,
             "medicalSubsidyRecipientNumber": recipient or None,

@@ -1,12 +1,8 @@
 """Outbox relay: claim PENDING rows, send them to PMH in batches, record tasks, results and PMH-IDs.
 
-State machine of a ``pmh_outbox`` row (docs/pmh.md):
-
-``PENDING`` → (claim: one transaction sets ``SENDING`` + ``batch_id`` and inserts the ``pmh_batch`` row) →
-send → ``SENT`` (PMH accepted the task; file mode: the file is complete) → poll → ``COMPLETED`` (PMH-ID
-stored) or ``REJECTED`` (PMH's per-record error code). Rows that fail local validation become
-``REJECTED_LOCAL`` at claim time and are never sent. If PMH stays unavailable the rows become ``FAILED``
-and keep their ``batch_id``.
+This module orchestrates one run; the states of an outbox row and a batch are described in
+:mod:`services.pmh.states`, the SQL lives in :mod:`services.pmh.claims`, the records in
+:mod:`services.pmh.payload`.
 
 Reliability (security.md REL-01…REL-04):
 
@@ -18,9 +14,9 @@ Reliability (security.md REL-01…REL-04):
   idempotent (``pmh_result`` keyed by outbox id; ``pmh_subject`` only moves forward in outbox order).
 * At most one in-flight row per person: a person's later change waits until the earlier one is settled,
   so PMH sees a person's changes in order.
-* Named fault points (:func:`fault_point`) are triggered by ``KODOMO_PMH_FAULT=<point>[:raise|kill][:<n>]``
-  (``kill`` sends SIGKILL to the process at the n-th hit): ``after_claim_commit``, ``before_send``,
-  ``after_send_before_commit``, ``after_send_commit``, ``after_poll_before_commit``.
+* At each named point of :data:`services.pmh.states.FAULT_POINTS` the relay calls its ``fault_hook``
+  (a no-op unless a test passes one: devtools.faults raises or SIGKILLs there; devtools.pmh_relay_runner
+  runs the relay in a child process for the crash matrix).
 
 Threads: one coordinator does all database work; a pool of ``senders`` threads only does HTTP (each with
 its own ``requests.Session``). Payloads with plaintext personal data live only in memory, only until sent.
@@ -30,75 +26,20 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Engine
 
 from connectors.base import PmhClient, PmhReceipt, PmhTaskStatus
 from connectors.pmh import PmhRejected, PmhUnavailable
 from privacy.crypto import KeyRing
+from services.pmh import claims
 from services.pmh.outbox import batch_key
-from services.pmh.payload import ROW_FIELDS, SUBJECT_COLUMNS, ProgramConfig, prepare_rows
-from store.models import Person, PmhOutbox, Recipient
-from store.pmh_models import PmhBatch, PmhResult, PmhSubject
-
-FAULT_ENV = "KODOMO_PMH_FAULT"
-FAULT_POINTS = (
-    "after_claim_commit", "before_send", "after_send_before_commit", "after_send_commit",
-    "after_poll_before_commit",
-)
-
-OUTBOX = PmhOutbox.__table__
-BATCH = PmhBatch.__table__
-RESULT = PmhResult.__table__
-SUBJECT = PmhSubject.__table__
-
-_ROW_COLUMNS = list(ROW_FIELDS[:10])  # outbox columns; then the person columns and the payer number
-assert (*_ROW_COLUMNS, *SUBJECT_COLUMNS, "public_payer_number") == ROW_FIELDS
-
-
-# --------------------------------------------------------------------------------------------------
-# Fault points
-# --------------------------------------------------------------------------------------------------
-class PmhFaultInjected(RuntimeError):  # noqa: N818 - it is not an error of the code
-    """Raised at a named fault point (tests only)."""
-
-    safe_message = True
-
-
-_fault_hits: collections.Counter = collections.Counter()
-_fault_lock = threading.Lock()
-
-
-def reset_fault_counters() -> None:
-    """Forget how often each fault point was hit (tests)."""
-    with _fault_lock:
-        _fault_hits.clear()
-
-
-def fault_point(name: str) -> None:
-    """Raise or SIGKILL here when ``KODOMO_PMH_FAULT`` names this point (at its n-th hit, default 1st)."""
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    point, _, rest = spec.partition(":")
-    if point != name:
-        return
-    action, _, nth = rest.partition(":")
-    with _fault_lock:
-        _fault_hits[name] += 1
-        hit = _fault_hits[name]
-    if hit != int(nth or 1):
-        return
-    if action == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    raise PmhFaultInjected(f"fault injected at {name}")
+from services.pmh.payload import ClaimRow, ProgramConfig, prepare_rows
+from services.pmh.states import Batch, FaultHook, no_fault
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,14 +83,6 @@ class RelayReport:
         return out
 
 
-@dataclass
-class _Batch:
-    batch_id: str
-    ids: list[int]
-    records: list[dict]
-    resend: bool = False
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -169,6 +102,7 @@ class OutboxRelay:
         *,
         run_id: str = "manual",
         progress: Callable[[int, int], None] | None = None,
+        fault_hook: FaultHook | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -176,6 +110,7 @@ class OutboxRelay:
         self.options = options or RelayOptions()
         self.run_id = run_id
         self.progress = progress
+        self.fault_hook = fault_hook or no_fault  # devtools.faults injects crashes in tests only
         self.report = RelayReport()
         self._claim_budget = self.options.limit
         self._unavailable_streak = 0
@@ -188,10 +123,10 @@ class OutboxRelay:
     def run(self) -> RelayReport:
         """One pass: re-send unsettled batches, claim and send new ones, collect results."""
         opts = self.options
-        send_queue: collections.deque[_Batch] = collections.deque(self._recover())
-        awaiting = self._awaiting_from_db() if self.client.polls_results else {}
-        self._total = (self._count_pending() + sum(len(b.ids) for b in send_queue)
-                       + (self._count_status("SENT_HTTP") if awaiting else 0))
+        send_queue: collections.deque[Batch] = collections.deque(self._recover())
+        awaiting = claims.awaiting_batches(self.engine) if self.client.polls_results else {}
+        self._total = (claims.count_status(self.engine, "PENDING") + sum(len(b.ids) for b in send_queue)
+                       + (claims.count_status(self.engine, "SENT_HTTP") if awaiting else 0))
         self._report_progress()
         inflight: dict[Future, tuple[str, object]] = {}
         polling: set[str] = set()
@@ -241,7 +176,7 @@ class OutboxRelay:
                     for batch_id, task_id in self._record_sends(sends).items():
                         awaiting[batch_id] = (task_id, 0, time.monotonic() + opts.poll_interval_s)
                     if not pending_exists and not self._stop_claiming:
-                        pending_exists = self._count_pending() > 0
+                        pending_exists = claims.count_status(self.engine, "PENDING") > 0
                 if polls:
                     settled = self._record_polls(polls, awaiting)
                     for batch_id in polls_ids(polls):
@@ -250,57 +185,23 @@ class OutboxRelay:
                         awaiting.pop(batch_id, None)
                     if settled:
                         last_activity = time.monotonic()
-                    pending_exists = pending_exists or self._count_pending() > 0
+                    pending_exists = pending_exists or claims.count_status(self.engine, "PENDING") > 0
                 self._report_progress()
-        self.report.awaiting_results = self._count_status("SENT_HTTP")
+        self.report.awaiting_results = claims.count_status(self.engine, "SENT_HTTP")
         return self.report
 
     # -- recovery ----------------------------------------------------------------------------------------
-    def _recover(self) -> list[_Batch]:
+    def _recover(self) -> list[Batch]:
         """Batches whose rows are SENDING or FAILED: re-send each with its original key."""
         with self.engine.begin() as conn:
-            rows = self._rows(conn, and_(OUTBOX.c.status.in_(("SENDING", "FAILED")),
-                                         OUTBOX.c.batch_id.is_not(None),
-                                         OUTBOX.c.attempts < self.options.max_attempts))
+            rows = claims.claim_rows(conn, claims.unsettled_rows_where(self.options.max_attempts))
             if not rows:
                 return []
             batches = self._prepare(conn, rows, resend=True)
         return batches
 
-    def _awaiting_from_db(self) -> dict[str, tuple[str, int, float]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(BATCH.c.batch_id, BATCH.c.task_id, BATCH.c.record_count)
-                                .where(BATCH.c.status == "SENT", BATCH.c.task_id.is_not(None))).all()
-        now = time.monotonic()
-        return {b: (t, 0, now) for b, t, _n in rows}
-
     # -- claim -------------------------------------------------------------------------------------------
-    def _rows(self, conn: Connection, where, limit: int | None = None) -> list[tuple]:
-        """Outbox rows in id order, joined with the (encrypted) person and recipient columns (ROW_FIELDS)."""
-        person, recipient = Person.__table__, Recipient.__table__
-        columns = [OUTBOX.c[c] for c in _ROW_COLUMNS] + [person.c[c] for c in SUBJECT_COLUMNS] + [
-            recipient.c.public_payer_number]
-        stmt = (select(*columns)
-                .select_from(OUTBOX.outerjoin(person, person.c.person_id == OUTBOX.c.person_id)
-                             .outerjoin(recipient, recipient.c.person_id == OUTBOX.c.person_id))
-                .where(where).order_by(OUTBOX.c.id))
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        # The statement's only literals are status codes and the limit (never personal data); running the
-        # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
-        # SQLite, date objects on PostgreSQL: services.pmh.payload.prepare_rows reads both).
-        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        return [tuple(row) for row in conn.exec_driver_sql(sql).fetchall()]
-
-    def _busy_persons(self):
-        """Persons with a change in flight (claimed, failed, or sent and not settled)."""
-        open_batches = select(BATCH.c.batch_id).where(BATCH.c.status == "SENT")
-        return select(OUTBOX.c.person_id).where(or_(
-            OUTBOX.c.status.in_(("SENDING", "FAILED")),
-            and_(OUTBOX.c.status == "SENT", OUTBOX.c.batch_id.in_(open_batches)),
-        ))
-
-    def _claim(self) -> tuple[list[_Batch], bool]:
+    def _claim(self) -> tuple[list[Batch], bool]:
         """Claim up to ``claim_batches`` batches of PENDING rows; returns (batches, more rows pending)."""
         opts = self.options
         want = opts.batch_size * opts.claim_batches
@@ -309,20 +210,19 @@ class OutboxRelay:
             if want <= 0:
                 return [], False
         with self.engine.begin() as conn:
-            rows = self._rows(conn, and_(OUTBOX.c.status == "PENDING",
-                                         OUTBOX.c.person_id.not_in(self._busy_persons())), want)
+            rows = claims.claim_rows(conn, claims.claimable_rows_where(), want)
             if not rows:
                 return [], False
             more = len(rows) == want
             seen: set = set()  # one change per person in flight: the earliest row of each person
-            rows = [r for r in rows if not (r[2] in seen or seen.add(r[2]))]
+            rows = [r for r in rows if not (r.person_id in seen or seen.add(r.person_id))]
             batches = self._prepare(conn, rows, resend=False)
         if self._claim_budget is not None:
             self._claim_budget -= len(rows)
-        fault_point("after_claim_commit")
+        self.fault_hook("after_claim_commit")
         return batches, more or bool(batches)
 
-    def _prepare(self, conn: Connection, rows: list[tuple], *, resend: bool) -> list[_Batch]:
+    def _prepare(self, conn: Connection, rows: list[ClaimRow], *, resend: bool) -> list[Batch]:
         """Validate rows, mark invalid ones REJECTED_LOCAL, group the rest into SENDING batches.
 
         Set-based: one decryption/validation/record build for the whole claim (row-wise, no frames), one
@@ -335,24 +235,22 @@ class OutboxRelay:
             if code is None:
                 valid.append((row, record))
             else:
-                rejected[code].append(int(row[0]))
+                rejected[code].append(int(row.id))
         for code, bad_ids in rejected.items():
-            for start in range(0, len(bad_ids), 500):
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(bad_ids[start:start + 500]))
-                             .values(status="REJECTED_LOCAL", last_error=code))
+            claims.mark_rejected_locally(conn, code, bad_ids)
             self.report.error_codes[code] += len(bad_ids)
             self.report.rejected_local += len(bad_ids)
         if not valid:
             return []
         if resend:
-            valid.sort(key=lambda v: (str(v[0][9]), int(v[0][0])))
+            valid.sort(key=lambda v: (str(v[0].batch_id), int(v[0].id)))
         else:
-            valid.sort(key=lambda v: int(v[0][0]))
+            valid.sort(key=lambda v: int(v[0].id))
         records = [record for _row, record in valid]
-        ids = [int(row[0]) for row, _record in valid]
-        keys = [row[1] for row, _record in valid]
+        ids = [int(row.id) for row, _record in valid]
+        keys = [row.idempotency_key for row, _record in valid]
         if resend:
-            labels = [row[9] for row, _record in valid]
+            labels = [row.batch_id for row, _record in valid]
             bounds, start = [], 0
             for i in range(1, len(labels) + 1):
                 if i == len(labels) or labels[i] != labels[start]:
@@ -362,54 +260,23 @@ class OutboxRelay:
             size = self.options.batch_size
             bounds = [(i, min(i + size, len(ids))) for i in range(0, len(ids), size)]
         batches = [
-            _Batch(str(labels[a]) if resend else batch_key(keys[a:b]), ids[a:b], records[a:b], resend)
+            Batch(str(labels[a]) if resend else batch_key(keys[a:b]), ids[a:b], records[a:b], resend)
             for a, b in bounds
         ]
-        persons = [str(row[2]) for row, _record in valid]
+        persons = [str(row.person_id) for row, _record in valid]
         for batch, (a, b) in zip(batches, bounds, strict=True):
             self._members[batch.batch_id] = list(zip(ids[a:b], persons[a:b], strict=True))
-        now = _now()
         if resend:
-            row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-            self._many(conn, "UPDATE pmh_outbox SET status = 'SENDING', attempts = attempts + 1"
-                             " WHERE batch_id = ? AND id = ?", row_params)
-            conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
-                         .values(status="SENDING", attempts=BATCH.c.attempts + 1, run_id=self.run_id),
-                         [{"bid": b.batch_id} for b in batches])
+            claims.mark_resending(conn, batches, self.run_id)
             self.report.batches_resent += len(batches)
             return batches
-        claimed = 0
-        if conn.dialect.name == "sqlite":  # one statement per batch (ids bound as parameters): fewer VM steps
-            for batch in batches:
-                marks = ", ".join("?" * len(batch.ids))
-                claimed += conn.exec_driver_sql(
-                    "UPDATE pmh_outbox SET status = 'SENDING', batch_id = ?, attempts = attempts + 1"
-                    f" WHERE status = 'PENDING' AND id IN ({marks})", (batch.batch_id, *batch.ids)).rowcount
-        else:  # PostgreSQL: a primary-key update per row, pipelined by psycopg's executemany (an IN list
-            # may be planned as a scan of the status index while the table's statistics are young)
-            row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-            result = conn.exec_driver_sql("UPDATE pmh_outbox SET status = 'SENDING', batch_id = %s,"
-                                          " attempts = attempts + 1 WHERE id = %s AND status = 'PENDING'",
-                                          row_params)
-            claimed = result.rowcount if conn.dialect.supports_sane_multi_rowcount else len(row_params)
-        if claimed != sum(len(b.ids) for b in batches):
-            raise RuntimeError("outbox rows were claimed concurrently; the claim is rolled back")
-        batch_ids = [b.batch_id for b in batches]
-        existing = set(conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id.in_(batch_ids))).scalars())
-        if existing:  # the same rows were batched before and refused as a whole (400): reuse the row
-            conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
-                status="SENDING", attempts=BATCH.c.attempts + 1, run_id=self.run_id, last_error=None),
-                [{"bid": b} for b in existing])
-        fresh = [{"batch_id": b.batch_id, "status": "SENDING", "record_count": len(b.ids), "attempts": 1,
-                  "run_id": self.run_id, "created_at": now} for b in batches if b.batch_id not in existing]
-        if fresh:
-            conn.execute(BATCH.insert(), fresh)
+        claims.mark_claimed(conn, batches, self.run_id, _now())
         self.report.claimed += len(ids)
         return batches
 
     # -- HTTP (pool threads) -------------------------------------------------------------------------------
-    def _send(self, batch: _Batch) -> tuple[str, PmhReceipt | Exception]:
-        fault_point("before_send")
+    def _send(self, batch: Batch) -> tuple[str, PmhReceipt | Exception]:
+        self.fault_hook("before_send")
         try:
             return "ok", self.client.submit(batch.records, batch.batch_id)
         except PmhRejected as exc:
@@ -426,13 +293,13 @@ class OutboxRelay:
             return "error", exc
 
     # -- recording (coordinator) ----------------------------------------------------------------------------
-    def _record_sends(self, sends: list[tuple[_Batch, tuple]]) -> dict[str, str]:
+    def _record_sends(self, sends: list[tuple[Batch, tuple]]) -> dict[str, str]:
         """Commit the outcome of sent batches; returns {batch_id: task_id} of tasks to poll."""
-        fault_point("after_send_before_commit")
+        self.fault_hook("after_send_before_commit")
         to_poll: dict[str, str] = {}
         auth_error: PmhRejected | None = None
         now = _now()
-        accepted: list[tuple[_Batch, PmhReceipt]] = []
+        accepted: list[tuple[Batch, PmhReceipt]] = []
         with self.engine.begin() as conn:
             for batch, (kind, outcome) in sends:
                 if kind == "ok":
@@ -445,25 +312,13 @@ class OutboxRelay:
                 else:
                     self._unavailable_streak += 1
                     reason = outcome.reason[:120]
-                    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch.batch_id)
-                                 .values(status="FAILED", last_error=reason))
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch.batch_id,
-                                                      OUTBOX.c.status == "SENDING")
-                                 .values(status="FAILED", last_error=reason))
+                    claims.mark_failed(conn, batch.batch_id, reason, from_status="SENDING")
                     self.report.failed += len(batch.ids)
                     self.report.error_codes[f"UNAVAILABLE:{reason}"] += len(batch.ids)
                     if self._unavailable_streak >= self.options.stop_after_unavailable:
                         self._stop_claiming = True
             if accepted:
-                conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
-                    status=bindparam("st"), task_id=bindparam("tid"), sent_at=now, last_error=None), [
-                    {"bid": b.batch_id, "tid": r.task_id, "st": "SENT" if r.task_id is not None else "WRITTEN"}
-                    for b, r in accepted])
-                done = [b.batch_id for b, _ in accepted]
-                for start in range(0, len(done), 500):
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(done[start:start + 500]),
-                                                      OUTBOX.c.status == "SENDING")
-                                 .values(status="SENT", sent_at=now, last_error=None))
+                claims.mark_sent(conn, [(b.batch_id, r.task_id) for b, r in accepted], now)
         for batch, receipt in accepted:
             self.report.batches_sent += 1
             self.report.records_sent += len(batch.ids)
@@ -473,38 +328,32 @@ class OutboxRelay:
                 to_poll[batch.batch_id] = receipt.task_id
             else:
                 self._settled += len(batch.ids)
-        fault_point("after_send_commit")
+        self.fault_hook("after_send_commit")
         if auth_error is not None:
             raise auth_error
         return to_poll
 
-    def _record_rejection(self, conn: Connection, batch: _Batch, exc: PmhRejected) -> None:
+    def _record_rejection(self, conn: Connection, batch: Batch, exc: PmhRejected) -> None:
         """4xx: per-record errors → REJECTED; a schema error leaves the other rows to be re-batched."""
         by_index: dict[int, str] = {}
         for error in exc.errors:
             if isinstance(error.get("index"), int) and 0 <= error["index"] < len(batch.ids):
                 by_index.setdefault(error["index"], f"PMH_{error.get('code')}"[:120])
         if exc.status == 400 and by_index:
-            for index, code in by_index.items():
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id == batch.ids[index])
-                             .values(status="REJECTED", last_error=code))
+            claims.mark_records_rejected(conn, [(code, batch.ids[index]) for index, code in by_index.items()])
+            for code in by_index.values():
                 self.report.error_codes[code] += 1
             others = [i for n, i in enumerate(batch.ids) if n not in by_index]
-            if others:  # nothing was registered: the valid rows go back to the queue
-                conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(others))
-                             .values(status="PENDING", batch_id=None, last_error=None))
+            claims.requeue(conn, others)  # nothing was registered: the valid rows go back to the queue
             self.report.rejected += len(by_index)
             self._settled += len(by_index)
         else:
             code = f"PMH_{exc.code}"[:120]
-            conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch.batch_id,
-                                              OUTBOX.c.status == "SENDING")
-                         .values(status="REJECTED", last_error=code))
+            claims.mark_batch_rows_rejected(conn, batch.batch_id, code)
             self.report.rejected += len(batch.ids)
             self.report.error_codes[code] += len(batch.ids)
             self._settled += len(batch.ids)
-        conn.execute(update(BATCH).where(BATCH.c.batch_id == batch.batch_id)
-                     .values(status="REJECTED", last_error=f"HTTP_{exc.status}:{exc.code}"[:120]))
+        claims.mark_batch_rejected(conn, batch.batch_id, f"HTTP_{exc.status}:{exc.code}"[:120])
 
     def _record_polls(self, polls: list[tuple[str, tuple]], awaiting: dict) -> list[str]:
         """Store completed tasks' results; reschedule the others. Returns settled batch ids."""
@@ -518,10 +367,7 @@ class OutboxRelay:
             task_id, tries, _due = awaiting[batch_id]
             if kind == "error" and isinstance(outcome, PmhRejected) and outcome.status == 404:
                 with self.engine.begin() as conn:  # PMH lost the task: re-send the batch next run
-                    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id)
-                                 .values(status="FAILED", last_error="TASK_NOT_FOUND"))
-                    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch_id, OUTBOX.c.status == "SENT")
-                                 .values(status="FAILED", last_error="TASK_NOT_FOUND"))
+                    claims.mark_failed(conn, batch_id, "TASK_NOT_FOUND", from_status="SENT")
                 self.report.error_codes["TASK_NOT_FOUND"] += 1
                 settled.append(batch_id)
                 continue
@@ -529,10 +375,10 @@ class OutboxRelay:
             awaiting[batch_id] = (task_id, tries + 1, now + delay)
         if not completed:
             return settled
-        fault_point("after_poll_before_commit")
+        self.fault_hook("after_poll_before_commit")
         with self.engine.begin() as conn:
             unknown = [b for b, _ in completed if b not in self._members]
-            ids_by_batch = {**self._batch_rows(conn, unknown), **self._members} if unknown else self._members
+            ids_by_batch = {**claims.batch_members(conn, unknown), **self._members} if unknown else self._members
             results, subjects, errors = [], [], []
             received = _now()
             for batch_id, status in completed:
@@ -546,17 +392,10 @@ class OutboxRelay:
                         subjects.append((person_id, r.pmh_id, r.result, outbox_id))
                     else:
                         errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
-            self._insert_results(conn, results)
-            self._upsert_subjects(conn, subjects)
-            done_ids = [b for b, _ in completed]
-            for start in range(0, len(done_ids), 500):
-                chunk = done_ids[start:start + 500]
-                conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(chunk), OUTBOX.c.status == "SENT")
-                             .values(status="COMPLETED"))
-                conn.execute(update(BATCH).where(BATCH.c.batch_id.in_(chunk))
-                             .values(status="COMPLETED", completed_at=received))
-            self._many(conn, "UPDATE pmh_outbox SET status = 'REJECTED', last_error = ? WHERE id = ?",
-                       [(c, i) for i, c in errors])
+            claims.insert_results(conn, results)
+            claims.upsert_subjects(conn, self.ring, subjects)
+            claims.mark_completed(conn, [b for b, _ in completed], received)
+            claims.mark_records_rejected(conn, [(c, i) for i, c in errors])
         for _i, code in errors:
             self.report.error_codes[code] += 1
         self.report.rejected += len(errors)
@@ -567,62 +406,7 @@ class OutboxRelay:
             self._members.pop(batch_id, None)
         return settled
 
-    def _batch_rows(self, conn: Connection, batch_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
-        out: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
-        for start in range(0, len(batch_ids), 500):
-            rows = conn.execute(select(OUTBOX.c.batch_id, OUTBOX.c.id, OUTBOX.c.person_id)
-                                .where(OUTBOX.c.batch_id.in_(batch_ids[start:start + 500]))
-                                .order_by(OUTBOX.c.id)).all()
-            for batch_id, outbox_id, person_id in rows:
-                out[batch_id].append((outbox_id, person_id))
-        return out
-
-    @staticmethod
-    def _many(conn: Connection, sql: str, rows: list[tuple]) -> None:
-        """Executemany of a fixed statement with positional bound parameters (``?`` → driver style).
-
-        The hot per-record writes bypass SQLAlchemy's per-row parameter processing (≈ 30 µs a row);
-        values still travel only as bound parameters.
-        """
-        if not rows:
-            return
-        if conn.dialect.paramstyle in ("format", "pyformat"):
-            sql = sql.replace("?", "%s")
-        conn.exec_driver_sql(sql, rows)
-
-    def _insert_results(self, conn: Connection, results: list[tuple]) -> None:
-        self._many(conn, "INSERT INTO pmh_result (outbox_id, batch_id, person_id, record_index, result, error_code)"
-                         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING", results)
-
-    def _upsert_subjects(self, conn: Connection, subjects: list[tuple]) -> None:
-        """PMH-ID per person, encrypted; a row only moves forward (higher outbox id wins)."""
-        if not subjects:
-            return
-        subjects = sorted(subjects, key=lambda s: s[3])
-        rows = list({s[0]: s for s in subjects}.values())  # last change per person in this commit
-        blobs = self.ring.encrypt_many([r[1] for r in rows], table="pmh_subject", column="pmh_id",
-                                       row_keys=[r[0] for r in rows])
-        self._many(conn, "INSERT INTO pmh_subject (person_id, pmh_id_enc, status, last_outbox_id) VALUES (?, ?, ?, ?)"
-                         " ON CONFLICT (person_id) DO UPDATE SET pmh_id_enc = excluded.pmh_id_enc,"
-                         " status = excluded.status, last_outbox_id = excluded.last_outbox_id,"
-                         " updated_at = CURRENT_TIMESTAMP"
-                         " WHERE pmh_subject.last_outbox_id < excluded.last_outbox_id",
-                   [(r[0], blob, r[2], r[3]) for r, blob in zip(rows, blobs, strict=True)])
-
     # -- counts and progress ------------------------------------------------------------------------------
-    def _count_pending(self) -> int:
-        return self._count_status("PENDING")
-
-    def _count_status(self, status: str) -> int:
-        with self.engine.connect() as conn:
-            if status == "SENT_HTTP":
-                stmt = select(func.count()).select_from(OUTBOX).where(
-                    OUTBOX.c.status == "SENT",
-                    OUTBOX.c.batch_id.in_(select(BATCH.c.batch_id).where(BATCH.c.status == "SENT")))
-            else:
-                stmt = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status == status)
-            return int(conn.execute(stmt).scalar_one())
-
     def _report_progress(self) -> None:
         if self.progress is not None:
             self.progress(self._settled + self.report.rejected_local, max(self._total, 1))
@@ -634,40 +418,8 @@ def polls_ids(polls: list[tuple[str, tuple]]) -> list[str]:
 
 
 def relay_once(engine: Engine, client: PmhClient, ring: KeyRing, options: RelayOptions | None = None, *,
-               run_id: str = "manual", progress: Callable[[int, int], None] | None = None) -> RelayReport:
-    """Run the relay once and return its counts."""
-    return OutboxRelay(engine, client, ring, options, run_id=run_id, progress=progress).run()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m services.pmh.relay``: one relay run with the process settings (used by crash tests)."""
-    import argparse
-    import json
-
-    from config.settings import get_settings
-    from connectors.pmh import make_pmh_client
-    from privacy.crypto import load_key_ring
-    from store.db import make_engine
-
-    parser = argparse.ArgumentParser(prog="python -m services.pmh.relay")
-    parser.add_argument("--senders", type=int, default=1)
-    parser.add_argument("--claim-batches", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--limit", type=int)
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url)
-    client = make_pmh_client(settings)
-    try:
-        report = relay_once(engine, client, load_key_ring(settings, create=False), RelayOptions(
-            senders=args.senders, claim_batches=args.claim_batches, batch_size=args.batch_size,
-            limit=args.limit), run_id=f"cli-{os.getpid()}")
-    finally:
-        client.close()
-        engine.dispose()
-    print(json.dumps(report.as_dict()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+               run_id: str = "manual", progress: Callable[[int, int], None] | None = None,
+               fault_hook: FaultHook | None = None) -> RelayReport:
+    """Run the relay once and return its counts (``fault_hook``: see services.pmh.states.FAULT_POINTS)."""
+    return OutboxRelay(engine, client, ring, options, run_id=run_id, progress=progress,
+                       fault_hook=fault_hook).run()

@@ -20,11 +20,13 @@ def prefect_harness():
 def kodomo_env(monkeypatch, tmp_path, db_url):
     """Point the settings at a fresh database and a temporary home (keys, inbox, outbox)."""
     from config.settings import get_settings
+    from devtools.credentials import enrol_demo_operators
     from store.db import dispose_engines
 
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KODOMO_DATABASE_URL", db_url)
     get_settings.cache_clear()
+    enrol_demo_operators()  # the demo principals prove themselves with their key files (privacy.operators)
     yield get_settings()
     dispose_engines()
     get_settings.cache_clear()

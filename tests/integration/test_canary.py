@@ -301,3 +301,91 @@ def _generic_in_database(engine) -> int:
                     if isinstance(value, str):
                         total += find_my_number_like(value)
     return total
+
+
+TYPED_NAME = "山田カナリア花子"
+
+
+def _typed_my_number() -> str:
+    from rules.checkdigits import with_my_number_check_digit
+
+    return with_my_number_check_digit("73519264801")
+
+
+@pytest.mark.integration
+def test_personal_data_typed_into_any_parameter_never_reaches_prefect(prefect_harness, project_schema, kodomo_env,
+                                                                       capfd):
+    """Issue 14 §6: a My Number and a name typed into every free-text parameter: 0 hits in the Prefect DB.
+
+    Both ways a run starts: the CLI (the flow runs in-process; Prefect would store the parameters before
+    validating them) and a deployment run from the UI/API form (the server enforces the schema).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.utilities.callables import parameter_schema
+
+    from cli.main import main
+    from flows.benefits import benefit_run
+    from flows.monthly import monthly_run
+    from flows.movein import move_in
+    from flows.pmh_sync import pmh_sync
+    from flows.resident_changes import resident_changes
+
+    my_number, name = _typed_my_number(), TYPED_NAME
+    inbox = str(Path(kodomo_env.home) / "inbox" / MONTH)
+    # 1. the CLI: every free-text option, each refused before a flow run exists
+    for argv in (
+        ["monthly", "--month", MONTH, "--operator", my_number],
+        ["monthly", "--month", MONTH, "--operator", name],
+        ["monthly", "--month", MONTH, "--operator", f"{my_number[:4]}-{my_number[4:8]}-{my_number[8:]}"],
+        ["monthly", "--month", MONTH, "--inbox", name, "--operator", "demo-operator"],
+        ["monthly", "--month", MONTH, "--inbox", f"inbox/{my_number}", "--operator", "demo-operator"],
+        ["benefits", "--month", MONTH, "--inbox", name, "--operator", "demo-operator"],
+        ["benefits", "--month", MONTH, "--inbox", inbox, "--operator", my_number],
+        ["pmh-sync", "--operator", my_number],
+        ["pmh-sync", "--operator", name],
+        ["resident-changes", "--events", name, "--operator", "demo-operator"],
+        ["resident-changes", "--events", my_number, "--operator", "demo-operator"],
+        ["move-in", "run", "--operator", "demo-operator", "--person", my_number, "--income-source", "not_yet"],
+        ["move-in", "run", "--operator", name, "--case-id", "C-1", "--income-source", "not_yet"],
+        ["move-in", "run", "--operator", "demo-operator", "--case-id", "C-1", "--income-source", "certificate",
+         "--certificate", name],
+    ):
+        assert main(argv) == 1, argv
+    # 2. deployment runs from the form / API, with the schema the deployments enforce
+    free_text = {
+        monthly_run: [{"operator_id": my_number}, {"operator_id": name}, {"inbox": name}, {"operator_proof": name},
+                      {"operator_proof": my_number}, {"month": my_number}],
+        benefit_run: [{"month": MONTH, "inbox": name}, {"month": MONTH, "inbox": inbox, "operator_id": my_number}],
+        pmh_sync: [{"operator_id": my_number}, {"operator_id": name}, {"operator_proof": name}],
+        resident_changes: [{"events_file": name}, {"events_file": my_number}],
+        move_in: [{"case": {"operator_id": "demo-operator", "income_source": "not_yet", "person_id": my_number}},
+                  {"case": {"operator_id": name, "income_source": "not_yet", "case_id": "C-1"}},
+                  {"case": {"operator_id": "demo-operator", "income_source": "certificate", "case_id": "C-1",
+                            "certificate_path": name}},
+                  {"case": {"operator_id": "demo-operator", "income_source": "not_yet", "case_id": "C-1",
+                            "operator_proof": my_number}}],
+    }
+    with get_client(sync_client=True) as client:
+        for flow, attempts in free_text.items():
+            flow_id = client.create_flow_from_name(flow.name)
+            deployment_id = client.create_deployment(
+                flow_id=flow_id, name=f"canary-{flow.name}", entrypoint=f"flows:{flow.name}",
+                parameter_openapi_schema=parameter_schema(flow).model_dump_for_openapi(),
+                enforce_parameter_schema=True)
+            for parameters in attempts:
+                with pytest.raises(PrefectHTTPStatusError) as refused:
+                    client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+                assert refused.value.response.status_code == 409 or refused.value.response.status_code == 422
+    scanner = CanaryScanner([my_number], [name])
+    prefect_engine = _prefect_engine()
+    hits = scanner.scan_database(prefect_engine, label="prefect-db")
+    generic = _generic_in_database(prefect_engine)
+    prefect_engine.dispose()
+    from store.db import engine_for
+
+    hits += scanner.scan_database(engine_for(kodomo_env.resolved_database_url), label="project-db")
+    captured = capfd.readouterr()
+    hits += scanner.scan_text(captured.out + captured.err, "stdout/stderr")
+    assert not hits, "typed personal data found:\n" + "\n".join(sorted({str(h) for h in hits}))
+    assert generic == 0

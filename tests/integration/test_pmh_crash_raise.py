@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.faults import FAULT_ENV, FAULT_POINTS, PmhFaultInjected, fault_point, reset_fault_counters
 from devtools.pmh_simulator import SimConfig, SimServer
 from devtools.pmh_synthetic import create_subjects
 from devtools.pmh_testing import TOKEN, assert_clean, fast_client, sim_stats
-from services.pmh.relay import FAULT_ENV, FAULT_POINTS, PmhFaultInjected, RelayOptions, relay_once, reset_fault_counters
+from services.pmh.relay import RelayOptions, relay_once
 
 OPTS = RelayOptions(senders=1, claim_batches=1, poll_interval_s=0.01, result_timeout_s=30)
 
@@ -30,7 +31,7 @@ def test_exception_at_each_fault_point_then_rerun(engine, key_ring, server, monk
         reset_fault_counters()
         monkeypatch.setenv(FAULT_ENV, f"{point}:raise:{1 if point == 'after_poll_before_commit' else 2}")
         with pytest.raises(PmhFaultInjected):
-            relay_once(engine, fast_client(server.url), key_ring, OPTS)
+            relay_once(engine, fast_client(server.url), key_ring, OPTS, fault_hook=fault_point)
         monkeypatch.delenv(FAULT_ENV)
         relay_once(engine, fast_client(server.url), key_ring, OPTS)
         inv = assert_clean(engine, key_ring, server.url)

@@ -67,3 +67,31 @@ def test_recipient_numbers_are_sequential_and_self_checking():
     assert cd.valid_recipient_number(pd.Series(numbers)).all()
     with pytest.raises(ValueError):
         cd.assign_recipient_numbers(999_999, 1)
+
+
+def test_hot_path_check_digits_match_the_rules():
+    """The byte forms the PMH relay and simulator use agree with the reference forms (moved from test_pmh_payload)."""
+    import random
+
+    from devtools.pmh_synthetic import synthetic_my_numbers
+
+    rng = random.Random(7)
+    values = [f"{rng.randrange(10 ** 12):012d}" for _ in range(3000)] + synthetic_my_numbers(1, 200) + [
+        "", "12345678901", "１２３４５６７８９０１２", "12345678901a"]
+    assert [cd.my_number_ok(v) for v in values] == [cd.is_valid_my_number(v) for v in values]
+    for length in (7, 8):
+        values = [f"{rng.randrange(10 ** length):0{length}d}" for _ in range(3000)] + ["", "１" * length, "x" * length]
+        assert [cd.modulus10_w21_ok(v, length) for v in values] == [
+            cd.is_valid_modulus10_w21(v, (length,)) for v in values]
+
+
+def test_vectorised_check_digits_match_the_scalar_forms():
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    bodies = rng.integers(0, 10, (500, 11))
+    texts = ["".join(map(str, row)) for row in bodies]
+    assert cd.my_number_check_digits(bodies).tolist() == [cd.my_number_check_digit(t) for t in texts]
+    for width in (5, 6, 7, 9):
+        assert cd.modulus10_w21_check_digits(bodies[:, :width]).tolist() == [
+            cd.modulus10_w21_check_digit(t[:width]) for t in texts]

@@ -162,10 +162,21 @@ def test_file_sha256_is_the_hex_digest_of_the_bytes(tmp_path):
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_cp932_user_defined_characters_are_rejected_not_passed_on(tmp_path):
+def test_cp932_user_defined_characters_are_kept_exactly(tmp_path):
+    # Issue 10: 外字 (F040-F9FC) are text in real 住記 extracts; kept as U+E000-U+E757 (services.intake.gaiji).
     path = tmp_path / "residents.csv"
     head = "person_id,name,birth_date\n0000000001,佐藤,2015-04-02\n".encode("cp932")
-    path.write_bytes(head + b"0000000002,\xf0\x40,2012-01-31\n")  # 0xF040: first 外字 (private use area)
+    path.write_bytes(head + b"0000000002,\xf0\x40\xf9\xfc,2012-01-31\n")
+
+    frame = read_input_csv(path, COLUMNS, encoding="cp932")
+
+    assert frame["name"].tolist() == ["佐藤", "\ue000\ue757"]
+
+
+def test_cp932_bytes_that_are_no_character_are_rejected_not_passed_on(tmp_path):
+    path = tmp_path / "residents.csv"
+    head = "person_id,name,birth_date\n0000000001,佐藤,2015-04-02\n".encode("cp932")
+    path.write_bytes(head + b"0000000002,\xa0\x80,2012-01-31\n")  # 0xA0, 0x80: undefined single bytes
 
     with pytest.raises(InputFileError) as error:
         read_input_csv(path, COLUMNS, encoding="cp932")

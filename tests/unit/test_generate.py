@@ -47,10 +47,14 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     assert other["children"] == 300
 
 
-def test_manifest_declares_encoding_extract_date_and_seed(dataset):
-    directory, _, _ = dataset
+def test_manifest_declares_encoding_extract_date_seed_and_control_totals(dataset):
+    from connectors.files import file_sha256
+
+    directory, summary, _ = dataset
     assert json.loads((directory / "manifest.json").read_text()) == {
         "encoding": "utf-8", "extract_date": "2026-10-31", "generator_seed": 42,
+        "files": {name: {"rows": summary["rows"][name], "sha256": file_sha256(directory / name)}
+                  for name in FILE_NAMES},
     }
     assert read_manifest(directory)["extract_date"] == "2026-10-31"
 
@@ -194,7 +198,10 @@ def test_cli_prints_counts_only(tmp_path, capsys):
     assert line.startswith("generated 50 children") and "\n" not in line
     frame = read_input_csv(tmp_path / "residents.csv", INPUT_COLUMNS["residents.csv"])
     assert not any(value in line for value in frame["name"].tolist() + frame["my_number"].tolist())
-    assert read_manifest(tmp_path) == {"encoding": "cp932", "extract_date": "2026-04-30", "generator_seed": 3}
+    manifest = read_manifest(tmp_path)
+    assert {k: v for k, v in manifest.items() if k != "files"} == {
+        "encoding": "cp932", "extract_date": "2026-04-30", "generator_seed": 3}
+    assert manifest["files"]["residents.csv"]["rows"] == len(frame)
     tax = read_input_csv(tmp_path / "tax.csv", INPUT_COLUMNS["tax.csv"])
     assert tax["tax_year"].astype(int).max() == 2025  # 2026 taxes are assessed in June
 

@@ -4,6 +4,7 @@ import pytest
 
 from cli.main import build_parser, main
 from config.settings import get_settings
+from devtools.credentials import enrol_demo_operators
 
 PRIVACY_COMMANDS = {
     "keys": ["init", "status", "rotate", "reencrypt", "retire --version 1"],
@@ -23,6 +24,7 @@ def cli_env(engine, db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path))
     monkeypatch.setenv("KODOMO_DATABASE_URL", db_url)
     get_settings.cache_clear()
+    enrol_demo_operators()
     yield tmp_path
     get_settings.cache_clear()
 
@@ -83,8 +85,8 @@ def test_cli_end_to_end(cli_env, capsys):
     assert _run(capsys, f"export --operator demo-operator --approval-id K1 --dataset recipients --out {sealed} "
                         f"--passphrase-file {secret}")[0] == 0
     assert _run(capsys, f"export open --operator demo-viewer --file {sealed} --passphrase-file {secret} "
-                        f"--out {home / 'opened.csv'}")[0] == 0
-    assert (home / "opened.csv").read_text(encoding="utf-8-sig").startswith("person_id,")
+                        f"--out {home / 'exports' / 'opened.csv'}")[0] == 0
+    assert (home / "exports" / "opened.csv").read_text(encoding="utf-8-sig").startswith("person_id,")
 
     code, out = _run(capsys, "backup --operator demo-admin --generations 2")
     assert code == 0 and "backup kodomo-" in out

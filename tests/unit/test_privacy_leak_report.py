@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from config.settings import Settings
 from privacy.anchor import read_anchor, verify_and_anchor
-from privacy.audit import record_access
+from privacy.audit import chain_key, record_access
 from privacy.leak import affected_subjects, report_deadlines
 from privacy.operators import load_registry
 from privacy.report import ReportRules, access_report
@@ -88,12 +88,14 @@ def _drop_guard(engine):
 
 def test_anchor_detects_truncation_and_rewrite(engine, tmp_path):
     settings = Settings(home=tmp_path)
+    key = chain_key(settings)
     for n in range(4):
         with session_scope(engine) as s:
             record_access(s, actor_id="demo-operator", action="read", purpose=f"p{n}", subject_ids=[],
-                          record_count=n)
+                          record_count=n, key=key)
     first = verify_and_anchor(settings, engine)
-    assert first.ok and first.anchored["seq"] == 4 and read_anchor(settings, engine)["seq"] == 4
+    # the anchoring is record 5 of the chain, and the anchor names it
+    assert first.ok and first.anchored["seq"] == 5 and read_anchor(settings, engine)["seq"] == 5
     assert (tmp_path / "audit-anchor" / "anchors.jsonl").read_text().count("\n") == 1
 
     # a superuser cuts off the tail and resets the head: the chain alone still verifies ...
@@ -104,23 +106,24 @@ def test_anchor_detects_truncation_and_rewrite(engine, tmp_path):
         conn.execute(text("UPDATE access_chain_head SET seq = 2, head_hash = :h"), {"h": last})
     outcome = verify_and_anchor(settings, engine)
     assert not outcome.ok and [p.kind for p in outcome.report.problems] == ["truncated"]
-    assert outcome.anchored is None and read_anchor(settings, engine)["seq"] == 4  # anchor not moved
+    assert outcome.anchored is None and read_anchor(settings, engine)["seq"] == 5  # anchor not moved
 
 
 def test_anchor_detects_a_rebuilt_chain(engine, tmp_path):
     settings = Settings(home=tmp_path)
+    key = chain_key(settings)
     for n in range(3):
         with session_scope(engine) as s:
             record_access(s, actor_id="demo-operator", action="read", purpose=f"p{n}", subject_ids=[],
-                          record_count=n)
+                          record_count=n, key=key)
     assert verify_and_anchor(settings, engine).ok
     _drop_guard(engine)
     with engine.begin() as conn:  # wipe everything and replay a forged but self-consistent chain
         conn.execute(text("DELETE FROM access_record"))
         conn.execute(text("UPDATE access_chain_head SET seq = 0, head_hash = :h"), {"h": "0" * 64})
-    for n in range(3):
+    for n in range(4):  # even with the key, a rebuilt chain differs at the anchored seq
         with session_scope(engine) as s:
             record_access(s, actor_id="demo-operator", action="read", purpose=f"forged{n}", subject_ids=[],
-                          record_count=n)
+                          record_count=n, key=key)
     outcome = verify_and_anchor(settings, engine)
-    assert [(p.seq, p.kind) for p in outcome.report.problems] == [(3, "anchor")]
+    assert [(p.seq, p.kind) for p in outcome.report.problems] == [(4, "anchor")]

@@ -1,0 +1,231 @@
+"""The relay's SQL: which outbox rows it claims, how it marks them, and how it stores PMH's results.
+
+Each function takes the connection of the caller's transaction (the relay owns the transactions).
+Hot per-record statements run on the driver (:func:`execute_many`), values always as bound parameters.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import time
+
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, bindparam, func, or_, select, update
+
+from privacy.crypto import KeyRing
+from services.pmh.payload import OUTBOX_ROW_FIELDS, SUBJECT_COLUMNS, ClaimRow
+from services.pmh.states import UNSETTLED, Batch
+from store.models import Person, PmhOutbox, Recipient
+from store.pmh_models import PmhBatch, PmhResult, PmhSubject
+
+OUTBOX = PmhOutbox.__table__
+BATCH = PmhBatch.__table__
+RESULT = PmhResult.__table__
+SUBJECT = PmhSubject.__table__
+
+
+def claim_rows(conn: Connection, where: ColumnElement, limit: int | None = None) -> list[ClaimRow]:
+    """Outbox rows in id order, joined with the (encrypted) person and recipient columns."""
+    person, recipient = Person.__table__, Recipient.__table__
+    columns = [OUTBOX.c[c] for c in OUTBOX_ROW_FIELDS] + [person.c[c] for c in SUBJECT_COLUMNS] + [
+        recipient.c.public_payer_number]
+    stmt = (select(*columns)
+            .select_from(OUTBOX.outerjoin(person, person.c.person_id == OUTBOX.c.person_id)
+                         .outerjoin(recipient, recipient.c.person_id == OUTBOX.c.person_id))
+            .where(where).order_by(OUTBOX.c.id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    # The statement's only literals are status codes and the limit (never personal data); running the
+    # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
+    # SQLite, date objects on PostgreSQL: services.pmh.payload.prepare_rows reads both).
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    return list(map(ClaimRow._make, conn.exec_driver_sql(sql).fetchall()))
+
+
+def unsettled_rows_where(max_attempts: int) -> ColumnElement:
+    """Rows of batches that a crash or an outage left unsettled and that may be re-sent."""
+    return and_(OUTBOX.c.status.in_(UNSETTLED), OUTBOX.c.batch_id.is_not(None), OUTBOX.c.attempts < max_attempts)
+
+
+def busy_persons() -> Select:
+    """Persons with a change in flight (claimed, failed, or sent and not settled)."""
+    open_batches = select(BATCH.c.batch_id).where(BATCH.c.status == "SENT")
+    return select(OUTBOX.c.person_id).where(or_(
+        OUTBOX.c.status.in_(UNSETTLED),
+        and_(OUTBOX.c.status == "SENT", OUTBOX.c.batch_id.in_(open_batches)),
+    ))
+
+
+def claimable_rows_where() -> ColumnElement:
+    """PENDING rows of persons with nothing in flight (a person's changes reach PMH in order)."""
+    return and_(OUTBOX.c.status == "PENDING", OUTBOX.c.person_id.not_in(busy_persons()))
+
+
+def mark_rejected_locally(conn: Connection, code: str, ids: list[int]) -> None:
+    """Rows that failed local validation: ``REJECTED_LOCAL`` with their code (never sent)."""
+    for start in range(0, len(ids), 500):
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids[start:start + 500]))
+                     .values(status="REJECTED_LOCAL", last_error=code))
+
+
+def mark_resending(conn: Connection, batches: list[Batch], run_id: str) -> None:
+    """Recovered batches go back to ``SENDING`` (same batch id, one more attempt)."""
+    row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
+    execute_many(conn, "UPDATE pmh_outbox SET status = 'SENDING', attempts = attempts + 1"
+                       " WHERE batch_id = ? AND id = ?", row_params)
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
+                 .values(status="SENDING", attempts=BATCH.c.attempts + 1, run_id=run_id),
+                 [{"bid": b.batch_id} for b in batches])
+
+
+def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.datetime) -> None:
+    """PENDING rows → ``SENDING`` with their batch id, and one ``pmh_batch`` row per batch.
+
+    Raises RuntimeError (the caller's transaction rolls back) when another relay claimed a row first.
+    """
+    claimed = 0
+    if conn.dialect.name == "sqlite":  # one statement per batch (ids bound as parameters): fewer VM steps
+        for batch in batches:
+            marks = ", ".join("?" * len(batch.ids))
+            claimed += conn.exec_driver_sql(
+                "UPDATE pmh_outbox SET status = 'SENDING', batch_id = ?, attempts = attempts + 1"
+                f" WHERE status = 'PENDING' AND id IN ({marks})", (batch.batch_id, *batch.ids)).rowcount
+    else:  # PostgreSQL: a primary-key update per row, pipelined by psycopg's executemany (an IN list
+        # may be planned as a scan of the status index while the table's statistics are young)
+        row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
+        result = conn.exec_driver_sql("UPDATE pmh_outbox SET status = 'SENDING', batch_id = %s,"
+                                      " attempts = attempts + 1 WHERE id = %s AND status = 'PENDING'",
+                                      row_params)
+        claimed = result.rowcount if conn.dialect.supports_sane_multi_rowcount else len(row_params)
+    if claimed != sum(len(b.ids) for b in batches):
+        raise RuntimeError("outbox rows were claimed concurrently; the claim is rolled back")
+    batch_ids = [b.batch_id for b in batches]
+    existing = set(conn.execute(select(BATCH.c.batch_id).where(BATCH.c.batch_id.in_(batch_ids))).scalars())
+    if existing:  # the same rows were batched before and refused as a whole (400): reuse the row
+        conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
+            status="SENDING", attempts=BATCH.c.attempts + 1, run_id=run_id, last_error=None),
+            [{"bid": b} for b in existing])
+    fresh = [{"batch_id": b.batch_id, "status": "SENDING", "record_count": len(b.ids), "attempts": 1,
+              "run_id": run_id, "created_at": now} for b in batches if b.batch_id not in existing]
+    if fresh:
+        conn.execute(BATCH.insert(), fresh)
+
+
+def mark_sent(conn: Connection, accepted: list[tuple[str, str | None]], now: dt.datetime) -> None:
+    """Batches PMH accepted ``(batch id, task id)``: ``SENT`` (a task to poll) or ``WRITTEN`` (file mode)."""
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
+        status=bindparam("st"), task_id=bindparam("tid"), sent_at=now, last_error=None), [
+        {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN"}
+        for batch_id, task_id in accepted])
+    done = [batch_id for batch_id, _ in accepted]
+    for start in range(0, len(done), 500):
+        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(done[start:start + 500]),
+                                          OUTBOX.c.status == "SENDING")
+                     .values(status="SENT", sent_at=now, last_error=None))
+
+
+def mark_failed(conn: Connection, batch_id: str, reason: str, *, from_status: str) -> None:
+    """A batch whose outcome is unknown or lost: it and its ``from_status`` rows become ``FAILED``."""
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(status="FAILED", last_error=reason))
+    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch_id, OUTBOX.c.status == from_status)
+                 .values(status="FAILED", last_error=reason))
+
+
+def mark_records_rejected(conn: Connection, rejected: list[tuple[str, int]]) -> None:
+    """Single rows PMH refused ``(error code, outbox id)``: ``REJECTED`` with the code."""
+    execute_many(conn, "UPDATE pmh_outbox SET status = 'REJECTED', last_error = ? WHERE id = ?", rejected)
+
+
+def mark_batch_rows_rejected(conn: Connection, batch_id: str, code: str) -> None:
+    """Every row of a batch PMH refused as a whole: ``REJECTED`` with the code."""
+    conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id == batch_id, OUTBOX.c.status == "SENDING")
+                 .values(status="REJECTED", last_error=code))
+
+
+def mark_batch_rejected(conn: Connection, batch_id: str, reason: str) -> None:
+    """The batch row of a 4xx answer."""
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == batch_id).values(status="REJECTED", last_error=reason))
+
+
+def requeue(conn: Connection, ids: list[int]) -> None:
+    """Rows of a refused batch that PMH did not object to: back to ``PENDING`` for a new batch."""
+    if ids:
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id.in_(ids))
+                     .values(status="PENDING", batch_id=None, last_error=None))
+
+
+def mark_completed(conn: Connection, batch_ids: list[str], received: dt.datetime) -> None:
+    """Batches whose task results are stored: the batch and its ``SENT`` rows become ``COMPLETED``."""
+    for start in range(0, len(batch_ids), 500):
+        chunk = batch_ids[start:start + 500]
+        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(chunk), OUTBOX.c.status == "SENT")
+                     .values(status="COMPLETED"))
+        conn.execute(update(BATCH).where(BATCH.c.batch_id.in_(chunk)).values(status="COMPLETED", completed_at=received))
+
+
+def awaiting_batches(engine: Engine) -> dict[str, tuple[str, int, float]]:
+    """Batches sent earlier whose task results are not stored: {batch id: (task id, tries, due)}."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(BATCH.c.batch_id, BATCH.c.task_id, BATCH.c.record_count)
+                            .where(BATCH.c.status == "SENT", BATCH.c.task_id.is_not(None))).all()
+    now = time.monotonic()
+    return {b: (t, 0, now) for b, t, _n in rows}
+
+
+def batch_members(conn: Connection, batch_ids: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """{batch id: [(outbox id, person id)] in record order} for batches claimed by an earlier run."""
+    out: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
+    for start in range(0, len(batch_ids), 500):
+        rows = conn.execute(select(OUTBOX.c.batch_id, OUTBOX.c.id, OUTBOX.c.person_id)
+                            .where(OUTBOX.c.batch_id.in_(batch_ids[start:start + 500]))
+                            .order_by(OUTBOX.c.id)).all()
+        for batch_id, outbox_id, person_id in rows:
+            out[batch_id].append((outbox_id, person_id))
+    return out
+
+
+def execute_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
+    """Executemany of a fixed statement with positional bound parameters (``?`` → driver style).
+
+    The hot per-record writes bypass SQLAlchemy's per-row parameter processing (≈ 30 µs a row);
+    values still travel only as bound parameters.
+    """
+    if not rows:
+        return
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        sql = sql.replace("?", "%s")
+    conn.exec_driver_sql(sql, rows)
+
+
+def insert_results(conn: Connection, results: list[tuple]) -> None:
+    """Per-record results of completed tasks (idempotent: keyed by outbox id)."""
+    execute_many(conn, "INSERT INTO pmh_result (outbox_id, batch_id, person_id, record_index, result, error_code)"
+                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING", results)
+
+
+def upsert_subjects(conn: Connection, ring: KeyRing, subjects: list[tuple]) -> None:
+    """PMH-ID per person, encrypted; a row only moves forward (higher outbox id wins)."""
+    if not subjects:
+        return
+    subjects = sorted(subjects, key=lambda s: s[3])
+    rows = list({s[0]: s for s in subjects}.values())  # last change per person in this commit
+    blobs = ring.encrypt_many([r[1] for r in rows], table="pmh_subject", column="pmh_id",
+                              row_keys=[r[0] for r in rows])
+    execute_many(conn, "INSERT INTO pmh_subject (person_id, pmh_id_enc, status, last_outbox_id) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (person_id) DO UPDATE SET pmh_id_enc = excluded.pmh_id_enc,"
+                       " status = excluded.status, last_outbox_id = excluded.last_outbox_id,"
+                       " updated_at = CURRENT_TIMESTAMP"
+                       " WHERE pmh_subject.last_outbox_id < excluded.last_outbox_id",
+                 [(r[0], blob, r[2], r[3]) for r, blob in zip(rows, blobs, strict=True)])
+
+
+def count_status(engine: Engine, status: str) -> int:
+    """Outbox rows in ``status``; ``SENT_HTTP`` = SENT rows whose batch still waits for task results."""
+    with engine.connect() as conn:
+        if status == "SENT_HTTP":
+            stmt = select(func.count()).select_from(OUTBOX).where(
+                OUTBOX.c.status == "SENT",
+                OUTBOX.c.batch_id.in_(select(BATCH.c.batch_id).where(BATCH.c.status == "SENT")))
+        else:
+            stmt = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.status == status)
+        return int(conn.execute(stmt).scalar_one())
