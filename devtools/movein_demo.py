@@ -166,7 +166,8 @@ def write_events(directory: str | Path, rows: list[dict[str, str]], *, applicati
     _write(directory / name, EVENT_COLUMNS, rows)
     if applications:
         _write(directory / "applications.csv",
-               ["application_id", "child_person_id", "guardian_person_id", "application_date"], list(applications))
+               ["application_id", "child_person_id", "guardian_person_id", "spouse_person_id", "application_date"],
+               list(applications))
     if insurance:
         _write(directory / "insurance.csv",
                ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"], list(insurance))

@@ -16,11 +16,15 @@ from pydantic import Field
 
 from tasks import common
 from tasks import counter as t
+from tasks.common import PROOF_OR_EMPTY, OperatorIdParam
 
 PersonId = Annotated[str, Field(pattern=r"^[0-9]{10}$", title="宛名番号", description="子の宛名番号（10桁）")]
 OptionalPersonId = Annotated[str, Field(pattern=r"^([0-9]{10})?$", title="保護者の宛名番号",
                                         description="10桁。空欄＝なし")]
-OperatorId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,31}$", title="職員ID")]
+OperatorId = Annotated[OperatorIdParam, Field(title="職員ID")]
+#: The form's proof of identity (``kodomo login``); a plain input, empty only for runs that prove otherwise.
+OperatorProof = Annotated[str, Field(pattern=PROOF_OR_EMPTY, title="本人確認（kodomo login の証明）",
+                                     description="kodomo login --operator <職員ID> が表示する一回限りの証明")]
 ReceiptNo = Annotated[str, Field(pattern=r"^([0-9A-Za-z-]{1,40})?$", title="受付番号",
                                  description="空欄＝自動（同じ内容の再送信は二重に処理されません）")]
 Received = Annotated[dt.date, Field(title="受付日")]
@@ -38,8 +42,8 @@ def _form(action_type: str, person_id: str, received_date: dt.date, **fields) ->
     return {"action_type": action_type, "person_id": person_id, "received_date": received_date, **fields}
 
 
-def _run(form: dict, operator_id: str, send_to_pmh: bool) -> dict:
-    operator = common.authorise_operator(operator_id, "run")
+def _run(form: dict, operator_id: str, send_to_pmh: bool, operator_proof: str = "") -> dict:
+    operator = common.authorise_operator(operator_id, "run", operator_proof or None)
     month = form["received_date"].strftime("%Y-%m")
     run_id = common.begin_run("counter-" + form["action_type"].lower(), operator, month=month)
     try:
@@ -65,7 +69,8 @@ def _date(value: str) -> dt.date | None:
 @flow(name="counter-change", flow_run_name="変更届 {change} {received_date}", log_prints=False,
       persist_result=False, validate_parameters=True)
 def counter_change(person_id: PersonId, received_date: Received, change: Literal["insurance", "guardian"],
-                   effective_date: Annotated[dt.date, Field(title="変更日")], operator_id: OperatorId,
+                   effective_date: Annotated[dt.date, Field(title="変更日")],
+                   operator_id: OperatorId, operator_proof: OperatorProof = "",
                    insurer_number: Annotated[str, Field(pattern=r"^([0-9]{6}|[0-9]{8})?$", title="保険者番号",
                                                         description="保険の変更のとき（6桁または8桁）")] = "",
                    insured_type_code: Literal["1", "2"] = "2", guardian_person_id: OptionalPersonId = "",
@@ -76,28 +81,31 @@ def counter_change(person_id: PersonId, received_date: Received, change: Literal
                        insurer_number=_text(insurer_number) if change == "insurance" else None,
                        insured_type_code=insured_type_code if change == "insurance" else None,
                        guardian_person_id=_text(guardian_person_id) if change == "guardian" else None)
-    return _run(form, operator_id, send_to_pmh)
+    return _run(form, operator_id, send_to_pmh, operator_proof)
 
 
 @flow(name="counter-loss-report", flow_run_name="喪失届 {received_date}", log_prints=False, persist_result=False,
       validate_parameters=True)
 def counter_loss_report(person_id: PersonId, received_date: Received,
                         reason: Literal["INSURANCE_LOSS", "MOVE_OUT", "WELFARE", "OTHER_PROGRAM"],
-                        effective_date: Annotated[dt.date, Field(title="喪失日")], operator_id: OperatorId,
+                        effective_date: Annotated[dt.date, Field(title="喪失日")],
+                   operator_id: OperatorId, operator_proof: OperatorProof = "",
                         receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """喪失届: end the subsidy when the stored facts support it; otherwise hold it with the reason."""
     form = _form("LOSS_REPORT", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
                        effective_date=effective_date)
-    return _run(form, operator_id, send_to_pmh)
+    return _run(form, operator_id, send_to_pmh, operator_proof)
 
 
 @flow(name="counter-reissue", flow_run_name="再交付 {received_date}", log_prints=False, persist_result=False,
       validate_parameters=True)
 def counter_reissue(person_id: PersonId, received_date: Received, reason: Literal["LOST", "DAMAGED", "ENTRY_CHANGE"],
-                    operator_id: OperatorId, receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
+
+                   operator_id: OperatorId, operator_proof: OperatorProof = "",
+                   receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """再交付 (紛失・破損・記載事項変更): same 受給者番号, new issue date, the old card recorded void."""
     form = _form("REISSUE", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason)
-    return _run(form, operator_id, send_to_pmh)
+    return _run(form, operator_id, send_to_pmh, operator_proof)
 
 
 @flow(name="counter-correction", flow_run_name="取消・訂正 {decision_month}", log_prints=False,
@@ -108,7 +116,8 @@ def counter_correction(person_id: PersonId, received_date: Received, kind: Liter
                                               "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE"],
                        reason: Literal["INPUT_ERROR", "FACT_ERROR", "LATE_EVIDENCE", "SELF_CORRECTION",
                                        "APPEAL_GRANTED", "COURT_RULING"],
-                       operator_id: OperatorId,
+
+                   operator_id: OperatorId, operator_proof: OperatorProof = "",
                        application_id: Annotated[str, Field(pattern=r"^([0-9A-Za-z-]{1,32})?$", title="届出番号",
                                                             description="訂正・取消する資格登録届。空欄＝なし")] = "",
                        corrected_application_date: optional_date(
@@ -125,7 +134,7 @@ def counter_correction(person_id: PersonId, received_date: Received, kind: Liter
                        insurer_number=_text(insurer_number),
                        insured_type_code=insured_type_code if insurer_number else None,
                        effective_date=_date(insurance_valid_from) if insurer_number else None)
-    return _run(form, operator_id, send_to_pmh)
+    return _run(form, operator_id, send_to_pmh, operator_proof)
 
 
 @flow(name="counter-retroactive", flow_run_name="遡及登録 {application_date}", log_prints=False, persist_result=False,
@@ -134,8 +143,10 @@ def counter_retroactive(person_id: PersonId, received_date: Received,
                         application_date: Annotated[dt.date, Field(title="登録日（裁決等で定まった日）")],
                         guardian_person_id: Annotated[str, Field(pattern=r"^[0-9]{10}$", title="保護者の宛名番号")],
                         reason: Literal["APPEAL_GRANTED", "COURT_RULING", "SELF_CORRECTION"],
-                        operator_id: OperatorId, receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
+
+                   operator_id: OperatorId, operator_proof: OperatorProof = "",
+                   receipt_no: ReceiptNo = "", send_to_pmh: bool = True) -> dict:
     """遡及登録 after an appeal: the registration counts from the ruled date; decisions and money follow."""
     form = _form("RETROACTIVE", person_id, received_date, receipt_no=_text(receipt_no), reason_code=reason,
                        guardian_person_id=guardian_person_id, application_date=application_date)
-    return _run(form, operator_id, send_to_pmh)
+    return _run(form, operator_id, send_to_pmh, operator_proof)

@@ -29,6 +29,7 @@ import pandas as pd
 from policy import Policy
 from rules import copay as copay_rules
 from rules import dates, high_cost
+from rules.eligibility.codes import source_ids
 
 IN_KIND = "IN_KIND"
 REIMBURSEMENT = "REIMBURSEMENT"
@@ -45,6 +46,20 @@ REJECTION_REASONS: dict[str, str] = {
     "INPATIENT_AGE_NOT_COVERED": "入院 above the inpatient age limit (age_limit.inpatient)",
 }
 
+#: Why a service day outside eligibility is not paid: end reason of the period → (rule code, parameter, sources).
+#: ``NOT_YET_ELIGIBLE`` = before the registered start; ``SUSPENDED_INCOME`` = inside a suspended period.
+UNCOVERED_DAY_CODES: dict[str, tuple[str, str, str]] = {
+    "NOT_YET_ELIGIBLE": ("REGISTRATION", "registration.window_days", "S12"),
+    "MOVE_OUT": ("RESIDENCE_END", "MOVE_OUT", "S12,S56"),
+    "DEATH": ("RESIDENCE_END", "DEATH", "S12,S56"),
+    "AGE": ("AGE_LIMIT", "age_limit.inpatient", "S1,S12"),
+    "WELFARE": ("WELFARE_EXCLUSION", "eligibility.excludes_public_assistance", "S56,S11"),
+    "PLACEMENT": ("PLACEMENT_EXCLUSION", "eligibility.excludes_institutional_placement", "S24"),
+    "INSURANCE": ("INSURANCE_REQUIRED", "eligibility.requires_health_insurance", "S12,S56"),
+    "SUSPENDED_INCOME": ("INCOME_OVER_LIMIT", "income_limit.base_amount", "S9,S7,S8"),
+    "OPEN": ("NOT_ELIGIBLE", "-", "S12"),
+}
+
 #: share_rule codes (健康保険法 第110条第2項, S28, S27).
 SHARE_RULES: dict[str, tuple[str, str]] = {
     "PRESCHOOL": ("義務教育就学前 (to the first March 31 after reaching 6): 2割",
@@ -58,8 +73,19 @@ HIGH_COST_RULES: dict[str, tuple[str, str]] = {
     "GIVEN": ("高額療養費 paid or payable as stated on the receipt", "-"),
     "COMPUTED": ("computed from the receipt's 区分: self-pay − monthly limit", "high_cost.limit.<key>, rate_rounding"),
     "COMPUTED_FALLBACK": ("no 区分 on the receipt: computed with the lowest limit (区分オ), never over-pays",
-                          "high_cost.limit.o"),
+                          "high_cost.missing_category=lowest_limit, high_cost.limit.o"),
+    "DERIVED_TAX_EXEMPT": ("no 区分 on the receipt; the household is exempt from 住民税 (a fact the city holds): "
+                           "区分オ", "high_cost.limit.o"),
+    "HELD": ("no 区分 on the receipt and none derivable: held for review (区分不明)",
+             "high_cost.missing_category=hold"),
 }
+
+#: Hold reasons: the receipt is neither paid nor rejected until staff supply the missing fact.
+HOLD_REASONS: dict[str, str] = {
+    "HIGH_COST_CATEGORY_UNKNOWN": "区分不明: no 高額療養費 and no 適用区分 on the receipt, and the self-pay is "
+                                  "above the lowest monthly limit (high_cost.missing_category)",
+}
+MISSING_CATEGORY_PARAMETER = "high_cost.missing_category"
 
 #: Age bands of the prefecture subsidy report (学校教育法 school stages by the school year after age N).
 AGE_BANDS = {"PRESCHOOL": 6, "ELEMENTARY": 12, "JUNIOR_HIGH": 15, "HIGH_SCHOOL": 18}
@@ -198,6 +224,14 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     over_in = is_in & ~copay_rules.within_school_year_after_age(birth, last, policy.series("age_limit.inpatient",
                                                                                            first))
 
+    # A receipt that crosses the start or end of eligibility: the days inside are paid, the days outside
+    # are listed with their reason (issue 12 §3). Only the receipts not wholly covered are exploded by day.
+    partial = registered & ~late & ~not_in_kind & ~eligible & ~np.isnat(first_ns)
+    covered_days, uncovered, first_cause = _day_coverage(out, partial, merged_periods)
+    partly = partial & (covered_days[0] > 0)
+    eligible = eligible | partly
+    suspended = suspended & ~partly
+
     reason = np.select(
         [~registered, late, not_in_kind, suspended, ~eligible, over_out, over_in],
         ["NOT_REGISTERED", "DEADLINE_PASSED", "NOT_IN_KIND_INSTITUTION", "SUSPENDED_INCOME",
@@ -205,9 +239,91 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
         default="",
     )
     out["rejection_reason"] = pd.Series(np.where(reason == "", None, reason).astype(object), index=out.index)
-    cause = np.where(reason == "NOT_ELIGIBLE_ON_SERVICE_DATE", end_reason, None)
+    cause = np.where(reason == "NOT_ELIGIBLE_ON_SERVICE_DATE", end_reason, np.where(partly, first_cause, None))
     out["ineligibility_cause"] = pd.Series(cause.astype(object), index=out.index)
+    out["covered_days"] = np.where(partly, covered_days[0], np.where(eligible, covered_days[1], 0)).astype(np.int64)
+    out["day_count"] = covered_days[1].astype(np.int64)
+    out["uncovered_days"] = pd.Series(np.where(partly, uncovered, None).astype(object), index=out.index,
+                                      dtype="string")
     return out
+
+
+def _service_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """``_row, date`` per service day of each receipt.
+
+    The receipt's ``service_dates`` (days of the month, ``;``-separated, from the UKE calendar records), else
+    every calendar day from first to last service date (the documented rule where only totals are known: the
+    receipt's days are spread evenly over that span).
+    """
+    first = frame["first_service_date"].to_numpy(dtype="datetime64[D]")
+    last = frame["last_service_date"].fillna(frame["first_service_date"]).to_numpy(dtype="datetime64[D]")
+    listed = (frame["service_dates"].astype("string") if "service_dates" in frame
+              else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    has_list = listed.notna().to_numpy(dtype=bool) & (listed.fillna("").str.len() > 0).to_numpy(dtype=bool)
+    rows = np.arange(len(frame))
+    parts = []
+    if has_list.any():
+        days = listed[has_list].str.split(";").explode()
+        row_of = pd.Series(rows[has_list], index=listed.index[has_list]).loc[days.index].to_numpy()
+        month_start = first.astype("datetime64[M]").astype("datetime64[D]")
+        day = pd.to_numeric(days, errors="coerce").fillna(1).to_numpy(dtype=np.int64)
+        parts.append(pd.DataFrame({"_row": row_of, "date": month_start[row_of] + (day - 1)}))
+    spans = ~has_list
+    if spans.any():
+        length = np.maximum((last - first).astype(np.int64), 0)[spans] + 1
+        row_of = np.repeat(rows[spans], length)
+        offset = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+        parts.append(pd.DataFrame({"_row": row_of, "date": first[row_of] + offset}))
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"_row": [], "date": []})
+    long["date"] = long["date"].astype("datetime64[ns]")
+    return long.drop_duplicates(ignore_index=True)
+
+
+def _day_coverage(out: pd.DataFrame, candidates: np.ndarray, periods: pd.DataFrame
+                  ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+    """Per receipt: (covered days, all days), the uncovered days with their reason, and the first reason.
+
+    ``covered`` = service days inside an ELIGIBLE period. Each uncovered day is rendered as
+    ``YYYY-MM-DD:<RULE>:<parameter>(<sources>)`` (:data:`UNCOVERED_DAY_CODES`), ``;``-joined.
+    Receipts that are not candidates count their service days as all covered (no explosion: fast path).
+    """
+    n = len(out)
+    total = np.maximum(out["service_days"].fillna(1).to_numpy(dtype=np.int64), 1)
+    covered = total.copy()
+    text = np.full(n, None, dtype=object)
+    first_cause = np.full(n, None, dtype=object)
+    if not candidates.any():
+        return (covered, total), text, first_cause
+    subset = out.loc[candidates]
+    long = _service_dates(subset)
+    rows = np.flatnonzero(candidates)
+    long["_row"] = rows[long["_row"].to_numpy(dtype=np.int64)]
+    categories = pd.Series(pd.unique(periods["person_id"].to_numpy(dtype=object)))
+    long["pid"] = _codes(out["person_id"].iloc[long["_row"].to_numpy()].reset_index(drop=True), categories)
+    table = pd.DataFrame({"pid": _codes(periods["person_id"], categories),
+                          "date": pd.to_datetime(periods["valid_from"]).to_numpy(dtype="datetime64[ns]"),
+                          "valid_to": pd.to_datetime(periods["valid_to"]).to_numpy(dtype="datetime64[ns]"),
+                          "status": periods["status"].to_numpy(dtype=object),
+                          "end_reason": periods["end_reason"].to_numpy(dtype=object)}).sort_values("date")
+    hit = pd.merge_asof(long.sort_values("date", kind="stable"), table, on="date", by="pid", direction="backward")
+    inside = (hit["date"] <= hit["valid_to"]).fillna(False).to_numpy(dtype=bool)
+    ok = inside & (hit["status"].to_numpy(dtype=object) == "ELIGIBLE")
+    why = np.where(hit["valid_to"].isna(), "NOT_YET_ELIGIBLE",
+                   np.where(inside, "SUSPENDED_INCOME", hit["end_reason"].fillna("OPEN").to_numpy(dtype=object)))
+    counts = pd.DataFrame({"_row": hit["_row"].to_numpy(), "ok": ok}).groupby("_row")["ok"].agg(["sum", "size"])
+    covered[counts.index.to_numpy()] = counts["sum"].to_numpy(dtype=np.int64)
+    total[counts.index.to_numpy()] = counts["size"].to_numpy(dtype=np.int64)
+    labels = {k: f"{r}:{p}({src})" for k, (r, p, src) in UNCOVERED_DAY_CODES.items()}
+    outside = hit.loc[~ok, ["_row", "date"]].assign(why=pd.Series(why[~ok]).map(labels).to_numpy())
+    if len(outside):
+        outside = outside.sort_values(["_row", "date"], kind="stable")
+        rendered = outside["date"].dt.strftime("%Y-%m-%d") + ":" + outside["why"]
+        joined = rendered.groupby(outside["_row"].to_numpy()).agg(";".join)
+        text[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+        causes = pd.Series(why[~ok], index=hit.index[~ok]).loc[outside.index]
+        first = causes.groupby(outside["_row"].to_numpy()).first()
+        first_cause[first.index.to_numpy()] = first.to_numpy(dtype=object)
+    return (covered, total), text, first_cause
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,24 +380,40 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     other = np.minimum(np.maximum(other, 0), self_pay)
     after_other = self_pay - other
 
-    # 2. 高額療養費: as stated, else computed from the 区分 (lowest limit when the 区分 is missing too).
+    # 2. 高額療養費: as stated, else computed from the 区分. Without a 区分 (and above the lowest limit, where
+    # the 区分 decides the amount): 区分オ when the household is exempt from 住民税 (the city's fact,
+    # ``resident_tax_exempt``), else held for review (high_cost.missing_category = hold; never guessed).
     stated = out["high_cost_amount"] if "high_cost_amount" in out else pd.Series(pd.NA, index=out.index)
     has_stated = stated.notna().to_numpy(dtype=bool)
     category = (out["high_cost_category"] if "high_cost_category" in out
-                else pd.Series(pd.NA, index=out.index, dtype="string"))
+                else pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
     many = (out["high_cost_many_times_flag"] if "high_cost_many_times_flag" in out
             else pd.Series(False, index=out.index))
-    limit = high_cost.monthly_limit(out["total_cost_amount"].fillna(0).astype("int64"), category, service,
-                                    policy, many_times=many).to_numpy(dtype=np.int64)
+    total_cost = out["total_cost_amount"].fillna(0).astype("int64")
+    has_category = category.notna().to_numpy(dtype=bool)
+    exempt = (out["resident_tax_exempt"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+              if "resident_tax_exempt" in out else np.zeros(len(out), dtype=bool))
+    derived = ~has_stated & ~has_category & exempt
+    lowest = high_cost.monthly_limit(total_cost, pd.Series(high_cost.FALLBACK_KEY, index=out.index, dtype="string"),
+                                     service, policy, many_times=many).to_numpy(dtype=np.int64)
+    missing_rule = policy.series(MISSING_CATEGORY_PARAMETER, service).astype("string").fillna("hold").to_numpy(
+        dtype=object)
+    unknown = ~has_stated & ~has_category & ~derived & (self_pay > lowest)
+    held = unknown & (missing_rule == "hold")
+    limit = high_cost.monthly_limit(total_cost, category, service, policy, many_times=many).to_numpy(dtype=np.int64)
     computed = np.maximum(self_pay - limit, 0)
     refund = np.where(has_stated, _i64(stated), computed)
-    deducted_high_cost = np.minimum(np.maximum(refund, 0), after_other)
-    has_category = category.notna().to_numpy(dtype=bool)
+    deducted_high_cost = np.where(held, 0, np.minimum(np.maximum(refund, 0), after_other))
     high_cost_rule = np.select(
-        [has_stated, computed == 0, has_category], ["GIVEN", "NONE", "COMPUTED"], default="COMPUTED_FALLBACK")
+        [has_stated, held, computed == 0, has_category, derived],
+        ["GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT"], default="COMPUTED_FALLBACK")
     after_high_cost = after_other - deducted_high_cost
 
-    # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid).
+    # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid;
+    # benefit.additional_benefit_basis = actually_paid, the only basis the receipts can support).
+    bases = set(policy.series("benefit.additional_benefit_basis", service).dropna().unique())
+    if bases - {"actually_paid"}:
+        raise NotImplementedError(f"benefit.additional_benefit_basis {sorted(bases)} is not implemented")
     added = np.minimum(np.maximum(_i64(out["additional_benefit_amount"]), 0), after_high_cost)
     remaining = after_high_cost - added
 
@@ -291,14 +423,24 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     capped_flag = policy.series("copay.capped_at_self_pay", service).fillna(True).to_numpy(dtype=bool)
     copay = np.where(capped_flag, np.minimum(rule_amount, remaining), rule_amount)
     subsidy = np.maximum(remaining - copay, 0)
+    # A receipt partly inside eligibility (issue 12 §3): the subsidy is split by service day — covered days /
+    # all service days (floor, integer yen); the family bears the self-pay of the days outside.
+    partial = np.zeros(len(out), dtype=bool)
+    if "covered_days" in out and "day_count" in out:
+        days = np.maximum(_i64(out["day_count"]), 1)
+        covered = np.clip(_i64(out["covered_days"]), 0, days)
+        partial = covered < days
+        subsidy = np.where(partial, subsidy * covered // days, subsidy)
     if "receipt_amount" in out:
         # 償還払い: never more than the family actually paid, meals excluded.
         paid = out["receipt_amount"].astype("Int64")
         ceiling = np.maximum(_i64(paid) - _i64(out["meal_amount"]), 0)
         subsidy = np.where(paid.notna().to_numpy(dtype=bool), np.minimum(subsidy, ceiling), subsidy)
 
-    payable = (out["rejection_reason"].isna().to_numpy(dtype=bool) if "rejection_reason" in out
-               else np.ones(len(out), dtype=bool))
+    rejected = (out["rejection_reason"].notna().to_numpy(dtype=bool) if "rejection_reason" in out
+                else np.zeros(len(out), dtype=bool))
+    on_hold = held & ~rejected  # a rejection needs no 区分
+    payable = ~rejected & ~on_hold
     out["other_public_amount"] = other.astype(np.int64)
     out["high_cost_limit_amount"] = limit
     out["high_cost_deducted_amount"] = deducted_high_cost.astype(np.int64)
@@ -311,9 +453,38 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out["copay_amount"] = copay.astype(np.int64)
     out["copay_capped"] = copay < rule_amount
     out["subsidy_amount"] = np.where(payable, subsidy, 0).astype(np.int64)
-    out["family_payment_amount"] = (np.where(payable, copay, remaining) + _i64(out["meal_amount"])).astype(np.int64)
+    family = np.where(payable & ~partial, copay, np.where(payable, remaining - subsidy, remaining))
+    # 食事療養標準負担額 (benefit.meal_cost_subsidised: false, S12) stays with the family unless subsidised.
+    meal = _i64(out["meal_amount"])
+    meal_paid = np.where(payable & policy.series("benefit.meal_cost_subsidised", service).fillna(False)
+                         .to_numpy(dtype=bool), meal, 0)
+    out["subsidy_amount"] = out["subsidy_amount"].to_numpy(dtype=np.int64) + meal_paid
+    out["family_payment_amount"] = (family + meal - meal_paid).astype(np.int64)
     out["is_payable"] = payable
+    out["hold_reason"] = pd.Series(np.where(on_hold, "HIGH_COST_CATEGORY_UNKNOWN", None).astype(object),
+                                   index=out.index, dtype="string")
+    out["hold_code"] = _hold_codes(on_hold, service, policy, out.index)
     return out
+
+
+def _hold_codes(on_hold: np.ndarray, service: pd.Series, policy: Policy, index: pd.Index) -> pd.Series:
+    """The hold reason code of each held receipt: rule, parameter and legal source.
+
+    ``HIGH_COST_CATEGORY_UNKNOWN:high_cost.missing_category=hold@<effective>(<sources>)``.
+    """
+    codes = pd.Series(pd.NA, index=index, dtype="string")
+    if not on_hold.any():
+        return codes
+    eras = policy.eras(MISSING_CATEGORY_PARAMETER)
+    starts = pd.to_datetime(eras["effective_from"]).to_numpy(dtype="datetime64[ns]")
+    position = np.searchsorted(starts, service.to_numpy(dtype="datetime64[ns]"), side="right") - 1
+    labels = np.array([f"HIGH_COST_CATEGORY_UNKNOWN:{MISSING_CATEGORY_PARAMETER}={v}@{pd.Timestamp(f):%Y-%m-%d}"
+                       f"({source_ids(r)})"
+                       for v, f, r in zip(eras["value"], eras["effective_from"], eras["reference"], strict=True)],
+                      dtype=object)
+    chosen = labels[np.clip(position, 0, len(labels) - 1)]
+    codes[on_hold] = chosen[on_hold]
+    return codes
 
 
 def assess_claims(claims: pd.DataFrame, recipients: pd.DataFrame, persons: pd.DataFrame,
@@ -366,6 +537,8 @@ def reconcile_payments(entitled: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
         ``NEW_CLAIM`` or ``ELIGIBILITY_RESTORED``), ``ineligibility_cause``, ``cancel_refunds``. A second run
         over the same data yields nothing, because the ledger then holds the effects.
     """
+    if "hold_reason" in entitled:  # a held receipt is decided later, when its missing fact is supplied
+        entitled = entitled.loc[entitled["hold_reason"].isna().to_numpy(dtype=bool)]
     columns = [c for c in ("paid_amount", "refund_claimed_amount", "refund_collected_amount") if c in ledger]
     led = ledger.groupby("claim_id", sort=False)[columns].sum()
     frame = entitled.join(led, on="claim_id")
@@ -380,9 +553,12 @@ def reconcile_payments(entitled: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataF
     kind = np.select([delta < 0, (delta > 0) & known, delta > 0, cancel],
                      ["REFUND_CLAIM", "SUPPLEMENTARY", "INITIAL", "CANCEL_REFUNDS"], default="")
     rejection = frame["rejection_reason"].astype("string").to_numpy(dtype=object)
+    cause = (frame["ineligibility_cause"].astype("string").to_numpy(dtype=object) if "ineligibility_cause" in frame
+             else np.full(len(frame), None, dtype=object))
     reason = np.select(
         [kind == "REFUND_CLAIM", cancel, kind == "INITIAL"],
-        [np.where(pd.isna(rejection), "AMOUNT_CHANGED", rejection), "ELIGIBILITY_RESTORED", "NEW_CLAIM"],
+        [np.where(pd.isna(rejection), np.where(pd.isna(cause), "AMOUNT_CHANGED", "DAYS_NOT_ELIGIBLE"), rejection),
+         "ELIGIBILITY_RESTORED", "NEW_CLAIM"],
         default="AMOUNT_CHANGED",
     )
     result = pd.DataFrame({

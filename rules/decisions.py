@@ -12,9 +12,14 @@ Legal and administrative rules (domain.md §1.6; S12, S13, S49, S50):
 * **CHANGE** (変更): a held certificate whose validity end or status changes, e.g. the 2026-04-01 age
   extension to 18 (S1) lengthening validity, or a suspension lifted.
 * **SUSPEND_INCOME** (支給停止通知): the status becomes ``SUSPENDED_INCOME`` (income over the limit or
-  unknown, 2012-01-01 → 2023-03-31; S9, S7, S5).
-* **LOSS_MOVE_OUT / LOSS_DEATH / LOSS_AGE / LOSS_WELFARE** (資格喪失): a period whose ``end_reason`` is
-  ``MOVE_OUT``/``DEATH``/``AGE``/``WELFARE`` ends within the month; effective the day after ``valid_to``.
+  unknown, 2012-01-01 → 2023-03-31; S9, S7, S5). A suspended child is never renewed or changed: at the
+  renewal date (a new income cycle) a suspension that goes on gets another SUSPEND_INCOME notice.
+* **LOSS_MOVE_OUT / LOSS_DEATH / LOSS_AGE / LOSS_WELFARE / LOSS_INSURANCE / LOSS_PLACEMENT** (資格喪失): a
+  period whose ``end_reason`` is ``MOVE_OUT``/``DEATH``/``AGE``/``WELFARE``/``INSURANCE``/``PLACEMENT`` (措置)
+  ends within the month;
+  effective the day after ``valid_to``. A loss reported late (the end lies in an earlier month while the
+  certificate is still held beyond it) is decided retroactively in the month it becomes known, with the
+  true end date — e.g. insurance ending 2026-01-14 reported in the 2026-02 file: 喪失 effective 2026-01-15.
 
 The decision reference date is the last eligible day of the month; if the certificate for it expires on
 the month's last day and eligibility continues, the first day of the next month (renewals are issued
@@ -49,8 +54,11 @@ DECISION_TYPES = (
     "LOSS_DEATH",
     "LOSS_AGE",
     "LOSS_WELFARE",
+    "LOSS_INSURANCE",
+    "LOSS_PLACEMENT",
 )
-LOSS_TYPES = {"MOVE_OUT": "LOSS_MOVE_OUT", "DEATH": "LOSS_DEATH", "AGE": "LOSS_AGE", "WELFARE": "LOSS_WELFARE"}
+LOSS_TYPES = {"MOVE_OUT": "LOSS_MOVE_OUT", "DEATH": "LOSS_DEATH", "AGE": "LOSS_AGE", "WELFARE": "LOSS_WELFARE",
+              "INSURANCE": "LOSS_INSURANCE", "PLACEMENT": "LOSS_PLACEMENT"}
 DECISION_COLUMNS = [
     "person_id",
     "decision_type",
@@ -317,6 +325,9 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
         [np.minimum(prev_to, to) + np.timedelta64(1, "D")],
         valid_from,
     )
+    # A suspended child (支給停止) holds no 受給者証: what would renew or change a certificate is a
+    # (continued) 支給停止通知 instead — no 更新, no 交付一覧 row, no valid PMH record (issue 12 §7).
+    kind = np.where(suspended & np.isin(kind, ["RENEWAL", "CHANGE"]), "SUSPEND_INCOME", kind)
     out = pd.DataFrame(
         {
             "person_id": c["person_id"].to_numpy(),
@@ -418,11 +429,14 @@ def _losses(
     kind = out["decision_type"]
     code = pd.Series(
         np.select(
-            [kind.eq("LOSS_AGE").to_numpy(), kind.eq("LOSS_WELFARE").to_numpy(), kind.eq("LOSS_MOVE_OUT").to_numpy()],
+            [kind.eq("LOSS_AGE").to_numpy(), kind.eq("LOSS_WELFARE").to_numpy(), kind.eq("LOSS_MOVE_OUT").to_numpy(),
+             kind.eq("LOSS_INSURANCE").to_numpy(), kind.eq("LOSS_PLACEMENT").to_numpy()],
             [
                 _pick_code(c["reason_codes"], ("AGE_LIMIT",)).to_numpy(dtype=object),
                 _pick_code(c["reason_codes"], ("WELFARE_EXCLUSION",)).to_numpy(dtype=object),
                 "RESIDENCE_END:MOVE_OUT",
+                _pick_code(c["reason_codes"], ("INSURANCE_REQUIRED",)).to_numpy(dtype=object),
+                _pick_code(c["reason_codes"], ("PLACEMENT_EXCLUSION",)).to_numpy(dtype=object),
             ],
             "RESIDENCE_END:DEATH",
         ),

@@ -9,7 +9,7 @@ amounts are dated parameters ``high_cost.limit.<key>`` (keys ``a i u e o`` = ア
 ``high_cost.rate_rounding`` (``half_up``; [I] domain.md §3.2).
 
 Not modelled here (the insurer's business, given as ``high_cost_amount`` on the receipt when it applies):
-世帯合算 of several receipts of 21,000円 or more (``high_cost.aggregation_threshold``) and the annual cap
+世帯合算 of several receipts of 21,000円 or more (健康保険法施行令 第43条, S65) and the annual cap
 introduced in 2026-08 (``annual_cap``), which need the household's whole year across insurers.
 """
 
@@ -20,8 +20,10 @@ import pandas as pd
 
 from policy import Policy
 
-#: Keys of the ``high_cost.limit`` table (区分ア イ ウ エ オ).
-CATEGORY_KEYS = ("a", "i", "u", "e", "o")
+#: Keys of the ``high_cost.limit`` table and the 所得区分 (適用区分, 70歳未満) each stands for (健康保険法施行令
+#: 第42条; S29). Before 2015-01-01 the keys stand for the former 3 categories (see high_cost.limit.*).
+CATEGORY_LABELS = {"a": "ア", "i": "イ", "u": "ウ", "e": "エ", "o": "オ"}
+CATEGORY_KEYS = tuple(CATEGORY_LABELS)
 #: The key used when a receipt states neither the refund nor the 区分: the lowest limit (区分オ) gives the
 #: largest possible refund and hence never over-pays the subsidy.
 FALLBACK_KEY = "o"
@@ -38,6 +40,40 @@ def _round_percent(amount: np.ndarray, percent: np.ndarray, mode: np.ndarray) ->
     half_up = (scaled + 50) // 100
     floor = scaled // 100
     return np.where(mode == "floor", floor, half_up)
+
+
+UNCONFIRMED_PARAMETER = "high_cost.unconfirmed_amounts"
+#: The 区分 whose 2026-08 amounts are confirmed (S33) and gives the ratio for the others.
+REFERENCE_KEY = "u"
+
+
+def _scale_unconfirmed(base: np.ndarray, key_code: np.ndarray, dates: pd.Series, policy: Policy) -> np.ndarray:
+    """Base amounts under ``high_cost.unconfirmed_amounts`` (``keep_previous`` or ``scale_like_u``).
+
+    ``scale_like_u``: the base of ア・イ・エ・オ × (ウ base on the date / ウ base the day before the rule's era),
+    rounded to 100 yen — an estimate [I] until the amended 施行令 is read (domain.md §3.3).
+    """
+    eras = policy.eras(UNCONFIRMED_PARAMETER)
+    scaled = eras.loc[eras["value"] == "scale_like_u"]
+    if scaled.empty:
+        return base
+    stamps = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
+    out = base.copy()
+    table = policy.table("high_cost.limit")
+    u_rows = table.loc[table["key"] == REFERENCE_KEY].sort_values("effective_from")
+    u_from = pd.to_datetime(u_rows["effective_from"]).to_numpy(dtype="datetime64[ns]")
+    u_base = u_rows["base_amount"].to_numpy(dtype=np.int64)
+    reference = _key_code(pd.Series([REFERENCE_KEY]))[0]
+    for start, end in zip(scaled["effective_from"], scaled["effective_to"], strict=True):  # a handful of eras
+        start = np.datetime64(pd.Timestamp(start), "ns")
+        end = np.datetime64(pd.Timestamp(end), "ns") if pd.notna(end) else np.datetime64("2262-01-01", "ns")
+        rows = (stamps >= start) & (stamps <= end) & (key_code != reference)
+        if not rows.any():
+            continue
+        before = u_base[np.searchsorted(u_from, start, side="left") - 1]
+        now = u_base[np.searchsorted(u_from, stamps[rows], side="right") - 1]
+        out[rows] = (base[rows] * now * 2 + before * 100) // (before * 200) * 100  # round half up to 100 yen
+    return out
 
 
 def monthly_limit(total_cost: pd.Series, category: pd.Series, dates: pd.Series, policy: Policy,
@@ -71,6 +107,7 @@ def monthly_limit(total_cost: pd.Series, category: pd.Series, dates: pd.Series, 
     if merged["base_amount"].isna().any():
         raise ValueError("high_cost_category holds a key without a high_cost.limit parameter on the service date")
     base = merged["base_amount"].to_numpy(dtype=np.int64)
+    base = _scale_unconfirmed(base, merged["key"].to_numpy(dtype=np.int64), merged["effective_from"], policy)
     threshold = merged["threshold"].to_numpy(dtype=np.int64)
     rate = merged["rate_percent"].to_numpy(dtype=np.int64)
     many = merged["many_times_amount"].to_numpy(dtype=np.int64)

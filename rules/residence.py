@@ -232,3 +232,45 @@ def collect_persons(
         .merge(_birth_dates(residents, events), on="person_id", how="left")
     )
     return persons[PERSON_COLUMNS].sort_values("person_id", kind="stable").reset_index(drop=True)
+
+
+HOUSEHOLD_SPELL_COLUMNS = ["person_id", "household_id", "relationship_code", "start", "end"]
+
+
+def household_spells(residents: pd.DataFrame, events: pd.DataFrame,
+                     extract_date: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """The household (世帯) and 続柄 of each person on each date, from the 住記 extract and its events.
+
+    Rule (住民基本台帳法 第7条: the 住民票 records 世帯 and 続柄; issue 12 §5 — 生活保護 and the guardians are
+    taken from the household **on the date**): every event that carries a ``household_id`` (M3 世帯変更,
+    出生, 転入 …) starts a membership on its ``event_date`` that lasts to the day before the person's next
+    such event. Before a person's first event the extract's household applies — when ``extract_date`` is
+    given, only events dated after it are newer than the extract (older ones are already reflected in it
+    and are ignored, as in :func:`collect_persons`). Events without ``relationship_code`` keep the
+    person's 続柄 from the extract.
+
+    Returns ``person_id, household_id, relationship_code, start, end`` (``start`` = :data:`OPEN_START`
+    before the first event, ``end`` NaT while open), sorted by person and start.
+    """
+    base = residents[["person_id", "household_id", "relationship_code"]].assign(
+        start=OPEN_START, _rank=0, _notified=pd.NaT, _event="")
+    moves = events.dropna(subset=["household_id"])
+    if "relationship_code" not in moves:
+        moves = moves.merge(residents[["person_id", "relationship_code"]], on="person_id", how="left")
+    moves = moves.assign(
+        start=as_dates(moves["event_date"]), _rank=1,
+        _notified=as_dates(moves["notified_date"]) if "notified_date" in moves else pd.NaT,
+        _event=moves["event_id"].astype("string") if "event_id" in moves else "",
+    ).dropna(subset=["start"])
+    if extract_date is not None:
+        in_extract = moves["person_id"].isin(residents["person_id"])
+        moves = moves.loc[~in_extract | (moves["start"] > pd.Timestamp(extract_date))]
+    columns = ["person_id", "household_id", "relationship_code", "start", "_rank", "_notified", "_event"]
+    both = pd.concat([base[columns], moves[columns]], ignore_index=True)
+    both["start"] = as_dates(both["start"])
+    both = both.sort_values(["person_id", "start", "_rank", "_notified", "_event"], kind="stable")
+    # several events on one day: the last one holds from that day
+    both = both.drop_duplicates(["person_id", "start"], keep="last").reset_index(drop=True)
+    following = both.groupby("person_id", sort=False)["start"].shift(-1)
+    both["end"] = (following - pd.Timedelta(days=1)).astype("datetime64[ns]")
+    return both[HOUSEHOLD_SPELL_COLUMNS].reset_index(drop=True)

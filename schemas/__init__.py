@@ -6,6 +6,7 @@ columns of each file, in file order (what ``connectors.files.read_input_csv`` ex
 
 from schemas.applications import ApplicationSchema
 from schemas.insurance import InsuranceSchema
+from schemas.placements import PlacementSchema
 from schemas.resident_events import ResidentEventSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
@@ -27,7 +28,9 @@ INPUT_COLUMNS: dict[str, list[str]] = {
     ],
     "welfare.csv": ["case_id", "household_id", "start_date", "end_date"],
     "insurance.csv": ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
-    "applications.csv": ["application_id", "child_person_id", "guardian_person_id", "application_date"],
+    "applications.csv": ["application_id", "child_person_id", "guardian_person_id", "spouse_person_id",
+                         "application_date"],
+    "placements.csv": ["placement_id", "person_id", "placement_type", "start_date", "end_date"],
 }
 
 #: The Pandera model of each input file.
@@ -38,6 +41,7 @@ INPUT_SCHEMAS = {
     "welfare.csv": WelfareSchema,
     "insurance.csv": InsuranceSchema,
     "applications.csv": ApplicationSchema,
+    "placements.csv": PlacementSchema,
 }
 
 __all__ = [
@@ -45,6 +49,7 @@ __all__ = [
     "INPUT_SCHEMAS",
     "ApplicationSchema",
     "InsuranceSchema",
+    "PlacementSchema",
     "ResidentEventSchema",
     "ResidentSchema",
     "TaxSchema",

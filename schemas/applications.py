@@ -26,6 +26,12 @@ class ApplicationSchema(pa.DataFrameModel):
         description="宛名番号 of the applying 保護者; empty when a child of 15+ without a 保護者 applies "
         "(規則第4条, 2026-04)",
     )
+    spouse_person_id: str = pa.Field(
+        nullable=True,
+        matches_format={"pattern": ID10},
+        description="宛名番号 of the applicant's spouse (the other 保護者, income-tested); empty = none stated "
+        "(the 住記 is used)",
+    )
     application_date: pd.Timestamp = pa.Field(ge=MIN_DATE, description="申請日 (受付日, YYYY-MM-DD)")
     source_row: int = pa.Field(ge=1, description="row number in the source file")
 

@@ -250,6 +250,33 @@ class ClaimSchema(_ReceiptFields):
     billing_month: str = pa.Field(description="請求年月 (YYYY-MM)")
     institution_code: str = pa.Field(description="医療機関コード: 10 digits (都道府県 2 … 検証番号 1)")
     total_points: int = pa.Field(ge=0, le=99_999_999, description="総点数 (総医療費 = points × 10 yen)")
+    service_dates: str = pa.Field(nullable=True,
+                                  description="診療日 of the month as 2-digit days, ';'-separated (UKE calendar "
+                                  "records); empty = only first/last known")
+
+    @row_check("service_dates_fit_receipt", ("service_dates",),
+               "service_dates are not ';'-separated 2-digit days from first to last service date, one per 実日数")
+    @classmethod
+    def service_dates_fit_receipt(cls, frame: pd.DataFrame) -> Series[bool]:
+        listed = frame["service_dates"].astype("string")
+        present = listed.notna()
+        ok = pd.Series(True, index=frame.index)
+        if not present.any():
+            return ok
+        text = listed[present]
+        well_formed = text.str.fullmatch(r"[0-9]{2}(;[0-9]{2})*").fillna(False).astype(bool)
+        days = text.str.split(";").explode()
+        number = pd.to_numeric(days, errors="coerce")
+        first = frame.loc[present, "first_service_date"].dt.day.reindex(days.index)
+        last = frame.loc[present, "last_service_date"].dt.day.reindex(days.index)
+        inside = ((number >= first) & (number <= last)).fillna(True)
+        all_inside = inside.groupby(level=0).all()
+        distinct = number.groupby(level=0).nunique()
+        listed_count = number.groupby(level=0).size()
+        counted = (distinct == listed_count) & (distinct == frame.loc[present, "service_days"].reindex(distinct.index))
+        ok[present] = (well_formed & all_inside.reindex(text.index, fill_value=False)
+                       & counted.reindex(text.index, fill_value=False)).to_numpy(dtype=bool)
+        return ok
 
     @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
     @classmethod
@@ -316,7 +343,7 @@ CLAIM_COLUMNS = [
     "institution_code", "care_type", "first_visit_flag", "admission_id", "admission_date", "total_points",
     "insurer_number", "recipient_no", "other_law_no_1", "other_amount_1", "other_law_no_2", "other_amount_2",
     "other_law_no_3", "other_amount_3", "high_cost_amount", "high_cost_category", "high_cost_many_times_flag",
-    "additional_benefit_amount", "meal_amount",
+    "additional_benefit_amount", "meal_amount", "service_dates",
 ]
 REIMBURSEMENT_COLUMNS = [
     "application_id", "application_date", "reason_code", "recipient_no", "service_month", "first_service_date",
@@ -335,7 +362,7 @@ STAGE_COLUMNS = [
     "total_cost_amount", "receipt_amount", "insurer_number", "recipient_no",
     "other_law_no_1", "other_amount_1", "other_law_no_2", "other_amount_2", "other_law_no_3", "other_amount_3",
     "high_cost_amount", "high_cost_category", "high_cost_many_times_flag", "additional_benefit_amount",
-    "meal_amount", "application_date", "reimbursement_reason",
+    "meal_amount", "application_date", "reimbursement_reason", "service_dates",
 ]
 
 

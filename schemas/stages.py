@@ -16,6 +16,7 @@ from schemas.checks import ID10, not_before, row_check
 RESIDENCE_END_REASONS = ["MOVE_OUT", "DEATH"]
 DECISION_TYPES = [
     "NEW", "CHANGE", "RENEWAL", "SUSPEND_INCOME", "LOSS_MOVE_OUT", "LOSS_DEATH", "LOSS_AGE", "LOSS_WELFARE",
+    "LOSS_INSURANCE", "LOSS_PLACEMENT",
 ]
 
 

@@ -140,6 +140,18 @@ class WelfareCase(Base):
     end_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
+class Placement(Base):
+    """措置 of a child (児童福祉施設入所・里親委託; 法別53): not eligible while placed."""
+
+    __tablename__ = "placement"
+
+    placement_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(15), index=True)
+    placement_type: Mapped[str] = mapped_column(String(12))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
 class InsuranceCoverage(Base):
     """Health insurance of a child."""
 
@@ -162,6 +174,7 @@ class Application(Base):
     application_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     child_person_id: Mapped[str] = mapped_column(String(15), index=True)
     guardian_person_id: Mapped[str] = mapped_column(String(15))
+    spouse_person_id: Mapped[str | None] = mapped_column(String(15), doc="the applicant's spouse (保護者)")
     application_date: Mapped[dt.date] = mapped_column(Date)
 
 

@@ -25,11 +25,14 @@ from policy import load_policy
 from privacy import operators
 from privacy.audit import record_refusal
 from privacy.errors import sanitised
-from privacy.operators import OperatorIdParam, OperatorProofParam  # noqa: F401 - flow parameter types
+from privacy.operators import PROOF_PATTERN, OperatorIdParam, OperatorProofParam  # noqa: F401 - flow parameter types
 from privacy.paths import LocalPathParam  # noqa: F401 - flow parameter type
 from services import runs
 from store import migrate
 from store.db import engine_for
+
+#: A proof field that a form may leave empty (a scheduled run, a subflow): a plain input, no toggle.
+PROOF_OR_EMPTY = "^(?:" + PROOF_PATTERN.removeprefix("^").removesuffix("$") + ")?$"
 
 
 def pipeline_task(**options: Any):

@@ -111,6 +111,10 @@ def generate_changes(previous_inbox: str | Path, out_dir: str | Path, *, share: 
         "guardian_person_id": [head_of[h] for h in households[applicants]],
         "application_date": dates(len(applicants)),
     })
+    if "spouse_person_id" in applications.columns:  # the other parent stated on the 届: the 配偶者, if any
+        spouses = residents.loc[residents["relationship_code"] == "02"].drop_duplicates("household_id")
+        spouse_of = dict(zip(spouses["household_id"], spouses["person_id"], strict=True))
+        new_applications["spouse_person_id"] = [spouse_of.get(h, "") for h in households[applicants]]
     frames["applications.csv"] = pd.concat([applications, new_applications[applications.columns]],
                                            ignore_index=True)
 

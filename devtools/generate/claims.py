@@ -154,6 +154,8 @@ def synthetic_receipts(children: pd.DataFrame, month: str, seed: int, *, receipt
         "high_cost_many_times_flag": np.where(is_in, "0", None),
         "additional_benefit_amount": np.where(added > 0, added.astype(str), None),
         "meal_amount": np.where(meal > 0, meal.astype(str), None),
+        # 診療日 list (UKE calendar records) for one-day receipts; empty = only first/last known
+        "service_dates": np.where(days == 1, np.char.zfill(_day_of_month(first).astype(str), 2), None),
     })
     billing = (start.astype("datetime64[M]") + 1).astype(str)
     in_kind = route == "IN_KIND"
@@ -184,6 +186,12 @@ def synthetic_receipts(children: pd.DataFrame, month: str, seed: int, *, receipt
     apps["account_holder_kana"] = KANA_NAMES[rng.integers(0, len(KANA_NAMES), m)]
     apps = apps[REIMBURSEMENT_COLUMNS]
     return {"claims": claims.reset_index(drop=True), "applications": apps.reset_index(drop=True)}
+
+
+def _day_of_month(days: np.ndarray) -> np.ndarray:
+    """Day of the month of each date (datetime64 or days since the epoch)."""
+    as_days = np.asarray(days).astype("datetime64[D]")
+    return (as_days - as_days.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
 
 
 def _break_rows(frame: pd.DataFrame, rng: np.random.Generator, share: float) -> list[int]:

@@ -188,16 +188,19 @@ def _applications(pop: Population, rng: np.random.Generator) -> pd.DataFrame:
     child_household = household[child]
     use_spouse = (rng.random(len(child)) < 0.3) & (spouse_of[child_household] != None)  # noqa: E711
     guardian = np.where(use_spouse, spouse_of[child_household], head_of[child_household])
+    # the applicant's spouse as stated on the 資格登録届: the other parent of the household (none if single)
+    other = np.where(use_spouse, head_of[child_household], spouse_of[child_household])
 
     frame = pd.DataFrame({
         "child_person_id": np.concatenate([person_id[child][applies], person_id[child][reapplies]]),
         "guardian_person_id": np.concatenate([guardian[applies], guardian[reapplies]]),
+        "spouse_person_id": np.concatenate([other[applies], other[reapplies]]),
         "day": np.concatenate([first[applies], again[reapplies]]),
     })
     frame = frame.sort_values(["day", "child_person_id"], kind="stable").reset_index(drop=True)
     frame.insert(0, "application_id", [f"AP{n:08d}" for n in range(1, len(frame) + 1)])
     frame["application_date"] = day_strings(frame.pop("day").to_numpy())
-    return frame
+    return frame[["application_id", "child_person_id", "guardian_person_id", "spouse_person_id", "application_date"]]
 
 
 # -- deliberately bad rows ------------------------------------------------------------------------------

@@ -25,14 +25,18 @@ Assumptions [I] (not stated by a source; confirm with こども支援給付課):
 * A registration lasts for the whole residence∩age span it was made for; a gap in insurance or a
   生活保護 case inside the span suspends coverage but needs no new application. A new span (after a
   move-out, or after the age limit ended and a later extension applies) needs a new application.
-* The household used for 生活保護 and for the 世帯主/配偶者 guardians is the child's latest household
-  (:func:`rules.residence.collect_persons`), not the household on each day.
-* The 30-day window counts calendar days; the roll-over of a deadline falling on a closed day
-  (``registration.deadline_rolls_to_next_open_day``) needs a 閉庁日 calendar and is not applied.
-* An income exactly at the limit is within it (支給停止 only when 所得 exceeds the limit); with no tax
-  record for any guardian the status is ``SUSPENDED_INCOME``/``INCOME_UNKNOWN`` until the record arrives.
-* 措置 children (``eligibility.excludes_institutional_placement``) and the COVID special
-  (``income_limit.covid_reduced_income_special``) have no input data yet and are not applied.
+* 生活保護 and the 住記 fallback for the guardians use the household on each date
+  (``EligibilityInputs.households``, :func:`rules.residence.household_spells`). The income-tested persons
+  are the parents: applicant and applicant's spouse from the 資格登録届, else the 住記 (see
+  :mod:`rules.eligibility.income`).
+* The 30-day window counts calendar days; a deadline falling on a closed day (weekend, national holiday
+  passed in as ``closed_days``, year-end closure ``registration.year_end_closure``) moves to the next open
+  day (``registration.deadline_rolls_to_next_open_day``, S21).
+* An income exactly at the limit is over it (``income_limit.limit_comparison`` = at_or_over, the 児童手当法
+  第5条 「以上」 convention [I]); with no tax record for any guardian the status is
+  ``SUSPENDED_INCOME``/``INCOME_UNKNOWN`` until the record arrives.
+* 措置 children (``eligibility.excludes_institutional_placement``; placements.csv) are excluded while placed,
+  and covered again after the 措置 ends without a new application.
 
 The age limit and the income limit change on dates; they are expressed as parameter eras
 (:meth:`policy.Policy.eras`), cross-joined with the children and cut into pieces, never as

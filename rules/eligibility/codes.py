@@ -20,7 +20,7 @@ STATUSES = (ELIGIBLE, SUSPENDED_INCOME)
 
 #: End reasons, in order of precedence when two components end on the same day. ``INCOME`` marks a
 #: period followed the next day by a period of the other status (the income test result changed).
-END_REASONS = ("DEATH", "MOVE_OUT", "AGE", "WELFARE", "INSURANCE", "INCOME", "OPEN")
+END_REASONS = ("DEATH", "MOVE_OUT", "AGE", "WELFARE", "PLACEMENT", "INSURANCE", "INCOME", "OPEN")
 END_RANK = {reason: rank for rank, reason in enumerate(END_REASONS)}
 BOUNDARY_RANK = len(END_REASONS)  # a piece boundary that is not an end (era or income-cycle boundary)
 
@@ -58,6 +58,8 @@ _CATEGORY_ORDER = {
     "INCOME_UNKNOWN": 2,
     "NO_INCOME_TEST": 2,
     "WELFARE_EXCLUSION": 3,
+    "PLACEMENT_EXCLUSION": 3,
+    "INSURANCE_REQUIRED": 3,
 }
 
 

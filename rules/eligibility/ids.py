@@ -6,17 +6,30 @@ columns, and mapped back on the way out.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from rules.eligibility.inputs import EligibilityInputs
+from rules.intervals import OPEN_START
 
 
 def encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray]:
     """Replace person and household ids by int64 codes (fast joins/sorts); return the id lookup array.
 
-    Rows whose id is missing get code -1 and are dropped where the id is a key.
+    Rows whose id is missing get code -1 and are dropped where the id is a key. Without a 住記 history
+    (``inputs.households`` None) every person's latest household holds on every date.
     """
+    households = inputs.households
+    placements = inputs.placements
+    if placements is None:
+        placements = pd.DataFrame({"person_id": pd.Series(dtype=object),
+                                   "start_date": pd.Series(dtype="datetime64[ns]"),
+                                   "end_date": pd.Series(dtype="datetime64[ns]")})
+    if households is None:
+        households = inputs.residents[["person_id", "household_id", "relationship_code"]].assign(
+            start=OPEN_START, end=pd.NaT)
     person_columns = {
         "residents": inputs.residents["person_id"],
         "residence": inputs.residence["person_id"],
@@ -24,10 +37,15 @@ def encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray
         "child": inputs.applications["child_person_id"],
         "guardian": inputs.applications["guardian_person_id"],
         "tax": inputs.tax["person_id"],
+        "spouse": (inputs.applications["spouse_person_id"] if "spouse_person_id" in inputs.applications
+                   else pd.Series(pd.NA, index=inputs.applications.index, dtype=object)),
+        "member": households["person_id"],
+        "placed": placements["person_id"],
     }
     person_codes, people = _factorize(person_columns)
     household_codes, _ = _factorize(
-        {"residents": inputs.residents["household_id"], "welfare": inputs.welfare["household_id"]}
+        {"residents": inputs.residents["household_id"], "welfare": inputs.welfare["household_id"],
+         "member": households["household_id"]}
     )
 
     def person(key: str) -> np.ndarray:
@@ -44,8 +62,12 @@ def encode_ids(inputs: EligibilityInputs) -> tuple[EligibilityInputs, np.ndarray
         insurance=_known(inputs.insurance.assign(person_id=person("insurance"))),
         welfare=welfare.loc[welfare["household_id"] >= 0],
         tax=_known(inputs.tax.assign(person_id=person("tax"))),
-        applications=inputs.applications.assign(child_person_id=person("child"), guardian_person_id=person("guardian")),
+        applications=inputs.applications.assign(child_person_id=person("child"), guardian_person_id=person("guardian"),
+                                                spouse_person_id=person("spouse")),
+        households=_known(households.assign(person_id=person("member"), household_id=household("member"))),
+        placements=_known(placements.assign(person_id=person("placed"))),
     )
+    encoded = replace(encoded, households=encoded.households.loc[encoded.households["household_id"] >= 0])
     # households of -1 (missing) must not match each other
     encoded.residents.loc[encoded.residents["household_id"] < 0, "household_id"] = -2 - np.arange(
         int((encoded.residents["household_id"] < 0).sum()))

@@ -20,7 +20,13 @@ class EligibilityInputs:
         tax: ``person_id, tax_year, total_income_amount, casualty_loss_deduction_amount,
             medical_deduction_amount, small_business_deduction_amount, disability_deduction_amount,
             dependents_count, elderly_dependents_count`` (integer yen).
-        applications: ``application_id, child_person_id, guardian_person_id, application_date``.
+        applications: ``application_id, child_person_id, guardian_person_id, application_date`` and
+            optionally ``spouse_person_id`` (the applicant's spouse as stated on the 資格登録届).
+        households: the 住記 history, ``person_id, household_id, relationship_code, start, end``
+            (:func:`rules.residence.household_spells`); None = the latest household of ``residents`` on
+            every date.
+        placements: 措置 of children, ``person_id, start_date, end_date`` (``end_date`` NaT = open; the last
+            placed day); None = no 措置 data.
     """
 
     residents: pd.DataFrame
@@ -29,3 +35,5 @@ class EligibilityInputs:
     welfare: pd.DataFrame
     tax: pd.DataFrame
     applications: pd.DataFrame
+    households: pd.DataFrame | None = None
+    placements: pd.DataFrame | None = None

@@ -18,6 +18,7 @@ from rules.eligibility.components import (
     age_pieces,
     insurance_component,
     meet,
+    placement_intervals,
     registration_component,
     residence_component,
     welfare_intervals,
@@ -55,10 +56,14 @@ def determine_eligibility(
     horizon_end: pd.Timestamp | str | None = None,
     *,
     as_of: pd.Timestamp | str | None = None,
+    closed_days: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Eligibility periods per registered child, clipped to ``[horizon_start, horizon_end]``.
 
-    Pass either the horizon or ``as_of`` (then the horizon is :func:`default_horizon`).
+    Pass either the horizon or ``as_of`` (then the horizon is :func:`default_horizon`). ``closed_days`` are
+    the national holidays (datetime64 dates; the caller takes them from a maintained calendar, e.g.
+    :func:`services.eligibility.calendar.national_holidays`): a registration deadline on a closed day moves
+    to the next open day (``registration.deadline_rolls_to_next_open_day``).
 
     The periods are age ∩ residence ∩ insurance ∩ registration, minus 生活保護, split by the income-test
     status (see the module docstring and the component functions for the legal rules, effective dates
@@ -89,16 +94,24 @@ def determine_eligibility(
     age = age_pieces(children, policy, codes)
     residence = residence_component(inputs.residence, kid_index)
     spans = iv.normalise(meet(age, residence)[["person_id", "start", "end"]])
-    registered = registration_component(spans, inputs.applications, policy, codes)
-    insurance = insurance_component(inputs.insurance, kid_index)
+    registered = registration_component(spans, inputs.applications, policy, codes, closed_days,
+                                        children[["person_id", "birth_date"]])
+    insurance = insurance_component(inputs.insurance, kid_index, policy, codes)
     base = meet(meet(meet(registered, age), residence), insurance)
 
-    welfare, welfare_code, welfare_refs = welfare_intervals(inputs.welfare, children, policy)
+    welfare, welfare_code, welfare_refs = welfare_intervals(inputs.welfare, children, policy, inputs.households)
     if len(welfare):
         base = iv.subtract(base, welfare, cut_flag="_cut")
         cut = base.pop("_cut").to_numpy(bool)
         base["rank"] = np.where(cut, END_RANK["WELFARE"], base["rank"])
         base["codes"] = np.where(cut, base["codes"] | codes.mask(welfare_code, welfare_refs), base["codes"])
+
+    placed, placement_code, placement_refs = placement_intervals(inputs.placements, children, policy)
+    if len(placed):
+        base = iv.subtract(base, placed, cut_flag="_cut")
+        cut = base.pop("_cut").to_numpy(bool)
+        base["rank"] = np.where(cut, END_RANK["PLACEMENT"], base["rank"])
+        base["codes"] = np.where(cut, base["codes"] | codes.mask(placement_code, placement_refs), base["codes"])
 
     beyond = base["end"] > he
     base["rank"] = np.where(beyond, END_RANK["OPEN"], base["rank"])
@@ -109,7 +122,7 @@ def determine_eligibility(
     status = income_status_pieces(
         children.loc[children["person_id"].isin(base["person_id"])],
         inputs.applications,
-        residents,
+        inputs.households,
         inputs.tax,
         policy,
         hs,

@@ -32,13 +32,13 @@ INPUT_COLUMNS = [
     "admission_date", "total_cost_amount", "receipt_amount", "insurer_number", "other_law_no_1", "other_amount_1",
     "other_law_no_2", "other_amount_2", "other_law_no_3", "other_amount_3", "high_cost_amount",
     "high_cost_category", "high_cost_many_times_flag", "additional_benefit_amount", "meal_amount",
-    "application_date", "reimbursement_reason",
+    "application_date", "reimbursement_reason", "service_dates",
 ]
 RESULT_COLUMNS = [
     "person_id", "status", "rejection_reason", "ineligibility_cause", "self_pay_percent", "self_pay_amount",
     "other_public_amount", "high_cost_deducted_amount", "additional_benefit_deducted_amount",
     "copay_rule_amount", "copay_amount", "copay_charged_days", "subsidy_amount", "share_rule", "copay_rule",
-    "high_cost_rule",
+    "high_cost_rule", "covered_days", "uncovered_days",
 ]
 
 
@@ -80,14 +80,50 @@ def _stored_admissions(conn: Connection, admission_ids: pd.Series) -> pd.DataFra
                          sorted(set(admission_ids.dropna().astype(str))))
 
 
-def assess(conn: Connection, claims: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Eligibility and amounts of ``claims`` under the stored periods (rules.benefits.assess_claims)."""
+def later_admission_receipts(conn: Connection, claims: pd.DataFrame) -> pd.DataFrame:
+    """Stored receipts of the same admissions as ``claims`` that begin after one of them (stage frame).
+
+    A receipt of an earlier month that arrives late (the March receipt after April was paid) changes the
+    day count and the per-admission co-pay cap of every later receipt of the stay (copay.inpatient.*), so
+    those are re-assessed together with it (issue 12 §9). Receipts in ``claims`` are not repeated.
+    """
+    admitted = claims.loc[claims["admission_id"].notna(), ["admission_id", "first_service_date"]]
+    if admitted.empty:
+        return pd.DataFrame(columns=INPUT_COLUMNS)
+    earliest = admitted.groupby("admission_id")["first_service_date"].min()
+    stored = read_frame_in(conn, bm.BenefitClaim.__table__, INPUT_COLUMNS, "admission_id",
+                           sorted(set(earliest.index.astype(str))))
+    if stored.empty:
+        return pd.DataFrame(columns=INPUT_COLUMNS)
+    stored = stored.loc[~stored["claim_id"].isin(claims["claim_id"])]
+    frame = _stage_from_store(stored)
+    later = frame["first_service_date"] > frame["admission_id"].map(earliest)
+    return frame.loc[later.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+def assess(conn: Connection, claims: pd.DataFrame, policy: Policy, *, with_later_receipts: bool = True
+           ) -> pd.DataFrame:
+    """Eligibility and amounts of ``claims`` under the stored periods (rules.benefits.assess_claims).
+
+    Later stored receipts of the same admissions are re-assessed with them (:func:`later_admission_receipts`)
+    and come back flagged ``admission_reassessed`` (stored as corrections, settled as supplementary payments
+    or refund claims, left out of the month's receipt counts). ``with_later_receipts=False`` when the
+    caller re-assesses whole sets of stored receipts itself (:func:`reassess_stored_claims`).
+    """
     if claims.empty:
         return claims.assign(**{c: pd.Series(dtype=object) for c in RESULT_COLUMNS + ["is_payable", "birth_date"]})
     recipients, persons, periods = load_references(conn)
-    frame = attach_admission_history(claims, _stored_admissions(conn, claims["admission_id"]))
+    later = later_admission_receipts(conn, claims) if with_later_receipts else pd.DataFrame(columns=INPUT_COLUMNS)
+    together = pd.concat([claims, later], ignore_index=True) if len(later) else claims
+    frame = attach_admission_history(together, _stored_admissions(conn, together["admission_id"]))
     assessed = benefits.assess_claims(frame, recipients, persons, periods, policy)
-    assessed["status"] = np.where(assessed["is_payable"], "PAYABLE", "REJECTED")
+    assessed["admission_reassessed"] = assessed["claim_id"].isin(later["claim_id"]).to_numpy(dtype=bool)
+    # HELD: neither paid nor rejected until staff supply the missing fact (区分不明, rules.benefits.HOLD_REASONS);
+    # a re-sent receipt with the 区分 (same claim_id, UKE 特記事項 26–30 or claims.csv high_cost_category)
+    # replaces it and is assessed then.
+    assessed["status"] = np.select([assessed["is_payable"].to_numpy(dtype=bool),
+                                    assessed["hold_reason"].notna().to_numpy(dtype=bool)],
+                                   ["PAYABLE", "HELD"], "REJECTED")
     return assessed
 
 
@@ -114,6 +150,19 @@ def store_claims(conn: Connection, assessed: pd.DataFrame, payees: pd.DataFrame,
     """Upsert receipts and their assessment; a changed receipt (再審査 correction) is updated in place."""
     if assessed.empty:
         return {"inserted": 0, "updated": 0, "unchanged": 0}
+    table = bm.BenefitClaim.__table__
+    reassessed = (assessed["admission_reassessed"].to_numpy(dtype=bool) if "admission_reassessed" in assessed
+                  else np.zeros(len(assessed), dtype=bool))
+    corrected = 0
+    if reassessed.any():  # later receipts of an admission: new results only (inputs and payee untouched)
+        rows = _claim_rows(assessed.loc[reassessed], month, run_id, policy, ring)
+        existing = read_frame_in(conn, table, ["claim_id", "row_digest"], "claim_id", rows["claim_id"].tolist())
+        keep = ["claim_id", *RESULT_COLUMNS, "assessed_month", "policy_version", "run_id", "row_digest"]
+        corrected = upsert_frame(conn, table, rows[keep], ["claim_id"], digest_column="row_digest",
+                                 existing=existing).updated
+        assessed = assessed.loc[~reassessed]
+        if assessed.empty:
+            return {"inserted": 0, "updated": int(corrected), "unchanged": 0}
     rows = _claim_rows(assessed, month, run_id, policy, ring)
     rows["processed_month"] = month
     keys = rows["claim_id"].astype(str).tolist()
@@ -126,7 +175,6 @@ def store_claims(conn: Connection, assessed: pd.DataFrame, payees: pd.DataFrame,
     texts = rows["claim_id"].map(payee_json).astype(object)
     rows["payee_enc"] = ring.encrypt_many(texts.where(texts.notna(), None).tolist(), table="benefit_claim",
                                           column="payee", row_keys=keys)
-    table = bm.BenefitClaim.__table__
     existing = read_frame(conn, table, ["claim_id", "row_digest", "processed_month"],
                           where=table.c.claim_id.in_(keys) if len(keys) <= 10_000 else None)
     # A correction keeps the month it was first processed in.
@@ -135,7 +183,7 @@ def store_claims(conn: Connection, assessed: pd.DataFrame, payees: pd.DataFrame,
         rows["processed_month"] = first_month.fillna(month)
     counts = upsert_frame(conn, table, rows, ["claim_id"], digest_column="row_digest",
                           existing=existing[["claim_id", "row_digest"]])
-    return {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
+    return {"inserted": counts.inserted, "updated": counts.updated + int(corrected), "unchanged": counts.unchanged}
 
 
 def _stage_from_store(stored: pd.DataFrame) -> pd.DataFrame:
@@ -184,7 +232,7 @@ def reassess_stored_claims(conn: Connection, policy: Policy, *, month: str, run_
         stored = stored[~stored["claim_id"].isin(exclude_claim_ids)]
     if stored.empty:
         return pd.DataFrame()
-    assessed = assess(conn, _stage_from_store(stored.drop_duplicates("claim_id")), policy)
+    assessed = assess(conn, _stage_from_store(stored.drop_duplicates("claim_id")), policy, with_later_receipts=False)
     rows = _claim_rows(assessed, month, run_id, policy, ring)
     existing = stored[["claim_id", "row_digest"]].drop_duplicates("claim_id")
     changed = rows.merge(existing.rename(columns={"row_digest": "_old"}), on="claim_id")

@@ -23,7 +23,8 @@ from store import benefit_models as bm
 from store.bulk import read_frame
 
 CAUSE_LABELS = {"MOVE_OUT": "転出", "DEATH": "死亡", "WELFARE": "生活保護", "AGE": "年齢到達",
-                "INSURANCE": "保険資格喪失", "OPEN": ""}
+                "INSURANCE": "保険資格喪失", "PLACEMENT": "措置", "NOT_YET_ELIGIBLE": "登録前",
+                "SUSPENDED_INCOME": "支給停止", "OPEN": ""}
 
 
 
@@ -65,6 +66,13 @@ def write_payment_file(conn: Connection, month: str, ring: KeyRing, outbox: Path
             "payments": int(len(db))}
 
 
+def _month_receipts(assessed: pd.DataFrame) -> pd.DataFrame:
+    """The month's own receipts: without the stored ones re-assessed with a late receipt of their admission."""
+    if "admission_reassessed" not in assessed or assessed.empty:
+        return assessed
+    return assessed.loc[~assessed["admission_reassessed"].to_numpy(dtype=bool)]
+
+
 #: Staff CSVs are read by people: Japanese headers and code values (issue 15).
 STAFF_COLUMNS = {"channel": "支払先", "route": "給付方法", "kind": "区分", "service_month": "診療年月",
                  "age_band": "年齢区分", "setting": "入院・入院外", "receipts": "件数", "total_cost_amount": "総医療費",
@@ -89,6 +97,7 @@ def for_staff(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_reports(conn: Connection, month: str, assessed: pd.DataFrame, outbox: Path) -> dict:
     """CSV (CP932) for the city's accounts, the prefecture subsidy report and the refund notice list."""
+    assessed = _month_receipts(assessed)
     pay, rec = bm.BenefitPayment.__table__, bm.Receivable.__table__
     payments = read_frame(conn, pay, ["route", "kind", "channel", "amount"], where=pay.c.month == month)
     accounts = payments.groupby(["channel", "route", "kind"], as_index=False).agg(
@@ -114,17 +123,38 @@ def write_reports(conn: Connection, month: str, assessed: pd.DataFrame, outbox: 
         "事由": receivables["ineligibility_cause"].map(CAUSE_LABELS).fillna(""), "発行月": receivables["issued_month"],
     })
     write_csv_atomically(notices, outbox / f"refund_notices_{month}.csv")
+    held = held_receipts(assessed)
+    write_csv_atomically(held, outbox / f"held_receipts_{month}.csv")
     return {"accounts_rows": int(len(accounts)), "prefecture_rows": int(len(prefecture)),
-            "refund_notices": int(len(notices))}
+            "refund_notices": int(len(notices)), "held_receipts": int(len(held))}
+
+
+HOLD_LABELS = {"HIGH_COST_CATEGORY_UNKNOWN": "区分不明（高額療養費の適用区分を入力してください）"}
+
+
+def held_receipts(assessed: pd.DataFrame) -> pd.DataFrame:
+    """The review list of held receipts (保留レセプト一覧): what staff must supply, with rule and parameter."""
+    columns = ["レセプト番号", "受給者番号", "診療年月", "保留理由", "理由コード"]
+    if assessed.empty or "hold_reason" not in assessed:
+        return pd.DataFrame(columns=columns)
+    held = assessed.loc[assessed["hold_reason"].notna().to_numpy(dtype=bool)]
+    return pd.DataFrame({
+        "レセプト番号": held["claim_id"].to_numpy(), "受給者番号": held["recipient_no"].to_numpy(),
+        "診療年月": held["service_month"].to_numpy() if "service_month" in held
+        else held["first_service_date"].dt.strftime("%Y-%m").to_numpy(),
+        "保留理由": held["hold_reason"].map(HOLD_LABELS).to_numpy(), "理由コード": held["hold_code"].to_numpy(),
+    }, columns=columns)
 
 
 def month_totals(assessed: pd.DataFrame, settled: dict, payment_file: dict) -> dict:
     """Aggregate totals of the month for the run artifact (no personal data)."""
+    assessed = _month_receipts(assessed)
     rejected = benefits.summarise_rejections(assessed) if len(assessed) else pd.DataFrame(
         columns=["rejection_reason", "receipts"])
     return {
         "receipts": int(len(assessed)),
         "payable": int(assessed["is_payable"].sum()) if len(assessed) else 0,
+        "held": int(assessed["hold_reason"].notna().sum()) if len(assessed) and "hold_reason" in assessed else 0,
         "subsidy_amount": int(assessed["subsidy_amount"].sum()) if len(assessed) else 0,
         "rejections": {str(r): int(n) for r, n in rejected.itertuples(index=False)},
         **settled, "transfer_file": payment_file,

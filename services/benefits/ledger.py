@@ -51,8 +51,9 @@ def settle_claims(conn: Connection, assessed: pd.DataFrame, *, month: str, run_i
     """Book the difference between entitlement and ledger: payments and 返還請求 (idempotent)."""
     if assessed.empty:
         return {"payments": 0, "payment_amount": 0, "refund_claims": 0, "refund_amount": 0, "refunds_cancelled": 0}
-    entitled = assessed[["claim_id", "person_id", "route", "subsidy_amount", "rejection_reason",
-                         "ineligibility_cause", "recipient_no", "service_month"]]
+    columns = ["claim_id", "person_id", "route", "subsidy_amount", "rejection_reason", "ineligibility_cause",
+               "recipient_no", "service_month"]
+    entitled = assessed[columns + (["hold_reason"] if "hold_reason" in assessed else [])]
     adjustments = benefits.reconcile_payments(entitled, ledger(conn, entitled["claim_id"]))
     adjustments = adjustments.merge(entitled[["claim_id", "recipient_no", "service_month"]], on="claim_id")
     cancelled = cancel_refunds(conn, adjustments.loc[adjustments["cancel_refunds"], "claim_id"].tolist())

@@ -19,6 +19,7 @@ from rules import checkdigits, decisions, eligibility, residence
 from rules.dates import month_bounds
 from rules.eligibility.codes import STORED_PERIOD_COLUMNS
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
+from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
 from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, read_frame_in
@@ -27,7 +28,8 @@ from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, re
 FEW_PERSONS = 20_000
 #: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
 PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
-                   "LOSS_WELFARE": "1", "LOSS_MOVE_OUT": "2", "LOSS_DEATH": "2"}
+                   "LOSS_WELFARE": "1", "LOSS_INSURANCE": "1", "LOSS_PLACEMENT": "1", "LOSS_MOVE_OUT": "2",
+                   "LOSS_DEATH": "2"}
 
 
 def _where(*clauses):
@@ -72,7 +74,11 @@ def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None,
             None if first_tax_year is None else t.c.tax_year >= first_tax_year,
             None if tax_years is None else t.c.tax_year.in_(tax_years))),
         applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
-                                          "application_date"], where=_among(a, "child_person_id", person_ids)),
+                                          "spouse_person_id", "application_date"],
+                                where=_among(a, "child_person_id", person_ids)),
+        households=residence.household_spells(persons, events, extract_date=None),
+        placements=read_frame(conn, models.Placement.__table__, ["person_id", "start_date", "end_date"],
+                              where=_among(models.Placement.__table__, "person_id", person_ids)),
     )
 
 
@@ -162,6 +168,38 @@ def unrecorded_decisions(conn: Connection, month_decisions: pd.DataFrame, month:
     return month_decisions.loc[seen["_seen"].isna().to_numpy()]
 
 
+def pmh_changes(previous: pd.DataFrame, new_decisions: pd.DataFrame) -> pd.DataFrame:
+    """The PMH registration changes of the month's decisions.
+
+    Columns ``person_id, change_type, reason, event_date, valid_from, valid_to``.
+
+    A suspension (支給停止, SUSPEND_INCOME) must not reach PMH as a valid certificate — PMH has no status
+    field (pmh_interfaces.md §1.2): the held certificate's record is updated to end the day before the
+    suspension takes effect, and a child suspended without a held eligible certificate sends nothing.
+    Lifting the suspension is a CHANGE, which registers the new validity again.
+    """
+    frame = pd.DataFrame({
+        "person_id": new_decisions["person_id"],
+        "change_type": new_decisions["decision_type"].map(PMH_CHANGE_TYPE),
+        "reason": new_decisions["decision_type"],
+        "event_date": new_decisions["effective_date"],
+        "valid_from": new_decisions["valid_from"],
+        "valid_to": new_decisions["valid_to"],
+    })
+    suspended = (frame["reason"] == "SUSPEND_INCOME").to_numpy()
+    if not suspended.any():
+        return frame
+    held = previous[["person_id", "valid_from", "status"]].rename(columns={"valid_from": "_held_from"})
+    held = held.loc[held["status"].astype("string").isin(["ELIGIBLE", "ACTIVE"]).fillna(False).to_numpy()]
+    held = held.drop_duplicates("person_id", keep="last").drop(columns="status")
+    stops = frame.loc[suspended].merge(held, on="person_id", how="inner")
+    effective = pd.to_datetime(stops["event_date"])
+    held_from = pd.to_datetime(stops["_held_from"])
+    stops = stops.loc[(held_from < effective).to_numpy()].assign(
+        valid_from=held_from, valid_to=effective - pd.Timedelta(days=1)).drop(columns="_held_from")
+    return pd.concat([frame.loc[~suspended], stops], ignore_index=True)
+
+
 def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.DataFrame, *, month: str, policy,
                     run_id: str, operator_id: str, purpose: str, person_ids: set[str] | None = None) -> dict:
     """The effects of the month's new decisions, in the caller's transaction.
@@ -178,16 +216,9 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
     certificates = store_certificates(conn, previous, new_decisions, month)
-    changes = new_decisions.merge(recipients_of(conn, new_decisions["person_id"]), on="person_id", how="left")
-    queued = outbox.enqueue_changes(session, pd.DataFrame({
-        "person_id": changes["person_id"],
-        "change_type": changes["decision_type"].map(PMH_CHANGE_TYPE),
-        "reason": changes["decision_type"],
-        "event_date": changes["effective_date"],
-        "valid_from": changes["valid_from"],
-        "valid_to": changes["valid_to"],
-        "recipient_no": changes["recipient_no"],
-    }), run_id) if not changes.empty else 0
+    changes = pmh_changes(previous, new_decisions)
+    changes = changes.merge(recipients_of(conn, changes["person_id"]), on="person_id", how="left")
+    queued = outbox.enqueue_changes(session, changes, run_id) if not changes.empty else 0
     if not new_decisions.empty:
         record_access(session, actor_id=operator_id, action="update", purpose=purpose,
                       subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
@@ -218,7 +249,8 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
                                      tax_years=eligibility.income_test_tax_years(policy, horizon_start, horizon_end))
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
     periods = EligibilityPeriodSchema.validate(
-        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
+        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end,
+                                          closed_days=holidays_for_horizon(horizon_start, horizon_end)))
     changed_children = store_periods(conn, periods, policy.version, run_id)
 
     previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])

@@ -24,6 +24,7 @@ from connectors.files import (
 from schemas.applications import ApplicationSchema
 from schemas.checks import using_reference_date
 from schemas.insurance import InsuranceSchema
+from schemas.placements import PlacementSchema
 from schemas.resident_events import ResidentEventSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
@@ -39,6 +40,7 @@ INPUT_FILES: dict[str, tuple[str, type, bool]] = {
     "welfare": ("welfare.csv", WelfareSchema, False),
     "insurance": ("insurance.csv", InsuranceSchema, False),
     "applications": ("applications.csv", ApplicationSchema, False),
+    "placements": ("placements.csv", PlacementSchema, False),
 }
 
 

@@ -129,6 +129,7 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         "welfare": (models.WelfareCase.__table__, ["case_id"]),
         "insurance": (models.InsuranceCoverage.__table__, ["person_id", "insurer_number", "valid_from"]),
         "applications": (models.Application.__table__, ["application_id"]),
+        "placements": (models.Placement.__table__, ["placement_id"]),
     }
     for name, (table, keys) in simple.items():
         frame = frames.get(name)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from rules import decisions, eligibility
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from services.eligibility import decide
+from services.eligibility.calendar import holidays_for_horizon
 from store import models
 from store.bulk import read_frame
 
@@ -46,7 +47,8 @@ def determine_periods(inputs, policy, month: str) -> pd.DataFrame:
     """
     horizon_start, horizon_end = decide.decision_horizon(month, policy)
     return EligibilityPeriodSchema.validate(
-        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end))
+        eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end,
+                                          closed_days=holidays_for_horizon(horizon_start, horizon_end)))
 
 
 def redetermine(session: Session, *, household_ids: set[str], person_ids: set[str], month: str, policy,

@@ -33,7 +33,8 @@ codecs.register_error("geta", _geta)
 ISSUANCE_TYPES = {"NEW": "新規", "RENEWAL": "更新", "CHANGE": "変更"}
 SUSPENSION_TYPES = {"SUSPEND_INCOME": "支給停止（所得）"}
 LOSS_TYPES = {"LOSS_MOVE_OUT": "喪失（転出）", "LOSS_DEATH": "喪失（死亡）", "LOSS_AGE": "喪失（年齢到達）",
-              "LOSS_WELFARE": "喪失（生活保護）"}
+              "LOSS_WELFARE": "喪失（生活保護）",
+    "LOSS_INSURANCE": "喪失（保険資格喪失）", "LOSS_PLACEMENT": "喪失（措置）"}
 
 _DV_NOTE = {True: "要確認", False: ""}
 

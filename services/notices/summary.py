@@ -24,6 +24,7 @@ DECISION_LABELS = {
     "NEW": "新規（受給者証交付）", "CHANGE": "変更", "RENEWAL": "更新", "SUSPEND_INCOME": "支給停止（所得）",
     "LOSS_MOVE_OUT": "喪失（転出）", "LOSS_DEATH": "喪失（死亡）", "LOSS_AGE": "喪失（年齢到達）",
     "LOSS_WELFARE": "喪失（生活保護）",
+    "LOSS_INSURANCE": "喪失（保険資格喪失）", "LOSS_PLACEMENT": "喪失（措置）",
 }
 PAYMENT_LABELS = {"INITIAL": "当初支給", "SUPPLEMENTARY": "追加支給"}
 PMH_LABELS = {"PENDING": "送信待ち", "SENDING": "送信中", "SENT": "送信済み（結果待ち）", "COMPLETED": "登録完了",

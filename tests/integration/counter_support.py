@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from config.settings import get_settings
+from devtools.credentials import enrol_demo_operators
 from policy import load_policy
 from privacy.crypto import load_key_ring
 from store.db import dispose_engines, session_scope
@@ -18,6 +19,7 @@ def counter_env(monkeypatch, tmp_path, db_url):
     monkeypatch.setenv("KODOMO_DATABASE_URL", db_url)
     get_settings.cache_clear()
     settings = get_settings()
+    enrol_demo_operators(settings)  # the demo principals prove themselves with their key files
     return settings, load_key_ring(settings)
 
 

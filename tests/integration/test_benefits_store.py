@@ -30,7 +30,7 @@ CLAIMS_HEADER = ("claim_id,billing_month,service_month,first_service_date,last_s
                  "institution_code,care_type,first_visit_flag,admission_id,admission_date,total_points,"
                  "insurer_number,recipient_no,other_law_no_1,other_amount_1,other_law_no_2,other_amount_2,"
                  "other_law_no_3,other_amount_3,high_cost_amount,high_cost_category,high_cost_many_times_flag,"
-                 "additional_benefit_amount,meal_amount")
+                 "additional_benefit_amount,meal_amount,service_dates")
 APPLICATION_HEADER = ("application_id,application_date,reason_code,recipient_no,service_month,first_service_date,"
                       "last_service_date,service_days,institution_code,care_type,first_visit_flag,admission_id,"
                       "admission_date,total_cost_amount,receipt_amount,insurer_number,other_law_no_1,other_amount_1,"
@@ -42,18 +42,18 @@ APPLICATION_HEADER = ("application_id,application_date,reason_code,recipient_no,
 def _claims_csv() -> str:
     rows = [
         # A: 中1 in FY2025, outpatient 初診 3割 1,500 → co-pay 500, subsidy 1,000
-        f"C1,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,1,,,500,{INSURER},{REC_A},,,,,,,,,,,",
+        f"C1,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,1,,,500,{INSURER},{REC_A},,,,,,,,,,,,",
         # A: admission 5/28–5/31 (May receipt) then June 6/1–6/5: co-pay counts across the month end
         f"C2,2025-07,2025-06,2025-06-01,2025-06-05,5,{CLINIC},INPATIENT,0,AD1,2025-05-28,8000,{INSURER},{REC_A},"
-        ",,,,,,0,,,,1500",
+        ",,,,,,0,,,,1500,",
         # B: revisit, 3割 600 → subsidy 600
-        f"C3,2025-07,2025-06,2025-06-11,2025-06-11,1,{CLINIC},OUTPATIENT,0,,,200,{INSURER},{REC_B},,,,,,,,,,,",
+        f"C3,2025-07,2025-06,2025-06-11,2025-06-11,1,{CLINIC},OUTPATIENT,0,,,200,{INSURER},{REC_B},,,,,,,,,,,,",
         # unknown 受給者番号 → NOT_REGISTERED
-        f"C4,2025-07,2025-06,2025-06-12,2025-06-12,1,{CLINIC},OUTPATIENT,0,,,200,{INSURER},{REC_X},,,,,,,,,,,",
+        f"C4,2025-07,2025-06,2025-06-12,2025-06-12,1,{CLINIC},OUTPATIENT,0,,,200,{INSURER},{REC_X},,,,,,,,,,,,",
         # bad rows: wrong institution check digit; inpatient without admission id; dates outside the month
-        f"C5,2025-07,2025-06,2025-06-12,2025-06-12,1,0410712360,OUTPATIENT,0,,,200,{INSURER},{REC_A},,,,,,,,,,,",
-        f"C6,2025-07,2025-06,2025-06-12,2025-06-13,2,{CLINIC},INPATIENT,0,,,200,{INSURER},{REC_A},,,,,,,,,,,",
-        f"C7,2025-07,2025-06,2025-05-12,2025-06-13,2,{CLINIC},OUTPATIENT,0,,,200,{INSURER},{REC_A},,,,,,,,,,,",
+        f"C5,2025-07,2025-06,2025-06-12,2025-06-12,1,0410712360,OUTPATIENT,0,,,200,{INSURER},{REC_A},,,,,,,,,,,,",
+        f"C6,2025-07,2025-06,2025-06-12,2025-06-13,2,{CLINIC},INPATIENT,0,,,200,{INSURER},{REC_A},,,,,,,,,,,,",
+        f"C7,2025-07,2025-06,2025-05-12,2025-06-13,2,{CLINIC},OUTPATIENT,0,,,200,{INSURER},{REC_A},,,,,,,,,,,,",
     ]
     return "\r\n".join([CLAIMS_HEADER, *rows]) + "\r\n"
 
@@ -179,12 +179,16 @@ def test_month_pays_once_writes_a_matching_transfer_file_and_claims_back_after_a
     empty.mkdir()
     _, _, settled_late, _, reports_late = _run_month(engine, empty, "2025-08", key_ring, outbox, run_id="run-2",
                                                      persons=[CHILD_A])
-    # C1 (6/10, 1,000) and R-A2 (6/5, 15,000) and C2 (6/1–6/5 runs past 6/4, 21,500); C0 (May) stays paid.
+    # C1 (6/10, 1,000) and R-A2 (6/5, 15,000); C2 (6/1–6/5 runs past 6/4) keeps its 4 covered days of 5
+    # (issue 12 §3: 21,500 × 4 // 5 = 17,200 stays paid, 4,300 is claimed back); C0 (May) stays paid.
+    c2_refund = 21_500 - 21_500 * 4 // 5
     assert settled_late["refund_claims"] == 3
-    assert settled_late["refund_amount"] == 1_000 + 15_000 + 21_500
+    assert settled_late["refund_amount"] == 1_000 + 15_000 + c2_refund
     notices = pd.read_csv(outbox / "refund_notices_2025-08.csv", encoding="cp932", dtype=str)
     assert sorted(notices["レセプト番号"]) == ["C1", "C2", "R-A2"]
-    assert set(notices["事由"]) == {"転出"} and set(notices["理由コード"]) == {"NOT_ELIGIBLE_ON_SERVICE_DATE"}
+    assert set(notices["事由"]) == {"転出"}
+    assert notices.set_index("レセプト番号")["理由コード"].to_dict() == {
+        "C1": "NOT_ELIGIBLE_ON_SERVICE_DATE", "R-A2": "NOT_ELIGIBLE_ON_SERVICE_DATE", "C2": "DAYS_NOT_ELIGIBLE"}
 
     # Collections: partly paid, then paid; another written off.
     with session_scope(engine) as session:
@@ -200,7 +204,7 @@ def test_month_pays_once_writes_a_matching_transfer_file_and_claims_back_after_a
         states = read_frame(conn, bm.Receivable.__table__, ["claim_id", "status", "paid_amount",
                                                                "written_off_amount"]).set_index("claim_id")
     assert states.loc["C1", ["status", "paid_amount"]].tolist() == ["PAID", 1_000]
-    assert states.loc["C2", ["status", "written_off_amount"]].tolist() == ["WRITTEN_OFF", 21_500]
+    assert states.loc["C2", ["status", "written_off_amount"]].tolist() == ["WRITTEN_OFF", c2_refund]
     assert states.loc["R-A2", "status"] == "ISSUED"
 
     # Eligibility restored (the notice was wrong): uncollected refund claims (open or written off) are

@@ -122,14 +122,15 @@ def test_high_cost_category_u_changes_on_2026_08_01():
     assert got.tolist() == [81_430, 85_800 + 1_140]
 
 
-def test_stated_high_cost_wins_and_missing_category_uses_lowest_limit():
+def test_stated_high_cost_wins_and_missing_category_is_held():
     rows = [claim("given", birth=JHS1_2026, first="2026-05-01", care="INPATIENT", total=400_000, admission="G",
                   high_cost=10_000),
             claim("fallback", birth=JHS1_2026, first="2026-05-01", care="INPATIENT", total=400_000, admission="F")]
     result = assess(*rows)
     assert result.loc["given", "high_cost_deducted_amount"] == 10_000
-    assert result.loc["fallback", "high_cost_rule"] == "COMPUTED_FALLBACK"
-    assert result.loc["fallback", "subsidy_amount"] == 35_400
+    assert result.loc["fallback", "high_cost_rule"] == "HELD"  # issue 12: never guess the 区分
+    assert result.loc["fallback", "subsidy_amount"] == 0
+    assert result.loc["fallback", "hold_reason"] == "HIGH_COST_CATEGORY_UNKNOWN"
 
 
 def test_t20_out_of_prefecture_is_reimbursed_not_in_kind():

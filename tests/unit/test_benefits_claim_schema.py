@@ -13,29 +13,29 @@ from schemas.validate import validate_frame
 
 CLINIC = with_modulus10_w21("041071236")
 REC = with_modulus10_w21("000001")
-GOOD = f"C1,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,1,,,500,06130488,{REC},,,,,,,,,,,"
+GOOD = f"C1,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,1,,,500,06130488,{REC},,,,,,,,,,,,"
 
 BAD_ROWS = {
     "bad institution check digit": f"C2,2025-07,2025-06,2025-06-10,2025-06-10,1,0410712360,OUTPATIENT,1,,,500,"
-                                   f"06130488,{REC},,,,,,,,,,,",
+                                   f"06130488,{REC},,,,,,,,,,,,",
     "bad recipient check digit": f"C3,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,1,,,500,06130488,"
-                                 "0000010,,,,,,,,,,,",
+                                 "0000010,,,,,,,,,,,,",
     "inpatient without admission": f"C4,2025-07,2025-06,2025-06-10,2025-06-12,3,{CLINIC},INPATIENT,0,,,500,06130488,"
-                                   f"{REC},,,,,,,,,,,",
+                                   f"{REC},,,,,,,,,,,,",
     "dates outside the service month": f"C5,2025-07,2025-06,2025-05-31,2025-06-01,2,{CLINIC},OUTPATIENT,0,,,500,"
-                                       f"06130488,{REC},,,,,,,,,,,",
+                                       f"06130488,{REC},,,,,,,,,,,,",
     "amount with a letter": f"C6,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,0,,,500,06130488,{REC},"
-                            "52,12a,,,,,,,,,",
+                            "52,12a,,,,,,,,,,",
     "unknown care type": f"C7,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},HOSPICE,0,,,500,06130488,{REC},"
-                         ",,,,,,,,,,",
+                         ",,,,,,,,,,,",
     "law number without amount": f"C8,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,0,,,500,06130488,"
-                                 f"{REC},52,,,,,,,,,,",
+                                 f"{REC},52,,,,,,,,,,,",
     "unknown 区分": f"C9,2025-07,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,0,,,500,06130488,{REC},,,,,,,,"
-                  "x,,,",
+                  "x,,,,",
     "billed before service": f"C10,2025-05,2025-06,2025-06-10,2025-06-10,1,{CLINIC},OUTPATIENT,0,,,500,06130488,"
-                             f"{REC},,,,,,,,,,,",
+                             f"{REC},,,,,,,,,,,,",
     "duplicate claim id": f"C1,2025-07,2025-06,2025-06-11,2025-06-11,1,{CLINIC},OUTPATIENT,0,,,500,06130488,{REC},"
-                          ",,,,,,,,,,",
+                          ",,,,,,,,,,,",
 }
 
 
@@ -102,3 +102,22 @@ def test_the_example_rows_of_the_format_pages_are_valid(tmp_path, page, columns,
     with using_reference_date("2025-06-30"):
         result = validate_frame(frame, model, page, extract_date="2025-06-30")
     assert len(frame) == 2 and result.quarantine.empty
+
+
+@pytest.mark.parametrize(
+    ("dates", "good"),
+    [
+        pytest.param("10", True, id="one day"),
+        pytest.param("", True, id="empty: only first/last known"),
+        pytest.param("11", False, id="outside first..last"),
+        pytest.param("10;10", False, id="fewer distinct days than 実日数"),
+        pytest.param("1", False, id="not two digits"),
+    ],
+)
+def test_service_dates_must_fit_the_receipt(tmp_path, dates, good):
+    path = tmp_path / "claims.csv"
+    path.write_text("\r\n".join([",".join(schema.CLAIM_COLUMNS), GOOD + dates]) + "\r\n", encoding="utf-8")
+    with using_reference_date("2025-06-30"):
+        result = validate_frame(read_input_csv(path, schema.CLAIM_COLUMNS), schema.ClaimSchema, "claims.csv",
+                                extract_date="2025-06-30")
+    assert result.quarantine.empty is good

@@ -37,7 +37,7 @@ def check(rows, **period):
                      {}, None, id="applied on the last day of the 5 years"),
         pytest.param(claim("straddle", birth=CHILD, first="2025-06-10", last="2025-06-20", care="INPATIENT",
                            admission="S"), {"valid_to": "2025-06-15", "end_reason": "DEATH"},
-                     "NOT_ELIGIBLE_ON_SERVICE_DATE", id="receipt running past the end of eligibility"),
+                     None, id="receipt running past the end of eligibility: paid for the days inside"),
     ],
 )
 def test_rejection_reasons(row, period, reason):

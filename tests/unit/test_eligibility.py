@@ -420,8 +420,9 @@ def test_missing_tax_data_is_income_unknown(policy):
                      id="the higher-earning mother (6,000,000 − 80,000 > 5,320,000 with 0 dependents) decides"),
         pytest.param((6_000_000, 3), (1_000_000, 0), "ELIGIBLE",
                      id="the higher-earning father within his own limit (6,460,000) keeps the child eligible"),
-        pytest.param((6_540_000, 3), None, "ELIGIBLE",
-                     id="income exactly at the limit (6,460,000) is not over it"),
+        pytest.param((6_539_999, 3), None, "ELIGIBLE", id="one yen under the limit (6,460,000) is within it"),
+        pytest.param((6_540_000, 3), None, "SUSPENDED_INCOME",
+                     id="income exactly at the limit (6,460,000) is 以上: suspended (income_limit.limit_comparison)"),
         pytest.param((6_540_001, 3), None, "SUSPENDED_INCOME", id="one yen over the limit is suspended"),
     ],
 )

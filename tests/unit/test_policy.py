@@ -20,7 +20,7 @@ import pytest
 from policy import DEFAULT_DIRECTORY, PolicyError, UnknownParameterError, load_policy, read_policy
 from policy import docs as policy_docs
 from policy import loader as policy_loader
-from rules import checkdigits
+from rules import checkdigits, high_cost
 
 D = dt.date
 HC_2012_UPPER = {"base_amount": 150000, "threshold": 500000, "rate_percent": 1, "many_times_amount": 83400,
@@ -63,7 +63,6 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "income_limit.flat_deduction": [(D(2012, 1, 1), 80_000), (D(2023, 4, 1), None)],
     "income_limit.income_year_switch_month": [(D(2012, 1, 1), 10), (D(2023, 4, 1), None)],
     "income_limit.judged_guardian": [(D(2012, 1, 1), "each_guardian"), (D(2023, 4, 1), None)],
-    "income_limit.covid_reduced_income_special": [(D(2021, 10, 1), True), (D(2022, 3, 1), None)],
     "copay.outpatient.first_visit_amount": [(D(2012, 1, 1), 500), (D(2017, 10, 1), 500), (D(2026, 4, 1), 0)],
     "copay.outpatient.revisit_amount": [(D(2012, 1, 1), 0)],
     "copay.outpatient.free_age": [(D(2012, 1, 1), 3), (D(2017, 10, 1), 6)],
@@ -83,8 +82,6 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "high_cost.limit.u": [(D(2012, 1, 1), HC_2012_GENERAL), (D(2015, 1, 1), HC_U), (D(2026, 8, 1), HC_U_2026)],
     "high_cost.limit.e": [(D(2012, 1, 1), HC_2012_GENERAL), (D(2015, 1, 1), HC_E), (D(2026, 8, 1), HC_E)],
     "high_cost.limit.o": [(D(2012, 1, 1), HC_O), (D(2015, 1, 1), HC_O), (D(2026, 8, 1), HC_O)],
-    "high_cost.category_labels": [(D(2012, 1, 1), {"a": "ア", "i": "イ", "u": "ウ", "e": "エ", "o": "オ"})],
-    "high_cost.aggregation_threshold": [(D(2012, 1, 1), 21_000)],
     "high_cost.rate_rounding": [(D(2012, 1, 1), "half_up")],
     "registration.window_days": [(D(2012, 1, 1), 30), (D(2017, 10, 1), 30)],
     "registration.late_start_rule": [(D(2012, 1, 1), "first_of_application_month"),
@@ -95,9 +92,17 @@ EXPECTED: dict[str, list[tuple[dt.date, object]]] = {
     "reimbursement.in_kind_prefecture_code": [(D(2012, 1, 1), "04"), (D(2015, 4, 1), "04")],
     "reimbursement.therapeutic_devices_reimbursed": [(D(2012, 1, 1), True)],
     "benefit.meal_cost_subsidised": [(D(2012, 1, 1), False)],
-    "benefit.non_insured_care_subsidised": [(D(2012, 1, 1), False)],
     "benefit.additional_benefit_basis": [(D(2012, 1, 1), "actually_paid")],
     "eligibility.excludes_public_assistance": [(D(2012, 1, 1), True)],
+    "eligibility.requires_health_insurance": [(D(2012, 1, 1), True)],
+    "high_cost.missing_category": [(D(2012, 1, 1), "hold")],
+    "registration.year_end_closure": [(D(2012, 1, 1), "12-29/01-03")],
+    "income_limit.limit_comparison": [(D(2012, 1, 1), "at_or_over")],
+    "high_cost.unconfirmed_amounts": [(D(2026, 8, 1), "keep_previous")],
+    "income_limit.single_parent_deduction": [(D(2021, 10, 1), 350_000)],
+    "income_limit.widow_deduction": [(D(2012, 1, 1), 270_000)],
+    "income_limit.working_student_deduction": [(D(2012, 1, 1), 270_000)],
+    "income_limit.specified_dependent_addition": [(D(2012, 1, 1), 0)],
     "eligibility.excludes_institutional_placement": [(D(2012, 1, 1), True)],
     "payee.child_self_registration_age": [(D(2026, 4, 1), 15)],
     "receivables.kind": [(D(2012, 1, 1), "PRIVATE")],
@@ -194,8 +199,7 @@ def _limits(policy, service_date: str, total_cost: int) -> dict[str, int]:
     rows = table[(table["effective_from"] <= day) & (table["effective_to"].isna() | (table["effective_to"] >= day))]
     excess = (total_cost - rows["threshold"]).clip(lower=0)
     limit = rows["base_amount"] + (excess * rows["rate_percent"] + 50) // 100
-    labels = policy.at(service_date).get("high_cost.category_labels")
-    return {labels[k]: int(v) for k, v in zip(rows["key"], limit, strict=True)}
+    return {high_cost.CATEGORY_LABELS[k]: int(v) for k, v in zip(rows["key"], limit, strict=True)}
 
 
 @pytest.mark.parametrize("service_date", ["2015-01-01", "2025-06-10", "2026-07-31"])

@@ -1,13 +1,13 @@
 """UKE claims (files, receipts, bills, entries) and 債権管理 (accounts, events, instalments, payment review)
 
-Revision ID: 0007
-Revises: 0002 (the lead re-chains at merge)
+Revision ID: 0003
+Revises: 0002
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0007"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

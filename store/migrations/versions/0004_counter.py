@@ -1,15 +1,15 @@
 """Counter tables (issue 15): counter_action, certificate_issue, decision_void, contact_address, payee_account
 
-Revision ID: 0006
-Revises: 0007
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07 14:18:38.458876
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0007'  # re-chained after merging main (0007_uke_receivables)
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
