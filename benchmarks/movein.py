@@ -1,12 +1,12 @@
 """Benchmark: one move-in case, trigger → PMH registered, on a warm worker.
 
-``python -m benchmarks.movein [--database-url URL] [--no-prefect] [--repeat N] [--inquiry-latency S]``
+``python -m benchmarks.movein [--database-url URL] [--repeat N] [--inquiry-latency S]``
 
 Starts the inquiry simulator and the PMH simulator on loopback ports (HTTP mode for both), a fresh
 database (SQLite in a temporary directory, or a new PostgreSQL database next to ``--database-url``) and
 runs one warm-up case in this process (imports, policy, key ring, engine, Prefect's ephemeral API). Then
-it times, per repetition, one *new* synthetic household from the call of the ``move-in`` flow (or, with
-``--no-prefect``, the same plain steps) until its PMH outbox rows are ``COMPLETED`` with a PMH-ID stored.
+it times, per repetition, one *new* synthetic household from the call of the ``move-in`` flow until its PMH
+outbox rows are ``COMPLETED`` with a PMH-ID stored.
 
 The last line printed is one JSON object with ``total_s`` (the median case) and the per-case figures.
 """
@@ -58,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the JSON summary last."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.movein")
     parser.add_argument("--database-url", help="PostgreSQL URL (a fresh database is created next to it)")
-    parser.add_argument("--no-prefect", action="store_true", help="time the plain steps instead of the flow")
     parser.add_argument("--repeat", type=int, default=3, help="timed cases (each a new household)")
     parser.add_argument("--inquiry-latency", type=float, default=0.0, help="simulated seconds per inquiry")
     args = parser.parse_args(argv)
@@ -84,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         from config.settings import get_settings
         from devtools.credentials import enrol_demo_operators
         from devtools.movein_testing import prepared_engine
-        from services.movein.params import MoveInCase
+        from flows.movein import move_in
+        from flows.parameters import MoveInCase
 
         get_settings.cache_clear()
         enrol_demo_operators()  # the flow accepts demo-operator only with a proof (privacy.operators)
@@ -94,14 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             case = MoveInCase(person_id=h.child_ids[0], operator_id="demo-operator", income_source="not_yet",
                               insurer_number="01040013", as_of=AS_OF, send_to_pmh=True)
             started = time.perf_counter()
-            if args.no_prefect:
-                from services.movein import steps
-
-                steps.run_move_in(case.to_request(), pmh=True)
-            else:
-                from flows.movein import move_in
-
-                move_in(case=case)
+            move_in(case=case)
             elapsed = time.perf_counter() - started
             return {"total_s": round(elapsed, 3), "registered": _registered(engine, list(h.child_ids))}
 
@@ -112,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = [t["total_s"] for t in timings]
     result = {
         "benchmark": "movein",
-        "mode": "steps" if args.no_prefect else "flow",
+        "mode": "flow",
         "database": "postgresql" if args.database_url else "sqlite",
         "warmup_s": warm["total_s"],
         "cases": timings,

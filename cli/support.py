@@ -44,13 +44,9 @@ def add_proof_argument(parser) -> None:
 
 def open_engine(settings=None) -> Engine:
     """The project database of ``settings`` with the privacy tables present."""
-    from store.db import make_engine
+    from store.db import engine_for
 
-    if settings is None:
-        from config.settings import get_settings
-
-        settings = get_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = engine_for(settings)
     ensure_privacy_schema(engine)
     return engine
 

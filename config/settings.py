@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     connector: Literal["file", "http"] = Field(default="file", description="Inquiry connectors")
     inquiry_url: str | None = Field(default=None, description="Base URL of the inquiry services (http mode)")
     operators_file: Path | None = Field(default=None, description="Staff registry (YAML)")
+    # The city's paying account (振込依頼人) of the 全銀 file: not personal data; demo values by default.
+    zengin_remitter_code: str = Field(default="0000000001", description="委託者コード (10 digits)")
+    zengin_remitter_name: str = Field(default="ｾﾝﾀﾞｲｼ", description="委託者名 (half-width kana)")
+    zengin_bank_code: str = Field(default="0000", description="仕向銀行番号")
+    zengin_branch_code: str = Field(default="000", description="仕向支店番号")
+    zengin_account_type: str = Field(default="1", description="預金種目 (1 普通, 2 当座)")
+    zengin_account_number: str = Field(default="0000000", description="口座番号")
     # -- proof of identity (privacy.operators). The verifier side (registry, public keys under the key
     # directory, the service key) is the worker's own setting: the work pool refuses ``env`` job variables
     # and no flow parameter names a path to it. The two caller-side settings below are read by the process

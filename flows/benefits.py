@@ -5,21 +5,16 @@ The monthly flow calls it after eligibility (the stored periods are what the rec
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from prefect import flow
-from pydantic import Field
 
+from flows.parameters import IsoDate, Month, OperatorId, benefit_run_name
 from tasks import benefits as t
 from tasks import common
-from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
-
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
-OperatorId = OperatorIdParam
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Transfer date, YYYY-MM-DD")]
+from tasks.common import LocalPathParam, OperatorProofParam
 
 
-@flow(name="benefit-run", log_prints=False, persist_result=False, validate_parameters=True)
+@flow(name="benefit-run", flow_run_name=benefit_run_name, log_prints=False, persist_result=False,
+      validate_parameters=True)
 def benefit_run(month: Month, inbox: LocalPathParam, operator_id: OperatorId = "system-scheduler",
                 transfer_date: IsoDate | None = None, operator_proof: OperatorProofParam | None = None) -> dict:
     """Assess the month's receipts and applications, book payments and 返還請求, write the files.
@@ -33,19 +28,16 @@ def benefit_run(month: Month, inbox: LocalPathParam, operator_id: OperatorId = "
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof)
-    run_id = common.begin_run("benefit-run", operator, month=month)
-    try:
-        claim_inbox = t.load_claims(inbox, month, run_id)
-        assessed = t.assess_claims(claim_inbox)
+    policy = common.load_run_policy()
+    with common.run_scope("benefit-run", operator, month=month, policy=policy) as run:
+        claim_inbox = t.load_claims(inbox, month, run.run_id)
+        assessed = t.assess_claims(claim_inbox, policy)
         counts = {"load": claim_inbox.counts()}
-        counts["store"] = t.store_claims(assessed, claim_inbox, month, run_id, operator)
-        reassessed = t.reassess_changed_claims(month, run_id, assessed)
-        counts["settle"] = t.settle_claims(assessed, reassessed, month, run_id)
-        counts["payment_file"] = t.write_payment_file(month, transfer_date or f"{month}-25", run_id, operator)
-        counts["reports"] = t.write_reports(month, assessed, run_id, operator)
+        counts["store"] = t.store_claims(assessed, claim_inbox, month, policy, run.run_id, operator)
+        reassessed = t.reassess_changed_claims(month, policy, run.run_id, assessed)
+        counts["settle"] = t.settle_claims(assessed, reassessed, month, run.run_id)
+        counts["payment_file"] = t.write_payment_file(month, transfer_date or f"{month}-25", run.run_id, operator)
+        counts["reports"] = t.write_reports(month, assessed, run.run_id, operator)
         counts["summary"] = t.publish_summary(month, assessed, counts["settle"], counts["payment_file"])
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", counts)
+        run.counts = counts
     return counts["summary"]

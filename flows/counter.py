@@ -16,7 +16,7 @@ from pydantic import Field
 
 from tasks import common
 from tasks import counter as t
-from tasks.common import PROOF_OR_EMPTY, OperatorIdParam
+from tasks.common import PROOF_OR_EMPTY, REFERENCE_PATTERN, OperatorIdParam
 
 PersonId = Annotated[str, Field(pattern=r"^[0-9]{10}$", title="宛名番号", description="子の宛名番号（10桁）")]
 OptionalPersonId = Annotated[str, Field(pattern=r"^([0-9]{10})?$", title="保護者の宛名番号",
@@ -25,7 +25,7 @@ OperatorId = Annotated[OperatorIdParam, Field(title="職員ID")]
 #: The form's proof of identity (``kodomo login``); a plain input, empty only for runs that prove otherwise.
 OperatorProof = Annotated[str, Field(pattern=PROOF_OR_EMPTY, title="本人確認（kodomo login の証明）",
                                      description="kodomo login --operator <職員ID> が表示する一回限りの証明")]
-ReceiptNo = Annotated[str, Field(pattern=r"^([0-9A-Za-z-]{1,40})?$", title="受付番号",
+ReceiptNo = Annotated[str, Field(pattern=REFERENCE_PATTERN, max_length=40, title="受付番号",
                                  description="空欄＝自動（同じ内容の再送信は二重に処理されません）")]
 Received = Annotated[dt.date, Field(title="受付日")]
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", title="決定の処理月", description="YYYY-MM")]
@@ -45,16 +45,15 @@ def _form(action_type: str, person_id: str, received_date: dt.date, **fields) ->
 def _run(form: dict, operator_id: str, send_to_pmh: bool, operator_proof: str = "") -> dict:
     operator = common.authorise_operator(operator_id, "run", operator_proof or None)
     month = form["received_date"].strftime("%Y-%m")
-    run_id = common.begin_run("counter-" + form["action_type"].lower(), operator, month=month)
-    try:
-        result = t.apply_counter_action(form, run_id, operator)
+    policy = common.load_run_policy()
+    # one running action per person; actions for other persons run side by side
+    with common.run_scope("counter-" + form["action_type"].lower(), operator, month=month, policy=policy,
+                          lock_scope=common.person_lock_scope(form["person_id"])) as run:
+        result = t.apply_counter_action(form, policy, run.run_id, operator)
         if send_to_pmh and result.get("pmh_outbox_rows"):
-            result["pmh"] = t.send_to_pmh(run_id, operator)
+            result["pmh"] = t.send_to_pmh(run.run_id, operator)
         summary = t.publish_summary(result)
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", {"outcome": summary["outcome"]})
+        run.counts = {"outcome": summary["outcome"]}
     return summary
 
 
@@ -118,7 +117,7 @@ def counter_correction(person_id: PersonId, received_date: Received, kind: Liter
                                        "APPEAL_GRANTED", "COURT_RULING"],
 
                    operator_id: OperatorId, operator_proof: OperatorProof = "",
-                       application_id: Annotated[str, Field(pattern=r"^([0-9A-Za-z-]{1,32})?$", title="届出番号",
+                       application_id: Annotated[str, Field(pattern=REFERENCE_PATTERN, max_length=32, title="届出番号",
                                                             description="訂正・取消する資格登録届。空欄＝なし")] = "",
                        corrected_application_date: optional_date(
                            "正しい届出日", "空欄で届出番号あり＝その届出を無効（取消）") = "",

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from prefect import flow
-from pydantic import Field
 
 from flows.benefits import benefit_run
+from flows.parameters import Month, OperatorId, monthly_run_name, previous_month
 from flows.pmh_sync import pmh_sync
 from flows.print import print_run
 from tasks import common
 from tasks import monthly as t
-from tasks.common import LocalPathParam, OperatorIdParam, OperatorProofParam
-
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Month to decide, YYYY-MM")]
-OperatorId = OperatorIdParam
+from tasks.common import LocalPathParam, OperatorProofParam
 
 
-@flow(name="monthly-run", log_prints=False, persist_result=False, validate_parameters=True)
+@flow(name="monthly-run", flow_run_name=monthly_run_name, log_prints=False, persist_result=False,
+      validate_parameters=True)
 def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
                 operator_id: OperatorId = "system-scheduler", run_benefits: bool = True,
                 sync_pmh: bool = True, operator_proof: OperatorProofParam | None = None) -> dict:
@@ -35,24 +31,21 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof)
-    month = t.resolve_month(month)
-    run_id = common.begin_run("monthly-run", operator, month=month)
+    month = month or previous_month()  # the same default as the run's name
+    policy = common.load_run_policy()
     inbox = t.resolve_inbox(month, inbox)
-    try:
+    with common.run_scope("monthly-run", operator, month=month, policy=policy) as run:
         inbox_data = t.load_inbox(inbox)
         counts = {"ingest": inbox_data.counts()}
-        counts["persist"] = t.persist_inputs(inbox_data, run_id, operator)
-        counts["decide"] = t.decide_month(month, run_id, operator)
-        counts["export"] = t.export_lists(month, run_id, operator)
-        counts["summary"] = t.publish_summary(month, run_id, counts)
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", counts)
+        counts["persist"] = t.persist_inputs(inbox_data, run.run_id, operator)
+        counts["decide"] = t.decide_month(month, policy, run.run_id, operator)
+        counts["export"] = t.export_lists(month, run.run_id, operator)
+        counts["summary"] = t.publish_summary(month, run.run_id, counts)
+        run.counts = counts
     counts["summary"]["print"] = print_run(month=month, operator_id=operator)
     if run_benefits and t.has_claims(inbox):
         counts["summary"]["benefits"] = benefit_run(month=month, inbox=inbox, operator_id=operator)
     if sync_pmh:
         counts["summary"]["pmh"] = pmh_sync(operator_id=operator)
-    counts["summary"] |= t.publish_summary(month, run_id, counts)  # again, with benefit, print and PMH outputs
+    counts["summary"] |= t.publish_summary(month, run.run_id, counts)  # again, with benefit, print and PMH outputs
     return counts["summary"]

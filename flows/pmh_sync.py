@@ -7,13 +7,15 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from flows.parameters import OperatorId, pmh_sync_name
 from tasks import common
 from tasks import pmh as t
-from tasks.common import OperatorIdParam, OperatorProofParam
+from tasks.common import OperatorProofParam
 
 
-@flow(name="pmh-sync", log_prints=False, persist_result=False, validate_parameters=True)
-def pmh_sync(operator_id: OperatorIdParam = "system-scheduler", limit: Annotated[int, Field(ge=1)] | None = None,
+@flow(name="pmh-sync", flow_run_name=pmh_sync_name, log_prints=False, persist_result=False,
+      validate_parameters=True)
+def pmh_sync(operator_id: OperatorId = "system-scheduler", limit: Annotated[int, Field(ge=1)] | None = None,
              operator_proof: OperatorProofParam | None = None) -> dict:
     """Send queued PMH registrations/deletions, collect PMH-IDs, publish counts.
 
@@ -24,12 +26,7 @@ def pmh_sync(operator_id: OperatorIdParam = "system-scheduler", limit: Annotated
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof)
-    run_id = common.begin_run("pmh-sync", operator, policy_version="n/a")
-    try:
-        report = t.send_outbox(run_id, operator, limit)
-        summary = t.publish_summary(report)
-    except BaseException:
-        common.finish_run(run_id, "FAILED", {})
-        raise
-    common.finish_run(run_id, "COMPLETED", summary)
-    return summary
+    with common.run_scope("pmh-sync", operator, policy=None) as run:
+        report = t.send_outbox(run.run_id, operator, limit)
+        run.counts = t.publish_summary(report)
+    return run.counts

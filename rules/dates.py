@@ -77,3 +77,14 @@ def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day of a ``YYYY-MM`` month."""
     start = pd.Timestamp(f"{month}-01")
     return start, start + pd.offsets.MonthEnd(0)
+
+
+def policy_snapshot_date(month: str) -> pd.Timestamp:
+    """The one date at which a processing month reads its month-level parameters: the month's last day.
+
+    Month-level parameters (公費負担者番号, claim deadline, 受給者証 renewal date) are those in force on the
+    last day of the processing month, so a change effective during the month already governs that month's
+    run. Parameters that vary within a month (age and income limits) are read per day or segment by the rules
+    themselves, never at this snapshot. docs/architecture.md, "Run lifecycle".
+    """
+    return month_bounds(month)[1]

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from rules import intervals as iv
-from rules.dates import month_bounds
+from rules.dates import month_bounds, policy_snapshot_date
 from rules.eligibility.codes import ELIGIBLE, SUSPENDED_INCOME, source_ids
 from rules.eligibility.eras import cached_policy, lookup_parameter
 
@@ -345,8 +345,8 @@ def _issue(p: pd.DataFrame, prev: pd.DataFrame, m_start: pd.Timestamp, m_end: pd
 
 
 def _renewal_month(policy: Any, m_start: pd.Timestamp) -> bool:
-    """True when the month contains the renewal date in force on its first day."""
-    value = policy.at(m_start).get(RENEWAL_PARAMETER)
+    """True when the month contains the renewal date in force at the month's snapshot date (its last day)."""
+    value = policy.at(policy_snapshot_date(m_start.strftime("%Y-%m"))).get(RENEWAL_PARAMETER)
     return value is not None and int(str(value)[:2]) == m_start.month
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from sqlalchemy import BigInteger, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -74,8 +74,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 _ENGINES: dict[str, Engine] = {}
 
 
-def engine_for(url: str) -> Engine:
-    """One shared engine per URL in this process (engines are thread-safe; sessions are not)."""
+def engine_for(source: str | Settings | None = None) -> Engine:
+    """The one engine factory: a shared engine per database URL in this process.
+
+    ``source`` is a URL, a :class:`~config.settings.Settings` or ``None`` (the configured settings, which is
+    what flows, tasks, services and commands use). Engines are thread-safe; sessions are not.
+    """
+    if source is None:
+        source = get_settings()
+    url = source if isinstance(source, str) else source.resolved_database_url
     engine = _ENGINES.get(url)
     if engine is None:
         engine = _ENGINES[url] = make_engine(url)

@@ -44,6 +44,11 @@ class Run(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     counts_json: Mapped[str | None] = mapped_column(Text, doc="Aggregate counts only (no personal data)")
+    lock_key: Mapped[str | None] = mapped_column(
+        String(96), unique=True, index=True,
+        doc="``<flow>:<month or case>`` while RUNNING, NULL once finished: one running run per kind (services.runs)")
+    host: Mapped[str | None] = mapped_column(String(64), doc="Host of the process running it (liveness check)")
+    pid: Mapped[int | None] = mapped_column(Integer, doc="Process id running it (liveness check)")
 
 
 class RunInput(Base):

@@ -7,31 +7,29 @@ via :func:`tasks.common.pipeline_task`); exceptions leave them sanitised (codes,
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from config.settings import get_settings
 from connectors import zengin
-from policy import load_policy
+from policy import Policy
 from privacy.audit import record_access
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.benefits import assessment, files, intake, ledger
-from store.db import session_scope
-from tasks.common import engine, pipeline_task
+from store.db import engine_for, session_scope
+from tasks.common import pipeline_task
 
 
-def remitter_from_environment() -> zengin.Remitter:
-    """The city's paying account (振込依頼人) from ``KODOMO_ZENGIN_*``; demo values otherwise (not personal)."""
-    env = os.environ.get
+def remitter_from_settings() -> zengin.Remitter:
+    """The city's paying account (振込依頼人) from the settings (``KODOMO_ZENGIN_*``; demo values otherwise)."""
+    settings = get_settings()
     return zengin.Remitter(
-        code=env("KODOMO_ZENGIN_REMITTER_CODE", "0000000001"), name=env("KODOMO_ZENGIN_REMITTER_NAME", "ｾﾝﾀﾞｲｼ"),
-        bank_code=env("KODOMO_ZENGIN_BANK_CODE", "0000"), branch_code=env("KODOMO_ZENGIN_BRANCH_CODE", "000"),
-        account_type=env("KODOMO_ZENGIN_ACCOUNT_TYPE", "1"),
-        account_number=env("KODOMO_ZENGIN_ACCOUNT_NUMBER", "0000000"),
+        code=settings.zengin_remitter_code, name=settings.zengin_remitter_name,
+        bank_code=settings.zengin_bank_code, branch_code=settings.zengin_branch_code,
+        account_type=settings.zengin_account_type, account_number=settings.zengin_account_number,
     )
 
 
@@ -40,7 +38,7 @@ def remitter_from_environment() -> zengin.Remitter:
 def load_claims(inbox_dir: str, month: str, run_id: str) -> intake.ClaimInbox:
     """Read and validate claims.csv and reimbursement_applications.csv; record inputs and quarantine."""
     claim_inbox = intake.load_claim_files(inbox_dir, month)
-    with engine().begin() as conn:
+    with engine_for().begin() as conn:
         runs.record_inputs(conn, run_id=run_id, inputs=claim_inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=claim_inbox.quarantine)
     return claim_inbox
@@ -48,20 +46,20 @@ def load_claims(inbox_dir: str, month: str, run_id: str) -> intake.ClaimInbox:
 
 @pipeline_task(name="assess-claims")
 @sanitised(stage="assess_claims")
-def assess_claims(claim_inbox: intake.ClaimInbox) -> pd.DataFrame:
+def assess_claims(claim_inbox: intake.ClaimInbox, policy: Policy) -> pd.DataFrame:
     """Eligibility per receipt and amounts (rules.benefits) under the stored eligibility periods."""
-    with engine().connect() as conn:
-        return assessment.assess_new_claims(conn, claim_inbox, load_policy())
+    with engine_for().connect() as conn:
+        return assessment.assess_new_claims(conn, claim_inbox, policy)
 
 
 @pipeline_task(name="store-claims")
 @sanitised(stage="store_claims")
-def store_claims(assessed: pd.DataFrame, claim_inbox: intake.ClaimInbox, month: str, run_id: str,
+def store_claims(assessed: pd.DataFrame, claim_inbox: intake.ClaimInbox, month: str, policy: Policy, run_id: str,
                  operator_id: str) -> dict:
     """Upsert the receipts and their assessment (payee accounts encrypted)."""
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         counts = assessment.store_claims(session.connection(), assessed, claim_inbox.payees, month=month, run_id=run_id,
-                                    policy=load_policy(), ring=load_key_ring(get_settings()))
+                                    policy=policy, ring=load_key_ring(get_settings()))
         record_access(session, actor_id=operator_id, action="create", purpose="benefit-claims",
                       subject_ids=assessed["person_id"].dropna() if len(assessed) else [],
                       record_count=int(len(assessed)), run_id=run_id)
@@ -70,14 +68,14 @@ def store_claims(assessed: pd.DataFrame, claim_inbox: intake.ClaimInbox, month: 
 
 @pipeline_task(name="reassess-changed-claims")
 @sanitised(stage="reassess_claims")
-def reassess_changed_claims(month: str, run_id: str, assessed: pd.DataFrame) -> pd.DataFrame:
+def reassess_changed_claims(month: str, policy: Policy, run_id: str, assessed: pd.DataFrame) -> pd.DataFrame:
     """Re-assess earlier receipts of children whose eligibility changed in the month's eligibility run."""
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         conn = session.connection()
         persons = assessment.changed_persons(conn, month)
         if not persons:
             return pd.DataFrame()
-        return assessment.reassess_stored_claims(conn, load_policy(), month=month, run_id=run_id,
+        return assessment.reassess_stored_claims(conn, policy, month=month, run_id=run_id,
                                             ring=load_key_ring(get_settings()), person_ids=persons,
                                             exclude_claim_ids=assessed["claim_id"] if len(assessed) else None)
 
@@ -88,7 +86,7 @@ def settle_claims(assessed: pd.DataFrame, reassessed: pd.DataFrame, month: str, 
     """Initial and supplementary payments, 返還請求 (idempotent per receipt and month)."""
     frames = [f for f in (assessed, reassessed) if len(f)]
     combined = pd.concat(frames, ignore_index=True) if frames else assessed
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         return ledger.settle_claims(session.connection(), combined, month=month, run_id=run_id)
 
 
@@ -97,9 +95,9 @@ def settle_claims(assessed: pd.DataFrame, reassessed: pd.DataFrame, month: str, 
 def write_payment_file(month: str, transfer_date: str, run_id: str, operator_id: str) -> dict:
     """The month's 全銀 総合振込 file, parsed back and checked against the database."""
     settings = get_settings()
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         result = files.write_payment_file(session.connection(), month, load_key_ring(settings),
-                                          settings.resolved_outbox_dir / month, remitter_from_environment(),
+                                          settings.resolved_outbox_dir / month, remitter_from_settings(),
                                           dt.date.fromisoformat(transfer_date))
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-transfer-file",
                       subject_ids=None, record_count=int(result["transfers"]), run_id=run_id)
@@ -111,7 +109,7 @@ def write_payment_file(month: str, transfer_date: str, run_id: str, operator_id:
 def write_reports(month: str, assessed: pd.DataFrame, run_id: str, operator_id: str) -> dict:
     """Accounts summary, prefecture report and refund notice list (CP932 CSV)."""
     settings = get_settings()
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         result = files.write_reports(session.connection(), month, assessed, settings.resolved_outbox_dir / month)
         record_access(session, actor_id=operator_id, action="export", purpose="benefit-refund-notices",
                       subject_ids=None, record_count=int(result["refund_notices"]), run_id=run_id)

@@ -5,26 +5,26 @@ from __future__ import annotations
 from prefect.artifacts import create_markdown_artifact
 
 from config.settings import get_settings
-from policy import load_policy
+from policy import Policy
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services.counter import actions
 from services.movein import steps as movein_steps
-from store.db import session_scope
-from tasks.common import engine, pipeline_task
+from store.db import engine_for, session_scope
+from tasks.common import pipeline_task
 
 
 @pipeline_task(name="apply-counter-action")
 @sanitised(stage="counter_action")
-def apply_counter_action(fields: dict, run_id: str, operator_id: str) -> dict:
+def apply_counter_action(fields: dict, policy: Policy, run_id: str, operator_id: str) -> dict:
     """The action in one transaction: inputs, re-determination, money, PMH outbox, documents, records.
 
     ``fields`` are the :class:`services.counter.actions.CounterForm` fields from the flow's form.
     """
     form = actions.CounterForm(**fields)
     settings = get_settings()
-    with session_scope(engine()) as session:
-        return actions.apply_action(session, form, ring=load_key_ring(settings), policy=load_policy(),
+    with session_scope(engine_for()) as session:
+        return actions.apply_action(session, form, ring=load_key_ring(settings), policy=policy,
                                     operator_id=operator_id, run_id=run_id, home=settings.home,
                                     issue_date=actions.today_tokyo())
 

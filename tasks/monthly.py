@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from config.settings import get_settings
-from policy import load_policy
+from policy import Policy
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
@@ -14,18 +13,8 @@ from services.eligibility import decide
 from services.intake import collisions, gaiji, ingest, persist
 from services.notices import lists as export
 from services.notices import summary
-from store.db import session_scope
-from tasks.common import engine, pipeline_task
-
-
-@pipeline_task(name="resolve-month")
-@sanitised(stage="resolve_month")
-def resolve_month(month: str | None) -> str:
-    """The given month, or the previous month in Asia/Tokyo (the scheduled run on the 1st)."""
-    if month:
-        return month
-    today = pd.Timestamp.now(tz="Asia/Tokyo")
-    return (today.to_period("M") - 1).strftime("%Y-%m")
+from store.db import engine_for, session_scope
+from tasks.common import pipeline_task
 
 
 @pipeline_task(name="resolve-inbox")
@@ -65,7 +54,7 @@ def load_inbox(inbox_dir: str) -> ingest.Inbox:
     """
     # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
     inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"))
-    with engine().connect() as conn:
+    with engine_for().connect() as conn:
         return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
 
 
@@ -74,7 +63,7 @@ def load_inbox(inbox_dir: str) -> ingest.Inbox:
 def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
     """Store validated rows, the run's input files and the quarantine in one transaction."""
     ring = load_key_ring(get_settings())
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         conn = session.connection()
         runs.record_inputs(conn, run_id=run_id, inputs=inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=inbox.quarantine)
@@ -85,10 +74,10 @@ def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
 
 @pipeline_task(name="decide-month")
 @sanitised(stage="decide_month")
-def decide_month(month: str, run_id: str, operator_id: str) -> dict:
+def decide_month(month: str, policy: Policy, run_id: str, operator_id: str) -> dict:
     """Eligibility periods, the month's decisions, 受給者番号 and PMH outbox rows, in one transaction."""
-    with session_scope(engine()) as session:
-        return decide.decide_month(session, month=month, policy=load_policy(), run_id=run_id,
+    with session_scope(engine_for()) as session:
+        return decide.decide_month(session, month=month, policy=policy, run_id=run_id,
                                    operator_id=operator_id)
 
 
@@ -96,7 +85,7 @@ def decide_month(month: str, run_id: str, operator_id: str) -> dict:
 @sanitised(stage="export_lists")
 def export_lists(month: str, run_id: str, operator_id: str) -> dict:
     """Write the issuance and notice lists (CP932 CSV, no names) for staff."""
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         return export.export_month_lists(session, month, None, get_settings().resolved_outbox_dir,
                                          operator_id=operator_id, run_id=run_id)
 
@@ -105,7 +94,7 @@ def export_lists(month: str, run_id: str, operator_id: str) -> dict:
 @sanitised(stage="publish_summary")
 def publish_summary(month: str, run_id: str, counts: dict) -> dict:
     """Summary artifacts: decisions by type and quarantined rows by reason (aggregates only)."""
-    with engine().connect() as conn:
+    with engine_for().connect() as conn:
         settings = get_settings()
         outbox = settings.resolved_outbox_dir
         report = summary.month_summary(conn, month=month, run_id=run_id, counts=counts, output_dirs=[

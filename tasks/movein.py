@@ -12,32 +12,59 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact
 
+from policy import Policy
 from privacy.errors import sanitised
 from services.movein import changes, service, steps
-from services.movein.params import MoveInCase
-from tasks.common import pipeline_task
+from tasks.common import person_lock_scope, pipeline_task
 from tasks.monthly import retry_if_transient
+
+
+def case_request(case) -> service.MoveInRequest:
+    """The plain request of :mod:`services.movein.service` from the flow's form (``flows.parameters.MoveInCase``)."""
+    return service.MoveInRequest(
+        operator_id=case.operator_id, income_source=case.income_source, case_id=case.case_id or None,
+        person_id=case.person_id or None, certificate_path=case.certificate_path or None,
+        consent_id=case.consent_id or None, previous_municipality_code=case.previous_municipality_code or None,
+        insurer_number=case.insurer_number or None, insured_type_code=case.insured_type_code,
+        insurance_valid_from=_date_or_none(case.insurance_valid_from),
+        application_date=_date_or_none(case.application_date), as_of=_date_or_none(case.as_of),
+    )
+
+
+def _date_or_none(value: str | dt.date | None) -> dt.date | None:
+    """The form's dates are ``YYYY-MM-DD`` text where empty means none."""
+    if not value:
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def case_lock_scope(case) -> str:
+    """One running run per case: the case id, else a digest of the 宛名番号 (never the number itself)."""
+    if case.case_id:
+        return f"case {case.case_id}"
+    return person_lock_scope(case.person_id)
 
 
 @pipeline_task(name="resolve-case")
 @sanitised(stage="resolve_case")
-def resolve_case(case: MoveInCase, run_id: str) -> service.CaseContext:
+def resolve_case(request: service.MoveInRequest, policy: Policy, run_id: str) -> service.CaseContext:
     """Find the case and its recorded consent; refuse an inquiry without consent (nothing queried)."""
-    return steps.resolve_case(case.to_request(), run_id)
+    return steps.resolve_case(request, policy, run_id)
 
 
 @pipeline_task(name="run-inquiries")
 @sanitised(stage="run_inquiries")
-def run_inquiries(context: service.CaseContext, case: MoveInCase, run_id: str) -> service.Gathered:
+def run_inquiries(context: service.CaseContext, request: service.MoveInRequest, policy: Policy,
+                  run_id: str) -> service.Gathered:
     """Registry, tax, 住基ネット and 中間サーバ inquiries (retried in the connectors only)."""
-    return steps.run_inquiries(context, case.to_request(), run_id)
+    return steps.run_inquiries(context, request, policy, run_id)
 
 
 @pipeline_task(name="apply-case")
 @sanitised(stage="apply_case")
-def apply_case(gathered: service.Gathered, run_id: str, operator_id: str) -> dict:
+def apply_case(gathered: service.Gathered, policy: Policy, run_id: str, operator_id: str) -> dict:
     """Persons, income, application, re-determination and PMH outbox in one transaction."""
-    return steps.apply_case(gathered, run_id, operator_id)
+    return steps.apply_case(gathered, policy, run_id, operator_id)
 
 
 @pipeline_task(name="issue-notices")
@@ -64,6 +91,8 @@ def publish_case_summary(result: dict) -> dict:
                                     "income_source", "previous_municipality")} | {
         "decisions": (result.get("determination") or {}).get("by_type", {}),
         "pmh_outbox_rows": (result.get("determination") or {}).get("pmh_outbox_rows", 0),
+        "new_decisions": (result.get("determination") or {}).get("new_decisions", 0),
+        "case_changed": bool(result.get("case_changed")),
         "pmh": {k: v for k, v in (result.get("pmh") or {}).items() if k in ("completed", "records_sent",
                                                                           "failed", "error", "skipped")},
     }
@@ -85,9 +114,9 @@ def read_events(events_file: str, as_of: dt.date) -> changes.EventBatch:
 
 @pipeline_task(name="apply-events")
 @sanitised(stage="apply_events")
-def apply_events(batch: changes.EventBatch, run_id: str, operator_id: str, as_of: dt.date) -> dict:
+def apply_events(batch: changes.EventBatch, policy: Policy, run_id: str, operator_id: str, as_of: dt.date) -> dict:
     """Persons, events and the affected households' re-determination in one transaction."""
-    return steps.apply_events(batch, run_id, operator_id, as_of)
+    return steps.apply_events(batch, policy, run_id, operator_id, as_of)
 
 
 @pipeline_task(name="publish-changes-summary")
@@ -98,9 +127,4 @@ def publish_changes_summary(results: list[dict], files: list[str], as_of: dt.dat
         create_markdown_artifact(key="resident-changes", markdown=changes.summary_markdown(result, Path(name).name),
                                  description="Resident changes batch")
     return steps.summarise_batches(results, as_of)
-
-
-def today() -> dt.date:
-    """Today in Asia/Tokyo (plain helper for the flows)."""
-    return steps.today()
 

@@ -8,12 +8,12 @@ import pandas as pd
 from prefect.artifacts import create_table_artifact
 
 from config.settings import get_settings
-from policy import load_policy
+from policy import Policy
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services.documents import month as month_print
-from store.db import session_scope
-from tasks.common import engine, pipeline_task
+from store.db import engine_for, session_scope
+from tasks.common import pipeline_task
 
 
 @pipeline_task(name="resolve-issue-date")
@@ -25,12 +25,12 @@ def resolve_issue_date(issue_date: str | None) -> str:
 
 @pipeline_task(name="print-month-documents")
 @sanitised(stage="print_month")
-def print_month(month: str, issue_date: str, run_id: str, operator_id: str, workers: int = 1) -> dict:
+def print_month(month: str, issue_date: str, policy: Policy, run_id: str, operator_id: str, workers: int = 1) -> dict:
     """Render the month's 受給者証 and notices to ``<KODOMO_HOME>/print/<month>/`` and record the print."""
     settings = get_settings()
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         written = month_print.print_month(
-            session, month=month, ring=load_key_ring(settings), policy=load_policy(), home=settings.home,
+            session, month=month, ring=load_key_ring(settings), policy=policy, home=settings.home,
             issue_date=dt.date.fromisoformat(issue_date), operator_id=operator_id, run_id=run_id, workers=workers)
     return written.as_dict()
 

@@ -16,11 +16,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Run the flow in this process and print its aggregate summary."""
+    """Run the flow in this process (temporary Prefect server tied to it) and print its aggregate summary."""
+    from cli.local_prefect import prefect_api
     from cli.support import run_flow
     from flows.benefits import benefit_run
 
-    summary = run_flow(benefit_run, month=args.month, inbox=args.inbox, operator_id=args.operator,
-                       transfer_date=args.transfer_date)
+    with prefect_api():
+        summary = run_flow(benefit_run, month=args.month, inbox=args.inbox, operator_id=args.operator,
+                           transfer_date=args.transfer_date)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0

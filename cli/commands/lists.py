@@ -34,7 +34,7 @@ def run(args) -> int:
     # the lists go to <outbox>/<month>/: a month like ../../x is refused and recorded (issue 14 §3)
     month_directory(args.month, "outbox", actor_id=operator, purpose="cli:notice-lists", settings=settings)
     ring = load_key_ring(settings, create=False) if args.with_names else None
-    with session_scope(engine_for(settings.resolved_database_url)) as session:
+    with session_scope(engine_for(settings)) as session:
         counts = export.export_month_lists(session, args.month, ring, settings.resolved_outbox_dir,
                                            operator_id=operator, run_id=f"cli-{uuid.uuid4()}",
                                            with_names=args.with_names)

@@ -1,4 +1,8 @@
-"""``kodomo monthly --month YYYY-MM --inbox DIR``: the monthly flow from the shell (same flow as Prefect)."""
+"""``kodomo monthly --month YYYY-MM --inbox DIR``: the monthly flow from the shell (same flow as Prefect).
+
+Without a configured ``PREFECT_API_URL`` the flow runs against a temporary Prefect server that cannot
+outlive the command, with telemetry off (:mod:`cli.local_prefect`).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Run the flow in this process (local Prefect) and print its aggregate summary."""
+    """Run the flow in this process and print its aggregate summary."""
+    # Prefect is imported when a flow runs, not when the CLI starts (every command builds the parser).
+    from cli.local_prefect import prefect_api
     from cli.support import run_flow
     from flows.monthly import monthly_run
 
-    summary = run_flow(monthly_run, month=args.month, inbox=args.inbox, operator_id=args.operator)
+    with prefect_api():
+        summary = run_flow(monthly_run, month=args.month, inbox=args.inbox, operator_id=args.operator)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0

@@ -4,7 +4,7 @@
   [--tax-year Y] [--case-id X]`` — record the person's consent to the 中間サーバ income inquiry.
 * ``kodomo move-in run --operator ID (--case-id X | --person P) --income-source {certificate,inquiry,not_yet}
   [--certificate FILE] [--consent-id C] [--insurer-number N] …`` — the ``move-in`` flow (same flow as the
-  Prefect deployment); ``--no-prefect`` runs the same steps without Prefect.
+  Prefect deployment), in this process.
 * ``kodomo resident-changes --operator ID --events FILE_OR_DIR`` — the ``resident-changes`` flow.
 
 Output is aggregate JSON with masked ids only.
@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+
+from config.settings import get_settings
+from privacy.audit import record_access
+from services.movein import cases
+from store import migrate
+from store.db import engine_for, session_scope
 
 
 def _date(text: str) -> dt.date:
@@ -49,7 +55,6 @@ def register(subparsers) -> None:
     run.add_argument("--application-date", type=_date)
     run.add_argument("--as-of", type=_date, help="processing date (default today)")
     run.add_argument("--no-pmh", action="store_true", help="leave the PMH rows for the next sync")
-    run.add_argument("--no-prefect", action="store_true", help="run the steps without Prefect")
     run.set_defaults(func=_run)
 
     changes = subparsers.add_parser("resident-changes", help="process a batch of 異動 events")
@@ -57,20 +62,16 @@ def register(subparsers) -> None:
     changes.add_argument("--events", required=True, help="resident_events.csv, or a directory of them")
     changes.add_argument("--as-of", type=_date, help="processing date (default today)")
     changes.add_argument("--no-pmh", action="store_true")
-    changes.add_argument("--no-prefect", action="store_true")
     changes.set_defaults(func=_changes)
 
 
-
 def _consent(args) -> int:
-    from cli.support import authorise
-    from privacy.audit import record_access
-    from services.movein import cases, steps
-    from store.db import session_scope
+    from cli.support import authorise  # noqa: PLC0415 - cli.support imports the command helpers lazily too
 
     operator = authorise(args, "run", command="move-in consent").operator_id
-    steps.prepare_database()
-    with session_scope(steps.engine()) as session:
+    settings = get_settings()
+    migrate.ensure_upgraded(settings.resolved_database_url)
+    with session_scope(engine_for(settings)) as session:
         row = cases.record_consent(session, consent_id=args.consent_id, household_id=args.household,
                                    person_id=args.person, consent_date=args.date, scope=args.scope,
                                    recorded_by=operator, case_id=args.case_id, tax_years=tuple(args.tax_year))
@@ -82,7 +83,11 @@ def _consent(args) -> int:
 
 
 def _run(args) -> int:
-    from services.movein.params import MoveInCase
+    # Prefect is imported when a flow runs, not when the CLI starts (every command builds the parser).
+    from cli.local_prefect import prefect_api
+    from cli.support import run_flow
+    from flows.movein import move_in
+    from flows.parameters import MoveInCase
 
     case = MoveInCase(
         case_id=args.case_id, person_id=args.person, operator_id=args.operator, income_source=args.income_source,
@@ -90,32 +95,18 @@ def _run(args) -> int:
         previous_municipality_code=args.previous_municipality, insurer_number=args.insurer_number,
         insured_type_code=args.insured_type, application_date=args.application_date, as_of=args.as_of,
         send_to_pmh=not args.no_pmh)
-    if args.no_prefect:
-        from cli.support import authorise
-        from services.movein import service, steps
-
-        authorise(args, "run", command="move-in")
-        result = steps.run_move_in(case.to_request(), pmh=case.send_to_pmh)
-        print(service.summary_markdown(result))
-        return 0
-    from cli.support import run_flow
-    from flows.movein import move_in
-
-    print(json.dumps(run_flow(move_in, case=case), ensure_ascii=False, indent=1))
+    with prefect_api():
+        summary = run_flow(move_in, case=case)
+    print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0
 
 
 def _changes(args) -> int:
-    if args.no_prefect:
-        from cli.support import authorise
-        from services.movein import steps
+    from cli.local_prefect import prefect_api
+    from cli.support import run_flow
+    from flows.resident_changes import resident_changes
 
-        authorise(args, "run", command="resident-changes")
-        summary = steps.run_resident_changes(args.events, args.operator, as_of=args.as_of, pmh=not args.no_pmh)
-    else:
-        from cli.support import run_flow
-        from flows.resident_changes import resident_changes
-
+    with prefect_api():
         summary = run_flow(resident_changes, events_file=args.events, operator_id=args.operator, as_of=args.as_of,
                            send_to_pmh=not args.no_pmh)
     print(json.dumps(summary, ensure_ascii=False, indent=1, default=str))

@@ -68,8 +68,14 @@ def _income_segments(policy: Any, horizon_start: pd.Timestamp, horizon_end: pd.T
     judged = set(seg.loc[seg["has_test"], "income_limit.judged_guardian"].dropna())
     if judged - {"each_guardian"}:
         raise NotImplementedError(f"income_limit.judged_guardian {sorted(judged)} is not implemented")
-    switch_month = pd.to_numeric(seg["income_limit.income_year_switch_month"], errors="coerce").fillna(10)
-    seg["tax_year"] = seg["seg_start"].dt.year - (seg["seg_start"].dt.month < switch_month).astype("int64")
+    # The 課税年度 of a segment is read from the parameter; it exists only where the income test applies.
+    switch_month = pd.to_numeric(seg["income_limit.income_year_switch_month"], errors="coerce")
+    unset = seg["has_test"] & switch_month.isna()
+    if unset.any():
+        raise ValueError("income_limit.income_year_switch_month is not set on "
+                         f"{seg.loc[unset, 'seg_start'].min():%Y-%m-%d} while income_limit.base_amount is")
+    tax_year = seg["seg_start"].dt.year - (seg["seg_start"].dt.month < switch_month).astype("int64")
+    seg["tax_year"] = tax_year.astype("Int64").where(seg["has_test"])
     return seg.reset_index(drop=True)
 
 

@@ -36,17 +36,9 @@ def default_horizon(as_of: pd.Timestamp | str, policy: Any) -> tuple[pd.Timestam
     history; the end reaches one month past ``as_of`` so that renewals can be issued ahead.
     """
     as_of = pd.Timestamp(as_of)
-    start = policy.at(as_of).get("program.start_date") if _has_parameter(policy, "program.start_date") else None
+    start = policy.at(as_of).get("program.start_date")
     end = (as_of + pd.offsets.MonthBegin(1)) + pd.offsets.MonthEnd(1)
-    return pd.Timestamp(start or "2012-01-01"), pd.Timestamp(end).normalize()
-
-
-def _has_parameter(policy: Any, name: str) -> bool:
-    try:
-        policy.at("2012-01-01").get(name)
-    except KeyError:
-        return False
-    return True
+    return pd.Timestamp(start), pd.Timestamp(end).normalize()
 
 
 def determine_eligibility(

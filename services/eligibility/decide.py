@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from connectors.inquiry import TAX_COLUMNS
 from privacy.audit import record_access
 from rules import checkdigits, decisions, eligibility, residence
-from rules.dates import month_bounds
+from rules.dates import month_bounds, policy_snapshot_date
 from rules.eligibility.codes import STORED_PERIOD_COLUMNS
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from services.eligibility.calendar import holidays_for_horizon
@@ -210,9 +210,8 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     inserted, certificates, queued``.
     """
     conn = session.connection()
-    _, month_end = month_bounds(month)
     assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
-                                 policy.at(month_end).get("program.public_payer_number"), run_id)
+                                 policy.at(policy_snapshot_date(month)).get("program.public_payer_number"), run_id)
     inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
     certificates = store_certificates(conn, previous, new_decisions, month)
@@ -229,13 +228,14 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
 def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The span eligibility periods are computed and kept for: the claim window.
 
-    From the claim deadline (``reimbursement.claim_deadline_years``, default 5 years, 地方自治法236条 [I])
-    plus one year of margin before the month, to the end of the month after it. Claims older than the
-    deadline are refused by the benefit rules, so older periods are never read.
+    From the claim deadline (``reimbursement.claim_deadline_years`` in force at the month's snapshot date,
+    地方自治法236条 [I]) plus one year of margin before the month, to the end of the month after it. Claims
+    older than the deadline are refused by the benefit rules, so older periods are never read.
     """
-    month_start, month_end = month_bounds(month)
-    program_start, horizon_end = eligibility.default_horizon(month_end, policy)
-    years = policy.at(month_end).get("reimbursement.claim_deadline_years") or 5
+    month_start, _ = month_bounds(month)
+    snapshot = policy_snapshot_date(month)
+    program_start, horizon_end = eligibility.default_horizon(snapshot, policy)
+    years = policy.at(snapshot).get("reimbursement.claim_deadline_years")
     start = max(pd.Timestamp(program_start), month_start - pd.DateOffset(years=int(years) + 1))
     return pd.Timestamp(start), horizon_end
 

@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import inquiry as iq
+from privacy.paths import REFERENCE_PATTERN
 from store.movein_models import MoveInCase, MoveInConsent
 
 CASE_ID = re.compile(r"^[0-9A-Za-z-]{1,16}$")
-CONSENT_ID = re.compile(r"^[0-9A-Za-z-]{1,20}$")
+CONSENT_ID = re.compile(REFERENCE_PATTERN)  # with at most 20 characters: a My Number never fits
 PERSON_ID = re.compile(r"^[0-9]{10}$")
 INCOME_SOURCES = ("certificate", "inquiry", "not_yet")
 
@@ -39,8 +40,8 @@ def record_consent(session: Session, *, consent_id: str, household_id: str, pers
                    consent_date: dt.date, scope: str, recorded_by: str, case_id: str | None = None,
                    tax_years: tuple[int, ...] = ()) -> MoveInConsent:
     """Store a consent (id, date, scope). Recording the same consent again changes nothing."""
-    if not CONSENT_ID.match(consent_id):
-        raise CaseError("a consent id has 1-20 ASCII letters, digits or hyphens")
+    if not consent_id or len(consent_id) > 20 or not CONSENT_ID.match(consent_id):
+        raise CaseError("a consent id has 1-20 ASCII letters, digits (at most 11) or hyphens")
     if not PERSON_ID.match(person_id) or not PERSON_ID.match(household_id):
         raise CaseError("person_id and household_id are 10 ASCII digits")
     scopes = {s.strip() for s in scope.split(",") if s.strip()}

@@ -3,12 +3,11 @@
 ``send_outbox`` drains the outbox once through the configured client (HTTP when ``settings.pmh_url`` is set,
 else file mode), records one access record for the transfer of 特定個人情報 to PMH (security.md SEC-07;
 subjects = the 宛名番号 of the rows sent in this run, stored as a count + digest for bulk runs) and returns
-counts only.
+counts only. The run itself (begin, COMPLETED/FAILED) is opened by the flow (``tasks.common.run_scope``).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select
@@ -17,31 +16,12 @@ from config.settings import get_settings
 from connectors.pmh import make_pmh_client
 from privacy.audit import record_access
 from privacy.crypto import load_key_ring
-from services import runs
 from services.pmh.relay import RelayOptions, relay_once
-from store import migrate
 from store.db import engine_for, session_scope
 from store.models import PmhOutbox
 from store.pmh_models import PmhBatch
 
 SYNC_OPTIONS = RelayOptions(senders=4, claim_batches=8, result_timeout_s=60.0)
-
-
-def engine():
-    """The process engine for the configured database."""
-    return engine_for(get_settings().resolved_database_url)
-
-
-def begin_run(operator_id: str, run_id: str | None = None) -> str:
-    """Migrate, make sure the PMH tables exist, record the run; returns the run id."""
-    settings = get_settings()
-    migrate.upgrade(settings.resolved_database_url)
-    eng = engine()
-    run_id = run_id or f"local-{uuid.uuid4()}"
-    with eng.begin() as conn:
-        runs.start_run(conn, run_id=run_id, flow_name="pmh-sync", month=None, operator_id=operator_id,
-                       policy_version="n/a")
-    return run_id
 
 
 def send_outbox(run_id: str, operator_id: str, limit: int | None = None,
@@ -52,7 +32,8 @@ def send_outbox(run_id: str, operator_id: str, limit: int | None = None,
     client = client or make_pmh_client(settings)
     options = RelayOptions(**{**SYNC_OPTIONS.__dict__, "limit": limit})
     try:
-        report = relay_once(engine(), client, load_key_ring(settings), options, run_id=run_id, progress=progress)
+        report = relay_once(engine_for(settings), client, load_key_ring(settings), options, run_id=run_id,
+                            progress=progress)
     finally:
         if own_client:
             client.close()
@@ -64,7 +45,7 @@ def send_outbox(run_id: str, operator_id: str, limit: int | None = None,
 
 def _record_transfer(run_id: str, operator_id: str) -> None:
     """One access record for the rows this run sent (or wrote) to PMH; none if nothing was sent."""
-    with session_scope(engine()) as session:
+    with session_scope(engine_for()) as session:
         batches = select(PmhBatch.batch_id).where(PmhBatch.run_id == run_id)
         persons = session.execute(select(PmhOutbox.person_id).where(PmhOutbox.batch_id.in_(batches))
                                   .distinct()).scalars().all()
@@ -79,8 +60,3 @@ def summary_rows(report: dict) -> list[dict]:
     rows += [{"measure": f"error:{code}", "value": n} for code, n in sorted(report["error_codes"].items())]
     return rows
 
-
-def finish_run(run_id: str, status: str, counts: dict) -> None:
-    """Record the outcome of the run."""
-    with engine().begin() as conn:
-        runs.finish_run(conn, run_id=run_id, status=status, counts=counts)

@@ -139,7 +139,8 @@ def monthly(prefect_server, tmp_path_factory):
     env.pop("KODOMO_DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "devtools", "generate", "--out", str(inbox), "--children", "150",
                     "--seed", "7", "--as-of", "2026-10-31"], env=env, cwd=ROOT, check=True, capture_output=True)
-    script = ("import json; from flows.monthly import monthly_run; "
+    script = ("import json; from devtools.credentials import enrol_demo_operators; enrol_demo_operators(); "
+              "from flows.monthly import monthly_run; "
               f"print(json.dumps(monthly_run(month='{MONTH}', inbox=r'{inbox}', operator_id='demo-operator', "
               "sync_pmh=False), ensure_ascii=False))")
     done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,

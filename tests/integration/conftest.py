@@ -51,3 +51,43 @@ def sim(server):
     server.sim.reset()
     server.sim.reconfigure(**SimConfig(token=TOKEN, task_delay_ms=5).__dict__)
     return server
+
+
+# -- move-in ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def inquiry_simulator():
+    """The inquiry simulator on a free loopback port for the module."""
+    from devtools import inquiry_sim
+
+    with inquiry_sim.serve_in_thread() as running:
+        yield running
+
+
+@pytest.fixture
+def movein_env(kodomo_env, tmp_path, inquiry_simulator, monkeypatch):
+    """A fresh database (both dialects via ``db_url``), two synthetic households behind the simulator.
+
+    Household 1 knows its previous city in the registry; household 2 does not (住基ネット has it). The
+    settings point the inquiry connectors at the simulator (``KODOMO_CONNECTOR=http``), so the flows ask it.
+    """
+    from config.settings import get_settings
+    from connectors import inquiry as iq
+    from devtools import inquiry_sim
+    from devtools import movein_demo as demo
+    from devtools.movein_testing import MOVE_IN, prepared_engine
+
+    engine = prepared_engine(kodomo_env.resolved_database_url)
+    known = demo.demo_household(1, move_in_date=MOVE_IN)
+    unknown = demo.demo_household(2, move_in_date=MOVE_IN, known_previous_city=False)
+    directory = demo.write_inquiry_dir(tmp_path / "inquiry", [known, unknown])
+    inquiry_simulator.sim.reset()
+    inquiry_simulator.sim.data = inquiry_sim.InquiryData.from_directory(directory)
+    monkeypatch.setenv("KODOMO_CONNECTOR", "http")
+    monkeypatch.setenv("KODOMO_INQUIRY_URL", inquiry_simulator.base_url)
+    get_settings.cache_clear()
+    options = iq.HttpOptions(timeout=(2.0, 5.0), retries=2, backoff_factor=0.01, retry_after_max=1)
+    return {
+        "engine": engine, "sim": inquiry_simulator.sim, "url": inquiry_simulator.base_url, "tmp": tmp_path,
+        "connectors": iq.http_connectors(inquiry_simulator.base_url, options=options),
+        "known": known, "unknown": unknown, "inquiry_dir": directory, "settings": get_settings(),
+    }

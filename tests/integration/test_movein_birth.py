@@ -1,23 +1,24 @@
-"""Resident changes between monthly runs: a birth with its 資格登録届 (SQLite and PostgreSQL)."""
+"""Resident changes between monthly runs (the ``resident-changes`` flow under the Prefect test harness): a birth with its 資格登録届 (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from devtools import movein_demo as demo
 from devtools import movein_testing as mt
-from services.movein import steps
 from store import models
 
-inquiry_simulator = mt.inquiry_simulator
-movein_env = mt.movein_env
+pytestmark = pytest.mark.integration
 
 AS_OF = dt.date(2026, 11, 20)
 
 
-def test_birth_with_application_gets_a_certificate(movein_env):
+def test_birth_with_application_gets_a_certificate(prefect_harness, movein_env):
+    from flows.resident_changes import resident_changes
+
     env = movein_env
     h = mt.registered_household(env)
     baby = "3000000019"
@@ -28,7 +29,7 @@ def test_birth_with_application_gets_a_certificate(movein_env):
                        "application_date": "2026-11-12"}],
         insurance=[{"person_id": baby, "insurer_number": mt.INSURER, "insured_type_code": "2",
                     "valid_from": born.isoformat(), "valid_to": ""}])
-    summary = steps.run_resident_changes(str(events), "demo-operator", as_of=AS_OF)
+    summary = resident_changes(events_file=str(events), operator_id="demo-operator", as_of=AS_OF, send_to_pmh=False)
 
     assert summary["events"] == 1 and summary["by_type"] == {"NEW": 1} and summary["households"] == 1
     assert (baby, "NEW") in mt.decision_set(env["engine"])
@@ -41,5 +42,5 @@ def test_birth_with_application_gets_a_certificate(movein_env):
     assert {(p, t) for p, t, _, _ in mt.outbox_set(env["engine"])} >= {(baby, "1")}
 
     before = mt.snapshot(env["engine"])
-    again = steps.run_resident_changes(str(events), "demo-operator", as_of=AS_OF)
+    again = resident_changes(events_file=str(events), operator_id="demo-operator", as_of=AS_OF, send_to_pmh=False)
     assert again["by_type"] == {} and mt.snapshot(env["engine"]) == before

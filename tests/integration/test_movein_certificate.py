@@ -1,30 +1,31 @@
-"""Move-in with a submitted income certificate, then the same case again (SQLite and PostgreSQL)."""
+"""Move-in with a submitted income certificate, then the same case again (the ``move-in`` flow under the
+Prefect test harness; SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devtools import movein_demo as demo
 from devtools import movein_testing as mt
-from services.movein import service, steps
 from store import models
 from store.movein_models import IncomeSource, MoveInCase
 
-inquiry_simulator = mt.inquiry_simulator
-movein_env = mt.movein_env
+pytestmark = pytest.mark.integration
 
 
-def test_move_in_with_certificate_registers_household_once(movein_env):
+def test_move_in_with_certificate_registers_household_once(prefect_harness, movein_env):
+    from flows.movein import move_in
+
     env, h = movein_env, movein_env["known"]
     cert = demo.write_certificate(env["tmp"] / "cert.csv", h)
-    req = mt.movein_request(h, income_source="certificate", certificate_path=str(cert))
-    result = steps.run_move_in(req, connectors=env["connectors"])
-
+    case = mt.movein_case(h, income_source="certificate", certificate_path=str(cert))
+    result = move_in(case=case)
     assert result["status"] == "DETERMINED"
-    assert result["determination"]["by_type"] == {"NEW": 2}
+    assert result["decisions"] == {"NEW": 2}
     assert result["inquiries"] == {"registry": 1}  # guardians covered by the certificate: no tax inquiry
     assert [r["service"] for r in env["sim"].log] == ["registry"]
     with env["engine"].connect() as conn:
@@ -33,16 +34,17 @@ def test_move_in_with_certificate_registers_household_once(movein_env):
         sources = conn.execute(select(IncomeSource.person_id, IncomeSource.source)).all()
         recipients = conn.execute(select(models.Recipient.person_id)).scalars().all()
     with Session(env["engine"]) as session:
-        case = session.scalars(select(MoveInCase)).one()
-        run = session.get(models.Run, result["run_id"])
+        stored_case = session.scalars(select(MoveInCase)).one()
+        run = session.scalars(select(models.Run)).one()
     assert sorted(p for p, _ in decisions) == sorted(h.child_ids) == sorted(recipients)
     assert {v for _, v in decisions} == {mt.MOVE_IN}  # applied within 30 days: covered from the move-in date
     assert sorted(outbox) == sorted((c, "1") for c in h.child_ids)
     assert sorted(sources) == sorted([(h.guardian_id, "certificate"), (h.spouse_id, "certificate")])
-    assert case.status == "DETERMINED" and case.household_id == h.household_id and case.move_in_date == mt.MOVE_IN
-    assert run.status == "COMPLETED" and run.flow_name == "move-in"
-    # artifacts and the run record name the household only by masked ids
-    text = service.summary_markdown(result) + json.dumps(result, default=str) + (run.counts_json or "")
+    assert (stored_case.status == "DETERMINED" and stored_case.household_id == h.household_id
+            and stored_case.move_in_date == mt.MOVE_IN)
+    assert run.status == "COMPLETED" and run.flow_name == "move-in" and run.lock_key is None
+    # the flow's summary (its artifact and result) and the run record name the household only by masked ids
+    text = json.dumps(result, default=str) + (run.counts_json or "")
     for pid in [h.household_id, *h.person_ids]:
         assert pid not in text
     assert f"******{h.household_id[-4:]}" in text
@@ -51,6 +53,6 @@ def test_move_in_with_certificate_registers_household_once(movein_env):
     assert all(c.encode() in issued for c in h.child_ids)
 
     before = mt.snapshot(env["engine"])
-    again = steps.run_move_in(req, connectors=env["connectors"])
+    again = move_in(case=case)
     assert mt.snapshot(env["engine"]) == before
-    assert again["determination"]["new_decisions"] == 0 and again["case_changed"] is False
+    assert again["new_decisions"] == 0 and again["case_changed"] is False

@@ -1,23 +1,24 @@
-"""Resident changes between monthly runs: a death and a move-out (SQLite and PostgreSQL)."""
+"""Resident changes between monthly runs (the ``resident-changes`` flow under the Prefect test harness): a death and a move-out (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from devtools import movein_demo as demo
 from devtools import movein_testing as mt
-from services.movein import steps
 from store import models
 
-inquiry_simulator = mt.inquiry_simulator
-movein_env = mt.movein_env
+pytestmark = pytest.mark.integration
 
 AS_OF = dt.date(2026, 11, 20)
 
 
-def test_death_and_move_out_end_eligibility_and_delete_at_pmh(movein_env):
+def test_death_and_move_out_end_eligibility_and_delete_at_pmh(prefect_harness, movein_env):
+    from flows.resident_changes import resident_changes
+
     env = movein_env
     h = mt.registered_household(env)
     older, younger = h.child_ids
@@ -28,7 +29,7 @@ def test_death_and_move_out_end_eligibility_and_delete_at_pmh(movein_env):
     demo.write_events(directory, [demo.event_row(h, pid, "D1", left, event_id=f"EV-M{i}")
                                   for i, pid in enumerate([h.guardian_id, h.spouse_id, younger])],
                       name="resident_events_02.csv")
-    summary = steps.run_resident_changes(str(directory), "demo-operator", as_of=AS_OF)
+    summary = resident_changes(events_file=str(directory), operator_id="demo-operator", as_of=AS_OF, send_to_pmh=False)
 
     assert summary["files"] == 2 and summary["events"] == 4
     assert summary["by_type"] == {"LOSS_DEATH": 1, "LOSS_MOVE_OUT": 1}
@@ -43,5 +44,5 @@ def test_death_and_move_out_end_eligibility_and_delete_at_pmh(movein_env):
 
     # the directory's files are processed once; a later run finds nothing new
     before = mt.snapshot(env["engine"])
-    again = steps.run_resident_changes(str(directory), "demo-operator", as_of=AS_OF)
+    again = resident_changes(events_file=str(directory), operator_id="demo-operator", as_of=AS_OF, send_to_pmh=False)
     assert again["files"] == 0 and mt.snapshot(env["engine"]) == before

@@ -1,4 +1,5 @@
-"""A case without a covering consent is refused before anything is queried (SQLite and PostgreSQL)."""
+"""A case without a covering consent is refused before anything is queried — the ``move-in`` flow under the
+Prefect test harness (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ from sqlalchemy import select
 
 from connectors import inquiry as iq
 from devtools import movein_testing as mt
-from services.movein import steps
 from store import models
 
-inquiry_simulator = mt.inquiry_simulator
-movein_env = mt.movein_env
+pytestmark = pytest.mark.integration
 
 
 def _access(engine):
@@ -20,12 +19,13 @@ def _access(engine):
         return conn.execute(select(table.c.purpose, table.c.outcome)).all()
 
 
-def test_inquiry_without_consent_is_refused_and_nothing_is_queried(movein_env):
+def test_inquiry_without_consent_is_refused_and_nothing_is_queried(prefect_harness, movein_env):
+    from flows.movein import move_in
+
     env, h = movein_env, movein_env["unknown"]
     before = mt.snapshot(env["engine"])
     with pytest.raises(iq.ConsentMissing) as info:
-        steps.run_move_in(mt.movein_request(h, income_source="inquiry", consent_id="CN-404"),
-                          connectors=env["connectors"])
+        move_in(case=mt.movein_case(h, income_source="inquiry", consent_id="CN-404"))
     message = str(info.value)
     assert "consent 'CN-404' is not recorded" in message and "Nothing was queried" in message
     assert "kodomo move-in consent" in message
@@ -37,10 +37,11 @@ def test_inquiry_without_consent_is_refused_and_nothing_is_queried(movein_env):
         assert conn.execute(select(models.Run.status)).scalars().all() == ["FAILED"]
 
 
-def test_consent_of_another_household_is_refused_before_the_income_inquiry(movein_env):
+def test_consent_of_another_household_is_refused_before_the_income_inquiry(prefect_harness, movein_env):
+    from flows.movein import move_in
+
     env = movein_env
     mt.record_demo_consent(env["engine"], env["known"], consent_id="CN-K")
     with pytest.raises(iq.ConsentMissing, match="does not cover"):
-        steps.run_move_in(mt.movein_request(env["unknown"], income_source="inquiry", consent_id="CN-K"),
-                          connectors=env["connectors"])
+        move_in(case=mt.movein_case(env["unknown"], income_source="inquiry", consent_id="CN-K"))
     assert [r["service"] for r in env["sim"].log] == ["registry"]

@@ -10,11 +10,8 @@ from sqlalchemy import select
 from connectors import inquiry as iq
 from devtools import movein_demo as demo
 from devtools import movein_testing as mt
-from services.movein.params import MoveInCase
+from flows.parameters import MoveInCase
 from store import models
-
-inquiry_simulator = mt.inquiry_simulator
-movein_env = mt.movein_env
 
 
 def _use_http(monkeypatch, env):
@@ -63,6 +60,8 @@ def test_move_in_flow_registers_the_household_at_pmh_file_mode(prefect_harness, 
                 flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
 
     found = anyio.run(artifacts)
+    with get_client(sync_client=True) as sync_client:
+        assert sync_client.read_flow_run(state.state_details.flow_run_id).name == "move-in MI-2026-0001"
     text = " ".join(str(a.data) for a in found)
     assert "MI-2026-0001" in text and "******" + h.household_id[-4:] in text
     assert not any(pid in text for pid in [h.household_id, *h.person_ids])
@@ -87,11 +86,9 @@ def test_move_in_flow_without_consent_fails_clearly_and_queries_nothing(prefect_
 @pytest.mark.integration
 def test_resident_changes_flow_processes_a_death(prefect_harness, movein_env):
     from flows.resident_changes import resident_changes
-    from services.movein import steps
 
-    env, h = movein_env, movein_env["known"]
-    steps.run_move_in(mt.movein_request(h, income_source="not_yet"), connectors=iq.file_connectors(env["inquiry_dir"]),
-                      notices=False)
+    env = movein_env
+    h = mt.registered_household(env)
     events = demo.write_events(env["tmp"] / "ev", [demo.event_row(h, h.child_ids[1], "D3", dt.date(2026, 11, 10),
                                                                   event_id="EV-D9")])
     summary = resident_changes(events_file=str(events), operator_id="demo-operator", as_of=dt.date(2026, 11, 20),

@@ -1,17 +1,17 @@
-"""Move-in with an inquiry: previous city known (registry) or unknown (住基ネット first)."""
+"""Move-in with an inquiry: previous city known (registry) or unknown (住基ネット first) — the ``move-in``
+flow under the Prefect test harness (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from devtools import movein_demo as demo
 from devtools import movein_testing as mt
-from services.movein import steps
 from store import models
 from store.movein_models import IncomeSource, MoveInCase
 
-inquiry_simulator = mt.inquiry_simulator
-movein_env = mt.movein_env
+pytestmark = pytest.mark.integration
 
 
 def _audit_purposes(engine):
@@ -19,14 +19,14 @@ def _audit_purposes(engine):
         return conn.execute(select(models.Base.metadata.tables["access_record"].c.purpose)).scalars().all()
 
 
-def test_inquiry_with_known_previous_city(movein_env):
+def test_inquiry_with_known_previous_city(prefect_harness, movein_env):
+    from flows.movein import move_in
+
     env, h = movein_env, movein_env["known"]
     mt.record_demo_consent(env["engine"], h)
-    result = steps.run_move_in(mt.movein_request(h, income_source="inquiry", consent_id="CN-1"),
-                               connectors=env["connectors"])
-
+    result = move_in(case=mt.movein_case(h, income_source="inquiry", consent_id="CN-1"))
     assert result["status"] == "DETERMINED" and result["previous_municipality"] == "registry"
-    assert result["determination"]["by_type"] == {"NEW": 2}
+    assert result["decisions"] == {"NEW": 2}
     log = env["sim"].log
     assert [r["service"] for r in log] == ["registry", "tax", "intermediary"]  # no 住基ネット lookup needed
     assert log[-1]["consent_id"] == "CN-1" and log[-1]["subjects"] == 2
@@ -40,12 +40,12 @@ def test_inquiry_with_known_previous_city(movein_env):
             "move-in:determination"} <= set(_audit_purposes(env["engine"]))
 
 
-def test_inquiry_with_unknown_previous_city_asks_jukinet_first(movein_env):
+def test_inquiry_with_unknown_previous_city_asks_jukinet_first(prefect_harness, movein_env):
+    from flows.movein import move_in
+
     env, h = movein_env, movein_env["unknown"]
     mt.record_demo_consent(env["engine"], h, consent_id="CN-2")
-    result = steps.run_move_in(mt.movein_request(h, income_source="inquiry", consent_id="CN-2"),
-                               connectors=env["connectors"])
-
+    result = move_in(case=mt.movein_case(h, income_source="inquiry", consent_id="CN-2"))
     assert result["status"] == "DETERMINED" and result["previous_municipality"] == "jukinet"
     assert [r["service"] for r in env["sim"].log] == ["registry", "tax", "jukinet", "intermediary"]
     with env["engine"].connect() as conn:

@@ -19,9 +19,9 @@ def server():
 
 
 def test_tasks_do_not_persist_cache_or_retry():
-    from tasks import pmh
+    from tasks import common, pmh
 
-    for task in (pmh.authorise_operator, pmh.begin_run, pmh.send_outbox, pmh.publish_summary, pmh.finish_run):
+    for task in (common.authorise_operator, common.load_run_policy, pmh.send_outbox, pmh.publish_summary):
         assert task.persist_result is False and task.cache_policy is NO_CACHE and task.retries == 0
 
 

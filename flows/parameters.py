@@ -1,18 +1,39 @@
-"""Typed parameters of the ``move-in`` flow (rendered as a form in the Prefect UI).
+"""Typed parameters of the flows (rendered as forms in the Prefect UI) and the names of their runs.
 
 Only ids, codes, dates, paths and flags: never a My Number, a name or an address (security.md SEC-01).
 The 宛名番号 field accepts exactly 10 digits, so a 12-digit My Number cannot be entered by mistake.
+The conversion of a :class:`MoveInCase` into the service's request is done by the task layer
+(``tasks.movein.case_request``): flows import no service.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
+from prefect.runtime import flow_run
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from privacy.operators import OPERATOR_ID_PATTERN, PROOF_PATTERN
-from privacy.paths import LOCAL_PATH_PATTERN
+from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_PATTERN, REFERENCE_PATTERN, OperatorIdParam
+
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
+OperatorId = OperatorIdParam
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date, YYYY-MM-DD")]
+
+#: The city's calendar: a run's default month and day are those of Asia/Tokyo.
+CITY_TIMEZONE = ZoneInfo("Asia/Tokyo")
+
+
+def city_today() -> dt.date:
+    """Today in Asia/Tokyo."""
+    return dt.datetime.now(CITY_TIMEZONE).date()
+
+
+def previous_month(today: dt.date | None = None) -> str:
+    """The month before ``today`` (Asia/Tokyo): what the scheduled run on the 1st decides."""
+    first = (today or city_today()).replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
 def _blank(value: object) -> object:
@@ -31,17 +52,13 @@ OptionalDate = Annotated[str, BeforeValidator(_blank), Field(pattern=r"^(\d{4}-\
                                                              json_schema_extra={"format": "date"})]
 
 
-def _date_or_none(value: str) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
 class MoveInCase(BaseModel):
     """A 転入 case as the operator enters it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Move-in case (転入)")
 
     case_id: Text = Field(
-        "", pattern=r"^([0-9A-Za-z-]{1,16})?$", title="Case id",
+        "", pattern=REFERENCE_PATTERN, max_length=16, title="Case id",
         description="Case id (1-16 letters, digits, hyphens). Empty: the case of the 宛名番号 (created if new).")
     person_id: Text = Field(
         "", pattern=r"^([0-9]{10})?$", title="宛名番号",
@@ -60,7 +77,7 @@ class MoveInCase(BaseModel):
         "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
         description="Path of the transcribed 所得証明書 (tax.csv layout).")
     consent_id: Text = Field(
-        "", pattern=r"^([0-9A-Za-z-]{1,20})?$", title="Consent id",
+        "", pattern=REFERENCE_PATTERN, max_length=20, title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
     previous_municipality_code: Text = Field(
         "", pattern=r"^([0-9]{6})?$", title="Previous municipality code",
@@ -86,16 +103,34 @@ class MoveInCase(BaseModel):
             raise ValueError("income_source=certificate needs certificate_path")
         return self
 
-    def to_request(self):
-        """The plain request of :mod:`services.movein.service`."""
-        from services.movein.service import MoveInRequest
 
-        return MoveInRequest(
-            operator_id=self.operator_id, income_source=self.income_source, case_id=self.case_id or None,
-            person_id=self.person_id or None, certificate_path=self.certificate_path or None,
-            consent_id=self.consent_id or None,
-            previous_municipality_code=self.previous_municipality_code or None,
-            insurer_number=self.insurer_number or None, insured_type_code=self.insured_type_code,
-            insurance_valid_from=_date_or_none(self.insurance_valid_from),
-            application_date=_date_or_none(self.application_date), as_of=_date_or_none(self.as_of),
-        )
+# -- flow-run names: the month, day or case, never personal data (issue 15 "A UI that tells the story") ----
+def _parameters() -> dict[str, Any]:
+    return dict(flow_run.parameters or {})
+
+
+def monthly_run_name() -> str:
+    """``monthly-run 2026-10`` (the default month when none was given)."""
+    return f"monthly-run {_parameters().get('month') or previous_month()}"
+
+
+def benefit_run_name() -> str:
+    """``benefit-run 2026-10``."""
+    return f"benefit-run {_parameters().get('month')}"
+
+
+def move_in_name() -> str:
+    """``move-in MI-2026-0001``; a case opened from a 宛名番号 is named ``move-in (new case)`` (no person id)."""
+    case = _parameters().get("case")
+    case_id = case.get("case_id") if isinstance(case, dict) else getattr(case, "case_id", None)
+    return f"move-in {case_id or '(new case)'}"
+
+
+def pmh_sync_name() -> str:
+    """``pmh-sync 2026-12-07`` (the day in Asia/Tokyo)."""
+    return f"pmh-sync {city_today().isoformat()}"
+
+
+def resident_changes_name() -> str:
+    """``resident-changes 2026-11-20`` (the processing date)."""
+    return f"resident-changes {_parameters().get('as_of') or city_today().isoformat()}"
