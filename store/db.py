@@ -85,7 +85,8 @@ def engine_for(source: str | Settings | None = None) -> Engine:
     url = source if isinstance(source, str) else source.resolved_database_url
     engine = _ENGINES.get(url)
     if engine is None:
-        engine = _ENGINES[url] = make_engine(url)
+        cache = None if isinstance(source, str) else source.sqlite_cache_mib
+        engine = _ENGINES[url] = make_engine(url, sqlite_cache_mib=cache)
     return engine
 
 
