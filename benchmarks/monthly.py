@@ -1,15 +1,27 @@
 """Benchmark of the monthly run, stage by stage.
 
-``python -m benchmarks.monthly --children N [--database-url URL] [--rerun]`` generates a synthetic inbox
-(not timed), then runs the monthly pipeline's stages — the same plain functions the Prefect tasks wrap —
-on a fresh database and prints per-stage seconds. ``--rerun`` times a second run of the same month (it
-must write nothing). The last line printed is one JSON object.
+``python -m benchmarks.monthly --children N [--database-url URL] [--rerun] [--changes SHARE] [--floor]``
+generates a synthetic inbox (not timed), then runs the monthly pipeline's stages — the same plain
+functions the Prefect tasks wrap — on a fresh database and prints per-stage seconds.
+
+* ``--rerun`` times a second run of the same month (it must write nothing).
+* ``--changes 0.02`` generates the following month's inbox in which 2 % of the persons changed
+  (:func:`devtools.generate.changes.generate_changes`: 異動, new 資格登録届, 税額更正; not timed) and
+  times the run of that month after the first one (``changes_*`` keys).
+* ``--floor`` writes, in the same process, every row the first run stored into a fresh database whose
+  tables have primary keys only, with plain ``executemany`` (SQLite) or ``COPY`` (PostgreSQL), and
+  reports that time as ``floor_s`` and ``floor_ratio`` = (persist + decide seconds of the first load) /
+  ``floor_s``: how far the writing stages are from the machine's floor for the same rows.
+
+The last line printed is one JSON object (``load_avg`` = the 1-minute load average before and after;
+``cpu_s`` = this process's CPU seconds over the stages, steadier than wall time on a shared machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import tempfile
@@ -17,11 +29,13 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+import pandas as pd
+from sqlalchemy import Column, MetaData, Table, create_engine, text
 
 
 def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     if not url:
+        workdir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{workdir / 'bench.db'}", lambda: None
     name = f"kb_{uuid.uuid4().hex[:10]}"
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
@@ -34,6 +48,56 @@ def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     return url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def _floor_seconds(source_url: str, floor_url: str) -> float:
+    """Seconds to write every stored row of ``source_url`` into ``floor_url`` (primary keys only).
+
+    Rows are read back as stored (ciphertexts included, untimed) one table at a time; only the writes
+    (plain ``executemany`` on SQLite, ``COPY`` row by row on PostgreSQL) and their commit are timed.
+    """
+    from store.db import Base, make_engine
+
+    source, target = make_engine(source_url), make_engine(floor_url)
+    bare = MetaData()
+    tables = [Table(t.name, bare, *[Column(c.name, c.type, primary_key=c.primary_key) for c in t.columns])
+              for t in Base.metadata.sorted_tables]
+    bare.create_all(target)
+    total = 0.0
+    try:
+        for table in tables:
+            names = [c.name for c in table.columns]
+            quoted = ", ".join(f'"{n}"' for n in names)
+            with source.connect() as conn:
+                cursor = conn.connection.driver_connection.cursor()
+                cursor.execute(f'SELECT {quoted} FROM "{table.name}"')
+                rows = cursor.fetchall()
+                cursor.close()
+            if not rows:
+                continue
+            with target.connect() as conn:
+                raw = conn.connection.driver_connection
+                start = time.perf_counter()
+                if target.dialect.name == "postgresql":
+                    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    cursor = raw.cursor()
+                    cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})',
+                                       rows)
+                    cursor.close()
+                raw.commit()
+                total += time.perf_counter() - start
+            del rows
+    finally:
+        source.dispose()
+        target.dispose()
+    return round(total, 3)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str, float]:
@@ -52,10 +116,15 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str,
     policy = load_policy()
     run_id = f"bench-{uuid.uuid4()}"
 
+    cpu = 0.0
+
     def timed(name, fn):
-        start = time.perf_counter()
+        nonlocal cpu
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         timings[name] = round(time.perf_counter() - start, 3)
+        if name != "migrate":
+            cpu += time.process_time() - start_cpu
         return result
 
     timed("migrate", lambda: migrate.upgrade(url))
@@ -93,6 +162,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str,
         timed("summary", lambda: summary.month_summary(conn, month=month, run_id=run_id, counts={}))
     engine.dispose()
     timings["_decisions"] = decided.get("new_decisions", 0)
+    timings["_cpu_s"] = round(cpu, 3)
     return timings
 
 
@@ -104,9 +174,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database-url", help="PostgreSQL server URL (a fresh database is created on it)")
     parser.add_argument("--rerun", action="store_true", help="also time a re-run of the same month")
+    parser.add_argument("--changes", type=float, default=None, metavar="SHARE",
+                        help="also time the following month with this share of persons changed (e.g. 0.02)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also write the same rows with plain executemany/COPY, primary keys only")
     args = parser.parse_args(argv)
 
     from devtools.generate import generate_dataset
+    from devtools.generate.changes import generate_changes
     from privacy.crypto import KeyRing
 
     workdir = Path(tempfile.mkdtemp(prefix="kodomo-bench-"))
@@ -115,14 +190,29 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         generate_dataset(inbox, children=args.children, seed=args.seed, as_of="2026-10-31")
         generate_s = round(time.perf_counter() - start, 3)
+        next_month = (pd.Period(args.month, "M") + 1)
+        if args.changes is not None:
+            generate_changes(inbox, workdir / "inbox-next", share=args.changes, seed=args.seed + 1,
+                             as_of=str(next_month.end_time.date()))
+        load_before = _load()
         url, drop = _fresh_database(args.database_url, workdir)
+        floor_s = None
         try:
-            ring = KeyRing.generate()  # one key ring for both runs, as in production
+            ring = KeyRing.generate()  # one key ring for every run, as in production
             first = run_stages(inbox, args.month, url, workdir, ring)
+            if args.floor:
+                floor_url, drop_floor = _fresh_database(args.database_url, workdir / "floor")
+                try:
+                    floor_s = _floor_seconds(url, floor_url)
+                finally:
+                    drop_floor()
             second = run_stages(inbox, args.month, url, workdir, ring) if args.rerun else None
+            changed = (run_stages(workdir / "inbox-next", str(next_month), url, workdir, ring)
+                       if args.changes is not None else None)
         finally:
             drop()
         decisions = first.pop("_decisions")
+        cpu_s = first.pop("_cpu_s")
         stages = {k: v for k, v in first.items() if k != "migrate"}
         result = {
             "children": args.children,
@@ -130,15 +220,29 @@ def main(argv: list[str] | None = None) -> None:
             "generate_s": generate_s,
             "total_s": round(sum(stages.values()), 3),
             "stages_s": stages,
+            "cpu_s": cpu_s,  # this process's CPU seconds over the stages: less noisy than wall time on a busy machine
             "decisions": decisions,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
+        if floor_s is not None:
+            result["floor_s"] = floor_s
+            result["floor_ratio"] = round((stages["persist"] + stages["decide"]) / floor_s, 2) if floor_s else None
         if second is not None:
             rerun_decisions = second.pop("_decisions")
+            result["rerun_cpu_s"] = second.pop("_cpu_s")
             rerun_stages = {k: v for k, v in second.items() if k != "migrate"}
             result["rerun_total_s"] = round(sum(rerun_stages.values()), 3)
             result["rerun_stages_s"] = rerun_stages
             result["rerun_new_decisions"] = rerun_decisions
+        if changed is not None:
+            changes_decisions = changed.pop("_decisions")
+            result["changes_cpu_s"] = changed.pop("_cpu_s")
+            changes_stages = {k: v for k, v in changed.items() if k != "migrate"}
+            result["changes_share"] = args.changes
+            result["changes_total_s"] = round(sum(changes_stages.values()), 3)
+            result["changes_stages_s"] = changes_stages
+            result["changes_new_decisions"] = changes_decisions
+        result["load_avg"] = [load_before, _load()]
         print(json.dumps(result))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

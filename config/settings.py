@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         default=None, description="A single-use proof written by 'kodomo login --token-file'")
     service_key_block: str | None = Field(
         default=None, description="Prefect Secret block with the service principal's private key")
+    sqlite_cache_mib: int = Field(
+        default=128, ge=2,
+        description="SQLite page cache per connection (MiB); sized so a month's random-key indexes stay in memory",
+    )
 
     @property
     def resolved_database_url(self) -> str:

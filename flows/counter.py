@@ -16,10 +16,9 @@ from typing import Annotated, Literal
 from prefect import flow
 from pydantic import Field
 
-from flows.parameters import FREE_ID_PATTERN
 from tasks import common
 from tasks import counter as t
-from tasks.common import PROOF_OR_EMPTY, OperatorIdParam
+from tasks.common import PROOF_OR_EMPTY, REFERENCE_PATTERN, OperatorIdParam
 
 #: ``services.counter.cases.CASE_ID_PATTERN`` (flows import no service; a unit test checks they are equal).
 CASE_ID_PATTERN = r"^CC-[A-Z2-7]{10}$"
@@ -29,7 +28,7 @@ OperatorId = Annotated[OperatorIdParam, Field(title="職員ID")]
 #: The form's proof of identity (``kodomo login``); a plain input, empty only for runs that prove otherwise.
 OperatorProof = Annotated[str, Field(pattern=PROOF_OR_EMPTY, title="本人確認（kodomo login の証明）",
                                      description="kodomo login --operator <職員ID> が表示する一回限りの証明")]
-ReceiptNo = Annotated[str, Field(pattern=FREE_ID_PATTERN, max_length=40, title="受付番号",
+ReceiptNo = Annotated[str, Field(pattern=REFERENCE_PATTERN, max_length=40, title="受付番号",
                                  description="空欄＝自動（同じ内容の再送信は二重に処理されません）")]
 Received = Annotated[dt.date, Field(title="受付日")]
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", title="決定の処理月", description="YYYY-MM")]
@@ -123,7 +122,7 @@ def counter_correction(case_id: CaseId, received_date: Received, kind: Literal["
                                        "APPEAL_GRANTED", "COURT_RULING"],
 
                    operator_id: OperatorId, operator_proof: OperatorProof = "",
-                       application_id: Annotated[str, Field(pattern=FREE_ID_PATTERN, max_length=32, title="届出番号",
+                       application_id: Annotated[str, Field(pattern=REFERENCE_PATTERN, max_length=32, title="届出番号",
                                                             description="訂正・取消する資格登録届。空欄＝なし")] = "",
                        corrected_application_date: optional_date(
                            "正しい届出日", "空欄で届出番号あり＝その届出を無効（取消）") = "",

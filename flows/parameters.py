@@ -16,15 +16,11 @@ from zoneinfo import ZoneInfo
 from prefect.runtime import flow_run
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_PATTERN, OperatorIdParam
+from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_PATTERN, REFERENCE_PATTERN, OperatorIdParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
 OperatorId = OperatorIdParam
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Date, YYYY-MM-DD")]
-#: A form's free id (受付番号, 届出番号, consent id): ASCII letters, digits and hyphens with at least one
-#: letter or hyphen, or at most 8 digits, so that neither a 宛名番号 (10 digits) nor a My Number (12)
-#: can be typed into it by mistake (issue 14).
-FREE_ID_PATTERN = r"^(?:[0-9]{0,8}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)$"
 #: A move-in case id (``MI-`` + the id of ``kodomo move-in open``; ``services.movein.cases``).
 MOVEIN_CASE_ID_PATTERN = r"^MI-[0-9A-Z-]{1,13}$"
 
@@ -81,7 +77,7 @@ class MoveInCase(BaseModel):
         "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
         description="Path of the transcribed 所得証明書 (tax.csv layout).")
     consent_id: Text = Field(
-        "", pattern=FREE_ID_PATTERN, max_length=20, title="Consent id",
+        "", pattern=REFERENCE_PATTERN, max_length=20, title="Consent id",
         description="Id of the consent recorded with `kodomo move-in consent` (required for income_source=inquiry).")
     previous_municipality_code: Text = Field(
         "", pattern=r"^([0-9]{6})?$", title="Previous municipality code",

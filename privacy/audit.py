@@ -35,6 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from privacy.masking import scrub_my_numbers
 from store.privacy_models import GENESIS_HASH, AccessChainHead, AccessRecord
 
 ANCHOR_PURPOSE = "audit-anchor"  # the record each anchoring appends (privacy.anchor)
@@ -238,6 +239,10 @@ def record_access(
         raise AuditError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
     if not actor_id:
         raise AuditError("an access record needs an actor_id")
+    for name, text in (("purpose", purpose), ("approval_id", approval_id)):
+        # typed by a person (``--purpose``, a consent id): the log is append-only, a number in it stays forever
+        if text is not None and scrub_my_numbers(str(text)) != str(text):
+            raise AuditError(f"{name} must not hold a My Number")
     ids = _normalise_subjects(subject_ids)
     blob, digest = pack_subjects(ids)
     key = key if key is not None else chain_key()
@@ -379,7 +384,7 @@ def record_refusal(actor_id: object, purpose: str, *, action: str = "read", data
                 return False
             with session_scope(engine) as session:
                 # "unproven": a refused caller's role would come from whatever registry it pointed at
-                record_access(session, actor_id=shown_id(actor_id), action=action, purpose=purpose,
+                record_access(session, actor_id=shown_id(actor_id), action=action, purpose=scrub_my_numbers(purpose),
                               subject_ids=[], record_count=0, outcome="refused", actor_role="unproven")
             return True
         finally:

@@ -137,6 +137,9 @@ def parse_registry(text: str, source: str = "<text>") -> Registry:
         if not isinstance(entry, dict) or not entry.get("id"):
             raise ValueError(f"{source}: entry {number} has no id")
         operator_id = str(entry["id"])
+        if not _OPERATOR_ID.match(operator_id) or len(operator_id) > OPERATOR_ID_MAX_LENGTH:
+            # the id names the public key file: "../x" would let a swapped registry pick the verifier's key
+            raise ValueError(f"{source}: entry {number} has a malformed id")
         role = str(entry.get("role", ""))
         if role not in _RANK:
             raise ValueError(f"{source}: entry {number} has unknown role {role!r}")

@@ -33,6 +33,13 @@ from privacy.audit import record_refusal
 LOCAL_PATH_PATTERN = r"^[A-Za-z_./-]*(?:[0-9]{1,8}[A-Za-z_./-]+)*[0-9]{0,8}$"
 LocalPathParam = Annotated[str, Field(pattern=LOCAL_PATH_PATTERN, min_length=1, max_length=255,
                                       description="A file or directory path (ASCII, no personal data)")]
+#: a reference number typed into a form (受付番号, 届出番号, case or consent id): letters, digits and hyphens
+#: with at most 11 digits in all, so a My Number (12 digits, hyphenated or not) never fits; and digits only
+#: at most 8, so a 宛名番号 (10 digits) never fits either (issue 14); empty = none. Without look-ahead (it
+#: is also the forms' JSON schema): either ≤ 8 digits, or k leading digits, a letter or hyphen, and at most
+#: 11 - k digits after it.
+REFERENCE_PATTERN = "^(?:[0-9]{0,8}|" + "|".join(
+    f"[0-9]{{{k}}}[A-Za-z-]+(?:[0-9][A-Za-z-]*){{0,{11 - k}}}" for k in range(12)) + ")$"
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 

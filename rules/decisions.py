@@ -41,7 +41,7 @@ import pandas as pd
 
 from rules import intervals as iv
 from rules.dates import month_bounds, policy_snapshot_date
-from rules.eligibility.codes import ELIGIBLE, SUSPENDED_INCOME, source_ids
+from rules.eligibility.codes import ELIGIBLE, RENEWAL_PARAMETER, SUSPENDED_INCOME, source_ids
 from rules.eligibility.eras import cached_policy, lookup_parameter
 
 LOST = "LOST"
@@ -72,7 +72,6 @@ DECISION_COLUMNS = [
     "status",
 ]
 CERTIFICATE_COLUMNS = ["person_id", "valid_from", "valid_to", "status"]
-RENEWAL_PARAMETER = "certificate.renewal_month_day"
 RESIDENCE_SOURCES = "S12,S56"
 
 

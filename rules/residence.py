@@ -23,6 +23,7 @@ Date conventions (assumptions [I], to be confirmed with the city's 住民記録 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rules.intervals import OPEN_START, as_dates
@@ -38,14 +39,14 @@ PERSON_COLUMNS = ["person_id", "birth_date", "household_id", "relationship_code"
 def _birth_dates(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     both = pd.concat(
         [
-            residents[["person_id", "birth_date"]].assign(_order=0),
-            events[["person_id", "birth_date"]].assign(_order=1),
+            residents[["person_id", "birth_date"]],
+            events[["person_id", "birth_date"]],
         ],
         ignore_index=True,
     )
     both["birth_date"] = as_dates(both["birth_date"])
-    both = both.dropna(subset=["birth_date"]).sort_values(["person_id", "_order"], kind="stable")
-    return both.drop_duplicates("person_id")[["person_id", "birth_date"]]
+    # The extract's rows come first, so the first known birth date per person is the extract's.
+    return both.dropna(subset=["birth_date"]).drop_duplicates("person_id")[["person_id", "birth_date"]]
 
 
 def apply_events(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -92,10 +93,20 @@ def residence_from_persons(persons: pd.DataFrame, events: pd.DataFrame) -> pd.Da
 
 
 def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFrame | None) -> pd.DataFrame:
+    # Integer person codes in the order of the ids (one hashing pass): every merge, sort, merge_asof and
+    # groupby below works on int64 instead of text, and sorting by code is sorting by id.
+    parts = [residents["person_id"], events["person_id"]] + ([] if extra_ends is None else [extra_ends["person_id"]])
+    codes, person_ids = pd.factorize(
+        np.concatenate([part.astype("str").to_numpy(dtype=object) for part in parts]), sort=True)
+    bounds = np.cumsum([0, *(len(part) for part in parts)])
     residents = residents.assign(
+        person_id=codes[bounds[0]:bounds[1]],
         residence_start_date=as_dates(residents["residence_start_date"]),
         birth_date=as_dates(residents["birth_date"]),
     )
+    events = events.assign(person_id=codes[bounds[1]:bounds[2]])
+    if extra_ends is not None:
+        extra_ends = extra_ends.assign(person_id=codes[bounds[2]:bounds[3]])
     if "birth_date" not in events:
         events = events.merge(residents[["person_id", "birth_date"]], on="person_id", how="left")
     events = events.assign(event_date=as_dates(events["event_date"]), birth_date=as_dates(events["birth_date"]))
@@ -105,18 +116,20 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
         [
             pd.DataFrame(
                 {
-                    "person_id": residents["person_id"],
-                    "start": residents["residence_start_date"].fillna(residents["birth_date"]),
+                    "person_id": residents["person_id"].to_numpy(),
+                    "start": residents["residence_start_date"].fillna(residents["birth_date"]).to_numpy(),
                 }
             ),
-            events.loc[events["event_code"].isin(START_EVENT_CODES), ["person_id", "event_date"]].rename(
-                columns={"event_date": "start"}
+            pd.DataFrame(
+                {
+                    "person_id": events.loc[events["event_code"].isin(START_EVENT_CODES), "person_id"].to_numpy(),
+                    "start": events.loc[events["event_code"].isin(START_EVENT_CODES), "event_date"].to_numpy(),
+                }
             ),
         ],
         ignore_index=True,
     ).dropna(subset=["start"])
     starts["start"] = starts["start"].astype("datetime64[ns]")
-    starts["person_id"] = starts["person_id"].astype("str")
 
     is_move_out = events["event_code"].isin(MOVE_OUT_EVENT_CODES)
     is_death = events["event_code"].isin(DEATH_EVENT_CODES)
@@ -140,7 +153,7 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
         ends = pd.concat([ends, extra_ends[["person_id", "event_date", "end", "end_reason"]]], ignore_index=True)
     ends["end"] = ends["end"].astype("datetime64[ns]")
     ends["event_date"] = ends["event_date"].astype("datetime64[ns]")
-    ends["person_id"] = ends["person_id"].astype("str")
+    ends["person_id"] = ends["person_id"].astype("int64")
     ends = ends.sort_values(["end", "person_id"], kind="stable").reset_index(drop=True)
     ends["end_id"] = range(len(ends))
 
@@ -174,10 +187,14 @@ def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFr
     orphans = orphans.loc[orphans["start"] <= orphans["end"]]
 
     result = pd.concat([spells[RESIDENCE_COLUMNS], orphans[RESIDENCE_COLUMNS]], ignore_index=True)
+    result = result.sort_values(["person_id", "start"], kind="stable").reset_index(drop=True)
+    known = result["person_id"].to_numpy("int64")
+    result["person_id"] = pd.Series(np.where(known >= 0, np.asarray(person_ids, dtype=object)[known], None),
+                                    dtype="str")
     result["start"] = result["start"].astype("datetime64[ns]")
     result["end"] = result["end"].astype("datetime64[ns]")
     result["end_reason"] = result["end_reason"].astype("string")
-    return result.sort_values(["person_id", "start"], kind="stable").reset_index(drop=True)
+    return result
 
 
 def collect_persons(

@@ -32,8 +32,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {int: BigInteger, dt.datetime: __import__("sqlalchemy").DateTime(timezone=True)}
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine for ``url`` (SQLite or PostgreSQL) with safe defaults."""
+def make_engine(url: str, *, sqlite_cache_mib: int | None = None, **kwargs) -> Engine:
+    """Create an engine for ``url`` (SQLite or PostgreSQL) with safe defaults.
+
+    SQLite connections get a page cache of ``sqlite_cache_mib`` (default: the ``KODOMO_SQLITE_CACHE_MIB``
+    setting): with SQLite's 2 MB default the pages of the random-key indexes (blind indexes, digests)
+    spill to disk while a month is loaded.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     options = {"hide_parameters": True, "future": True}
@@ -44,16 +49,18 @@ def make_engine(url: str, **kwargs) -> Engine:
     options.update(kwargs)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
+        cache_kib = 1024 * (sqlite_cache_mib if sqlite_cache_mib is not None else get_settings().sqlite_cache_mib)
+
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative = KiB (an int: no injection)
+            cursor.close()
+
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 @contextlib.contextmanager
@@ -78,7 +85,8 @@ def engine_for(source: str | Settings | None = None) -> Engine:
     url = source if isinstance(source, str) else source.resolved_database_url
     engine = _ENGINES.get(url)
     if engine is None:
-        engine = _ENGINES[url] = make_engine(url)
+        cache = None if isinstance(source, str) else source.sqlite_cache_mib
+        engine = _ENGINES[url] = make_engine(url, sqlite_cache_mib=cache)
     return engine
 
 

@@ -38,7 +38,7 @@ from privacy.operators import (  # noqa: F401 - flow parameter types and pattern
     OperatorIdParam,
     OperatorProofParam,
 )
-from privacy.paths import LOCAL_PATH_PATTERN, LocalPathParam  # noqa: F401 - flow parameter type and pattern
+from privacy.paths import LOCAL_PATH_PATTERN, REFERENCE_PATTERN, LocalPathParam  # noqa: F401 - flow parameter types and patterns
 from services import runs
 from store import migrate
 from store.db import engine_for

@@ -66,6 +66,7 @@ from rules.eligibility.income import (
     INCOME_PARAMETERS,
     TAX_DEDUCTION_COLUMNS,
     income_status_pieces,
+    income_test_tax_years,
 )
 from rules.eligibility.inputs import EligibilityInputs
 from rules.eligibility.periods import default_horizon, determine_eligibility
@@ -87,6 +88,7 @@ __all__ = [
     "determine_eligibility",
     "format_code",
     "income_status_pieces",
+    "income_test_tax_years",
     "lookup_parameter",
     "registration_component",
     "source_ids",

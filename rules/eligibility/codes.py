@@ -91,3 +91,6 @@ class ReasonCodes:
             codes_of[int(mask)] = ";".join(chosen)
             sources_of[int(mask)] = ";".join(self._source[c] for c in chosen)
         return masks.map(codes_of).astype("string"), masks.map(sources_of).astype("string")
+
+#: The yearly renewal day of the 受給者証 ("MM-DD"): a certificate is valid until the day before the next one.
+RENEWAL_PARAMETER = "certificate.renewal_month_day"

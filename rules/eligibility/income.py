@@ -79,6 +79,15 @@ def _income_segments(policy: Any, horizon_start: pd.Timestamp, horizon_end: pd.T
     return seg.reset_index(drop=True)
 
 
+def income_test_tax_years(policy: Any, horizon_start: pd.Timestamp, horizon_end: pd.Timestamp) -> list[int]:
+    """The 課税年度 the income test reads over the horizon (none once the test is abolished, S5).
+
+    Tax rows of other years never change a period, so a caller may load only these.
+    """
+    seg = _income_segments(policy, pd.Timestamp(horizon_start), pd.Timestamp(horizon_end))
+    return sorted({int(year) for year in seg.loc[seg["has_test"], "tax_year"]})
+
+
 def income_status_pieces(
     children: pd.DataFrame,
     applications: pd.DataFrame,

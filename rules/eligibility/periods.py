@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rules import intervals as iv
-from rules.eligibility.codes import BOUNDARY_RANK, END_RANK, END_REASONS, STATUSES, ReasonCodes
+from rules.eligibility.codes import BOUNDARY_RANK, END_RANK, END_REASONS, RENEWAL_PARAMETER, STATUSES, ReasonCodes
 from rules.eligibility.components import (
     age_pieces,
     insurance_component,
@@ -30,15 +30,25 @@ from rules.eligibility.inputs import EligibilityInputs
 
 
 def default_horizon(as_of: pd.Timestamp | str, policy: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """``(program.start_date, last day of the month after as_of)`` — enough for :func:`decide_month`.
+    """``(program.start_date, end)`` — enough for :func:`decide_month` and for every certificate it issues.
 
     The start is the first day of the regime (2012-01-01, S12/S13) so that stored periods keep their
-    history; the end reaches one month past ``as_of`` so that renewals can be issued ahead.
+    history. The end reaches one month past ``as_of`` so that renewals can be issued ahead, and on to the
+    last day of validity of a certificate issued then: the day before the next renewal date
+    (``certificate.renewal_month_day``). A 受給者証 is valid until the earlier of that day and the end of
+    eligibility (domain.md §1.6), so the horizon must see an end that comes before it — an age limit, a
+    known end of insurance — or the card would print a validity the child no longer has.
     """
     as_of = pd.Timestamp(as_of)
     start = policy.at(as_of).get("program.start_date")
-    end = (as_of + pd.offsets.MonthBegin(1)) + pd.offsets.MonthEnd(1)
-    return pd.Timestamp(start), pd.Timestamp(end).normalize()
+    end = ((as_of + pd.offsets.MonthBegin(1)) + pd.offsets.MonthEnd(1)).normalize()
+    renewal = policy.at(end).get(RENEWAL_PARAMETER)
+    if renewal:  # "MM-DD"; none in force = certificates without a yearly cycle
+        next_renewal = pd.Timestamp(year=end.year, month=int(renewal[:2]), day=int(renewal[3:5]))
+        if next_renewal <= end:
+            next_renewal = pd.Timestamp(year=end.year + 1, month=next_renewal.month, day=next_renewal.day)
+        end = max(end, next_renewal - pd.Timedelta(days=1))
+    return pd.Timestamp(start), end
 
 
 def determine_eligibility(

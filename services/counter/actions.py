@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session
 from policy.loader import Policy
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
+from privacy.paths import REFERENCE_PATTERN
 from rules import decisions as decision_rules
 from services.benefits import assessment, ledger
 from services.counter.labels import ACTION_REASONS
@@ -116,6 +118,10 @@ def _require(condition: bool, message: str) -> None:
 def check_form(session: Session, form: CounterForm, private: dict | None) -> None:
     """Refuse an unknown action, a missing field or an unknown person/decision before changing anything."""
     _require(form.action_type in ACTION_LABELS, f"unknown action_type {form.action_type!r}")
+    for name in ("receipt_no", "application_id"):  # stored and printed in clear: never a My Number
+        value = getattr(form, name)
+        _require(value is None or (len(value) <= 40 and re.match(REFERENCE_PATTERN, value) is not None),
+                 f"{name}: letters, digits (at most 11) and hyphens")
     _require(session.get(models.Person, form.person_id) is not None, "person_id: no such 宛名番号")
     allowed = REASONS.get(form.action_type)
     if allowed is not None:

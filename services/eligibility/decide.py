@@ -22,8 +22,10 @@ from schemas.stages import DecisionSchema, EligibilityPeriodSchema
 from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
-from store.bulk import delete_keys, insert_frame, insert_missing, read_frame
+from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, read_frame_in
 
+#: Up to this many persons, their 受給者番号 are read by chunked IN lists instead of the whole table.
+FEW_PERSONS = 20_000
 #: PMH change type per decision: register/update ("1") or delete with the 異動日 ("2", 転出・死亡 only).
 PMH_CHANGE_TYPE = {"NEW": "1", "RENEWAL": "1", "CHANGE": "1", "SUSPEND_INCOME": "1", "LOSS_AGE": "1",
                    "LOSS_WELFARE": "1", "LOSS_INSURANCE": "1", "LOSS_PLACEMENT": "1", "LOSS_MOVE_OUT": "2",
@@ -42,11 +44,14 @@ def _among(table, column: str, keys: set[str] | None):
 
 
 def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None, *, person_ids: set[str] | None = None,
-                            household_ids: set[str] | None = None) -> eligibility.EligibilityInputs:
+                            household_ids: set[str] | None = None,
+                            tax_years: list[int] | None = None) -> eligibility.EligibilityInputs:
     """Every stored input the eligibility rules need (no decrypted personal data).
 
     ``first_tax_year`` skips tax years whose income cycles end before the horizon (an income cycle
-    starting on October 1 of year Y is judged on 課税年度 Y). ``person_ids``/``household_ids`` narrow the
+    starting on October 1 of year Y is judged on 課税年度 Y); ``tax_years`` reads only those 課税年度
+    (:func:`rules.eligibility.income_test_tax_years`: the income test ended on 2023-03-31, so most stored
+    tax rows are never needed). ``person_ids``/``household_ids`` narrow the
     inputs to those persons (persons, events, insurance, tax, applications) and households (welfare), as a
     move-in case or a batch of 異動 does (``services.movein.determine``); ``None`` = everyone.
     """
@@ -66,7 +71,8 @@ def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None,
                            where=_among(w, "household_id", household_ids)),
         tax=read_frame(conn, t, TAX_COLUMNS, where=_where(
             _among(t, "person_id", person_ids),
-            None if first_tax_year is None else t.c.tax_year >= first_tax_year)),
+            None if first_tax_year is None else t.c.tax_year >= first_tax_year,
+            None if tax_years is None else t.c.tax_year.in_(tax_years))),
         applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
                                           "spouse_person_id", "application_date"],
                                 where=_among(a, "child_person_id", person_ids)),
@@ -100,10 +106,26 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     return int(len(changed))
 
 
+def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
+    """``person_id, recipient_no`` of the stored 受給者番号 of ``person_ids``.
+
+    A quiet month decides a few children: their numbers are read by IN lists; with many persons (a first
+    load) the whole table is read, which is then faster. Callers join on their own persons, so the extra
+    rows of a whole-table read change nothing.
+    """
+    table = models.Recipient.__table__
+    ids = sorted(set(person_ids))
+    if len(ids) > FEW_PERSONS:
+        return read_frame(conn, table, ["person_id", "recipient_no"])
+    return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", ids)
+
+
 def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str, run_id: str) -> int:
     """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit)."""
     table = models.Recipient.__table__
-    have = read_frame(conn, table, ["person_id"])
+    if len(person_ids) == 0:
+        return 0
+    have = recipients_of(conn, person_ids)
     need = sorted(set(person_ids) - set(have["person_id"]))
     if not need:
         return 0
@@ -122,7 +144,7 @@ def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: 
         return 0
     state = decisions.apply_decisions(previous, new_decisions)
     touched = state[state["person_id"].isin(new_decisions["person_id"])]
-    rows = touched.merge(read_frame(conn, models.Recipient.__table__, ["person_id", "recipient_no"]),
+    rows = touched.merge(recipients_of(conn, touched["person_id"]),
                          on="person_id", how="inner").assign(last_decision_month=month)
     table = models.Certificate.__table__
     held = set(previous["person_id"]) if previous is not None and not previous.empty else set()
@@ -183,8 +205,9 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     """The effects of the month's new decisions, in the caller's transaction.
 
     受給者番号 for the NEW ones, the decisions, the certificate state, the PMH outbox rows and one access
-    record (``purpose``); ``person_ids`` narrows the 受給者番号 read to a move-in case's persons. Returns the
-    counts ``assigned, inserted, certificates, queued``.
+    record (``purpose``). The 受給者番号 are read for the decided persons only (:func:`recipients_of`), so
+    ``person_ids`` (a move-in case's persons) needs no further narrowing. Returns the counts ``assigned,
+    inserted, certificates, queued``.
     """
     conn = session.connection()
     assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
@@ -192,9 +215,8 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"])
     certificates = store_certificates(conn, previous, new_decisions, month)
-    r = models.Recipient.__table__
-    recipients = read_frame(conn, r, ["person_id", "recipient_no"], where=_among(r, "person_id", person_ids))
-    changes = pmh_changes(previous, new_decisions).merge(recipients, on="person_id", how="left")
+    changes = pmh_changes(previous, new_decisions)
+    changes = changes.merge(recipients_of(conn, changes["person_id"]), on="person_id", how="left")
     queued = outbox.enqueue_changes(session, changes, run_id) if not changes.empty else 0
     if not new_decisions.empty:
         record_access(session, actor_id=operator_id, action="update", purpose=purpose,
@@ -223,7 +245,8 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
     conn = session.connection()
     month_start, _ = month_bounds(month)
     horizon_start, horizon_end = decision_horizon(month, policy)
-    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1)
+    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1,
+                                     tax_years=eligibility.income_test_tax_years(policy, horizon_start, horizon_end))
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
     periods = EligibilityPeriodSchema.validate(
         eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end,

@@ -52,10 +52,10 @@ def keyed_digest(frame: pd.DataFrame, columns: list[str], ring: KeyRing) -> list
     """HMAC of the canonical text of ``columns`` per row (unkeyed hashes of personal data are forbidden)."""
     if frame.empty:
         return []
-    joined = _text(frame[columns[0]])
-    for column in columns[1:]:
-        joined = joined.str.cat(_text(frame[column]), sep="\x1f")
-    return ring.blind_index_many(joined.tolist(), purpose="row_digest")
+    # One join per row over plain object arrays: pandas' pairwise str.cat builds a new column per column.
+    parts = [_text(frame[column]).to_numpy(dtype=object) for column in columns]
+    joined = list(map("\x1f".join, zip(*parts, strict=True)))
+    return ring.blind_index_many(joined, purpose="row_digest")
 
 
 def current_persons(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +89,8 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     my_numbers = to_write["my_number"].astype(object).where(to_write["my_number"].notna(), None).tolist()
     profiles = [
         orjson.dumps({"name": n, "name_kana": k, "address": a}).decode()
-        for n, k, a in zip(to_write["name"], to_write["name_kana"], to_write["address"], strict=True)
+        for n, k, a in zip(to_write["name"].tolist(), to_write["name_kana"].tolist(), to_write["address"].tolist(),
+                           strict=True)  # lists: iterating a pandas string array boxes every value
     ]
     rows = pd.DataFrame({
         "person_id": to_write["person_id"].to_numpy(),

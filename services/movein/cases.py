@@ -12,13 +12,11 @@ from sqlalchemy.orm import Session
 from connectors import inquiry as iq
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
+from privacy.paths import REFERENCE_PATTERN
 from store.movein_models import MoveInCase, MoveInConsent
 
 CASE_ID = re.compile(r"^[0-9A-Za-z-]{1,16}$")
-#: A consent id: letters, digits and hyphens, not all digits unless at most 8 (never a 宛名番号 or My Number).
-#: (No look-ahead: the same pattern is the form's JSON schema; the length, 1-20, is checked beside it.)
-CONSENT_ID_PATTERN = r"^(?:[0-9]{0,8}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)$"
-CONSENT_ID = re.compile(CONSENT_ID_PATTERN)
+CONSENT_ID = re.compile(REFERENCE_PATTERN)  # with at most 20 characters: neither a 宛名番号 nor a My Number fits
 PERSON_ID = re.compile(r"^[0-9]{10}$")
 INCOME_SOURCES = ("certificate", "inquiry", "not_yet")
 
@@ -73,9 +71,8 @@ def record_consent(session: Session, *, consent_id: str, household_id: str, pers
                    consent_date: dt.date, scope: str, recorded_by: str, case_id: str | None = None,
                    tax_years: tuple[int, ...] = ()) -> MoveInConsent:
     """Store a consent (id, date, scope). Recording the same consent again changes nothing."""
-    if not 1 <= len(consent_id) <= 20 or not CONSENT_ID.match(consent_id):
-        raise CaseError("a consent id has 1-20 ASCII letters, digits or hyphens "
-                        "and is not a number of 9 or more digits")
+    if not consent_id or len(consent_id) > 20 or not CONSENT_ID.match(consent_id):
+        raise CaseError("a consent id has 1-20 ASCII letters, digits (at most 11, or 8 without a letter) or hyphens")
     if not PERSON_ID.match(person_id) or not PERSON_ID.match(household_id):
         raise CaseError("person_id and household_id are 10 ASCII digits")
     scopes = {s.strip() for s in scope.split(",") if s.strip()}

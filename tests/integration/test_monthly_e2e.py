@@ -91,6 +91,12 @@ COLUMN_TRUTHS = [
     Truth("applications.csv", "child_person_id", "application", "child_person_id", ("application_id",)),
     Truth("applications.csv", "guardian_person_id", "application", "guardian_person_id", ("application_id",)),
     Truth("applications.csv", "application_date", "application", "application_date", ("application_id",), _date),
+    Truth("applications.csv", "spouse_person_id", "application", "spouse_person_id", ("application_id",),
+          lambda v: v or None),
+    Truth("placements.csv", "person_id", "placement", "person_id", ("placement_id",)),
+    Truth("placements.csv", "placement_type", "placement", "placement_type", ("placement_id",)),
+    Truth("placements.csv", "start_date", "placement", "start_date", ("placement_id",), _date),
+    Truth("placements.csv", "end_date", "placement", "end_date", ("placement_id",), _open_date),
 ]
 #: Input columns that are keys of a truth above, or deliberately not stored (with the reason).
 NOT_STORED = {
@@ -105,6 +111,7 @@ NOT_STORED = {
     ("insurance.csv", "person_id"): "key", ("insurance.csv", "insurer_number"): "key",
     ("insurance.csv", "valid_from"): "key",
     ("applications.csv", "application_id"): "key",
+    ("placements.csv", "placement_id"): "key",
 }
 
 
@@ -116,6 +123,20 @@ def test_every_input_column_has_a_truth():
 
 
 # -- the month ----------------------------------------------------------------------------------------
+PLACEMENTS = [("SC000001", "INSTITUTION", "2025-06-10", ""), ("SC000002", "FOSTER", "2024-02-01", "2025-03-31")]
+
+
+def _add_placements(inbox: Path) -> None:
+    """Place two generated children (one still placed, one placement ended) in ``placements.csv``."""
+    residents = pd.read_csv(inbox / "residents.csv", dtype=str, keep_default_na=False)
+    children = residents.loc[residents["relationship_code"] == "03", "person_id"]
+    children = children[children.str.fullmatch(r"[0-9]{10}")].drop_duplicates().head(len(PLACEMENTS))
+    rows = [",".join((pid, child, kind, start, end)) for (pid, kind, start, end), child
+            in zip(PLACEMENTS, children, strict=True)]
+    (inbox / "placements.csv").write_text(
+        "placement_id,person_id,placement_type,start_date,end_date\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
 @pytest.fixture
 def month_run(prefect_harness, kodomo_env, tmp_path):
     from devtools.generate import generate_dataset
@@ -126,6 +147,7 @@ def month_run(prefect_harness, kodomo_env, tmp_path):
     inbox = tmp_path / "inbox"
     generated = generate_dataset(inbox, children=240, seed=31, as_of="2026-10-31", bad_row_share=0.01,
                                  dv_share=0.15)
+    _add_placements(inbox)  # the optional 措置 file, which the generator does not write: two children placed
     summary = monthly_run(month=MONTH, inbox=str(inbox), operator_id="demo-operator")
     files = {name: pd.read_csv(inbox / name, dtype=str, keep_default_na=False, encoding="utf-8")
              for name in INPUT_COLUMNS}
@@ -137,7 +159,7 @@ def month_run(prefect_harness, kodomo_env, tmp_path):
 
 def _accepted(run, file: str) -> pd.DataFrame:
     frame = run["files"][file]
-    return frame[~frame["line"].isin(run["generated"]["bad_source_rows"][file])]
+    return frame[~frame["line"].isin(run["generated"]["bad_source_rows"].get(file, []))]
 
 
 def _stored(run, truth: Truth) -> dict[tuple, object]:
@@ -167,7 +189,8 @@ def test_every_truth_of_the_month_arrives_unchanged(month_run):
                                               models.QuarantinedRow.row_number)).all())
     assert quarantined == {(f, r) for f, rows in generated["bad_source_rows"].items() for r in rows}
     assert summary["quarantined_rows"] == sum(generated["bad_rows"].values())
-    assert summary["accepted_rows"] == sum(generated["rows"].values()) - sum(generated["bad_rows"].values())
+    assert summary["accepted_rows"] == (sum(generated["rows"].values()) + len(PLACEMENTS)
+                                        - sum(generated["bad_rows"].values()))
 
     # Every column of every accepted row, in the database (the table above).
     for truth in COLUMN_TRUTHS:

@@ -106,14 +106,14 @@ def test_flow_parameters_render_as_a_typed_form():
     from prefect.utilities.callables import parameter_schema
 
     from flows.movein import move_in
-    from flows.parameters import FREE_ID_PATTERN
+    from tasks.common import REFERENCE_PATTERN
 
     schema = parameter_schema(move_in.fn).model_dump()
     fields = schema["definitions"]["MoveInCase"]["properties"]
     assert fields["income_source"]["enum"] == ["certificate", "inquiry", "not_yet"]
     assert "person_id" not in fields and "case_id" in schema["definitions"]["MoveInCase"]["required"]
     assert {"case_id", "operator_id", "certificate_path", "consent_id"} <= set(fields)
-    assert FREE_ID_PATTERN == cases.CONSENT_ID_PATTERN
+    assert fields["consent_id"]["pattern"] == REFERENCE_PATTERN == cases.CONSENT_ID.pattern
     # Issue 14: no field of the form accepts a 宛名番号 (10 digits) or a My Number (12 digits).
     for number in PERSON_NUMBERS:
         assert fields_accepting(schema, number) == [], number

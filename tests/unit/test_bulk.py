@@ -1,8 +1,13 @@
 """Idempotent bulk writes: new rows inserted, changed rows updated, unchanged rows untouched."""
 
-import pandas as pd
+import uuid
 
-from store import models
+import pandas as pd
+import pytest
+from sqlalchemy import inspect, text
+
+from privacy.dbroles import apply_roles, role_names
+from store import bulk, models
 from store.bulk import delete_keys, insert_missing, read_frame, upsert_frame
 
 
@@ -46,3 +51,58 @@ def test_read_frame_types_and_filters(engine):
         subset = read_frame(conn, table, ["case_id", "start_date"], where=table.c.case_id.in_(["C2"]))
     assert subset["case_id"].tolist() == ["C2"]
     assert pd.api.types.is_datetime64_any_dtype(subset["start_date"])
+
+
+def test_first_load_builds_indexes_after_the_rows(engine, monkeypatch):
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 3)
+    table = models.WelfareCase.__table__
+    frame = pd.DataFrame({
+        "case_id": [f"C{n}" for n in range(5)],
+        "household_id": [f"{n:010d}" for n in range(5)],
+        "start_date": pd.to_datetime(["2024-01-01"] * 5),
+        "end_date": [pd.NaT] * 5,
+    })
+    with engine.begin() as conn:
+        before = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        counts = upsert_frame(conn, table, frame, ["case_id"])
+        after = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+        again = upsert_frame(conn, table, frame, ["case_id"])
+        stored = read_frame(conn, table, ["case_id"], where=table.c.household_id == "0000000003")
+    assert "ix_welfare_case_household_id" in before and after == before
+    assert (counts.inserted, again.unchanged) == (5, 5)
+    assert stored["case_id"].tolist() == ["C3"]
+
+
+def test_a_failed_first_load_keeps_the_indexes(engine, monkeypatch):
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    table = models.WelfareCase.__table__
+    duplicate = pd.concat([_cases(), _cases()], ignore_index=True)
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        upsert_frame(conn, table, duplicate, ["case_id"])
+    with engine.connect() as conn:
+        assert "ix_welfare_case_household_id" in {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+
+
+def test_the_pipeline_role_loads_without_dropping_indexes(engine, monkeypatch):
+    """The app role of privacy.dbroles does not own the tables: a first load keeps the indexes as they are."""
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    table = models.WelfareCase.__table__
+    if engine.dialect.name != "postgresql":
+        assert bulk._owns_table(engine.connect(), table)
+        return
+    prefix = f"kt{uuid.uuid4().hex[:8]}"
+    roles = role_names(prefix)
+    apply_roles(engine, prefix)
+    try:
+        with engine.begin() as conn:
+            assert bulk._owns_table(conn, table)
+            conn.execute(text(f"SET LOCAL ROLE {roles['app']}"))
+            assert not bulk._owns_table(conn, table)
+            assert upsert_frame(conn, table, _cases(), ["case_id"]).inserted == 2
+        with engine.connect() as conn:
+            assert "ix_welfare_case_household_id" in {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
+    finally:
+        with engine.begin() as conn:
+            for name in roles.values():
+                conn.execute(text(f"DROP OWNED BY {name}"))
+                conn.execute(text(f"DROP ROLE {name}"))

@@ -464,5 +464,6 @@ def test_output_contract(policy):
 def test_as_of_gives_the_default_horizon(policy):
     periods = determine_eligibility(t16_household(), policy, as_of="2021-09-30")
     assert periods["valid_from"].min() == pd.Timestamp("2014-06-01")
-    assert periods["valid_to"].max() == pd.Timestamp("2021-10-31")
+    # one month past as_of, and on to the last day of a certificate issued then (renewal 10-01: 2022-09-30)
+    assert periods["valid_to"].max() == pd.Timestamp("2022-09-30")
     assert periods.iloc[-1]["end_reason"] == "OPEN"

@@ -21,7 +21,7 @@ def test_horizon_reads_the_claim_deadline_and_the_program_start_from_the_policy(
     years = policy.at(policy_snapshot_date("2026-10")).get("reimbursement.claim_deadline_years")
     start, end = decision_horizon("2026-10", policy)
     assert start == pd.Timestamp("2026-10-01") - pd.DateOffset(years=int(years) + 1)
-    assert end == pd.Timestamp("2026-11-30")
+    assert end == pd.Timestamp("2027-09-30")  # a card issued for 2026-11 is valid until the 10-01 renewal
     program_start = pd.Timestamp(policy.at("2013-01-31").get("program.start_date"))
     assert decision_horizon("2013-01", policy)[0] == program_start
     assert eligibility.default_horizon("2013-01-31", policy)[0] == program_start
