@@ -178,7 +178,8 @@ class Application(Base):
 
     application_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     child_person_id: Mapped[str] = mapped_column(String(15), index=True)
-    guardian_person_id: Mapped[str] = mapped_column(String(15))
+    guardian_person_id: Mapped[str | None] = mapped_column(
+        String(15), doc="the applying 保護者; none when a child of 15+ applies alone (規則第4条)")
     spouse_person_id: Mapped[str | None] = mapped_column(String(15), doc="the applicant's spouse (保護者)")
     application_date: Mapped[dt.date] = mapped_column(Date)
 

@@ -417,3 +417,22 @@ def test_a_gaiji_table_row_that_is_not_gaiji_is_refused(tmp_path):
     with pytest.raises(InputFileError, match="U\\+E000") as caught:
         gaiji.load_table(table)
     assert caught.value.line == 2
+
+
+def test_application_of_a_child_without_a_guardian_is_stored_not_a_database_error(engine, key_ring, small_inbox):
+    """applications.csv allows an empty guardian (a child of 15+ applies alone, 規則第4条): it must persist."""
+    directory, _ = small_inbox
+    applications = pd.read_csv(directory / "applications.csv", dtype=str, keep_default_na=False)
+    alone = applications.index[0]
+    applications.loc[alone, ["guardian_person_id", "spouse_person_id"]] = ""
+    applications.to_csv(directory / "applications.csv", index=False)
+
+    inbox = ingest.load_inbox(directory)
+    assert inbox.quarantine.empty
+    _persist(engine, inbox, key_ring)
+
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(models.Application.application_id,
+                                          models.Application.guardian_person_id)).all())
+    assert len(stored) == len(applications)
+    assert stored[applications.loc[alone, "application_id"]] is None

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.sorting import ArtifactSort
 
 from devtools.pmh_simulator import SimConfig, SimServer
 from devtools.pmh_testing import TOKEN, assert_clean
@@ -57,7 +58,7 @@ def test_pmh_sync_flow(prefect_harness, kodomo_env, server, monkeypatch):
     assert audit >= 1
 
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts()
+        artifacts = client.read_artifacts(sort=ArtifactSort.CREATED_DESC, limit=50)  # newest: an unfiltered read is paged
     texts = [json.dumps(a.data, ensure_ascii=False) for a in artifacts if a.key and a.key.startswith("pmh-sync")]
     assert any("completed" in t for t in texts)
     canaries = synthetic_my_numbers(1, 120) + ["仙台 子1", "国分町"]

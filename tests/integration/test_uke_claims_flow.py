@@ -20,7 +20,15 @@ import time
 import pandas as pd
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.utilities.callables import parameter_schema
@@ -72,9 +80,9 @@ def uke_file() -> str:
 
 
 def _artifact_markdown(flow_run_id) -> str:
-    with get_client(sync_client=True) as client:
-        artifacts = [a for a in client.read_artifacts() if a.key == "uke-claims-summary"
-                     and str(a.flow_run_id) == str(flow_run_id)]
+    with get_client(sync_client=True) as client:  # filtered on the server: an unfiltered read is paged
+        artifacts = [a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["uke-claims-summary"]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))]
     assert len(artifacts) == 1
     return artifacts[0].data
 
@@ -225,8 +233,8 @@ def test_uke_claims_flow_books_pays_and_publishes_a_summary_without_personal_dat
 
     # 4. no name and no 12-digit number of the file in the artifacts, the return value or Prefect's DB
     with get_client(sync_client=True) as client:
-        artifacts = [json.dumps(a.data, ensure_ascii=False) for a in client.read_artifacts()
-                     if a.key == "uke-claims-summary"]
+        artifacts = [json.dumps(a.data, ensure_ascii=False) for a in client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["uke-claims-summary"])), limit=200)]
     text = "\n".join(artifacts + [json.dumps(summary, ensure_ascii=False), state.message, outside.message])
     assert not re.search(r"(?<!\d)\d{12}(?!\d)", text)
     assert not any(secret in text for secret in NAMES + [REC_A, REC_B, "06130488"])
