@@ -258,25 +258,29 @@ class ClaimSchema(_ReceiptFields):
                "service_dates are not ';'-separated 2-digit days from first to last service date, one per 実日数")
     @classmethod
     def service_dates_fit_receipt(cls, frame: pd.DataFrame) -> Series[bool]:
+        # Column-wise on the characters (no explode/groupby: 1.5M receipts a year): day j of a row is at
+        # characters 3j and 3j+1 of its text.
         listed = frame["service_dates"].astype("string")
-        present = listed.notna()
-        ok = pd.Series(True, index=frame.index)
+        present = listed.notna().to_numpy()
+        ok = np.ones(len(frame), dtype=bool)
         if not present.any():
-            return ok
+            return pd.Series(ok, index=frame.index)
         text = listed[present]
-        well_formed = text.str.fullmatch(r"[0-9]{2}(;[0-9]{2})*").fillna(False).astype(bool)
-        days = text.str.split(";").explode()
-        number = pd.to_numeric(days, errors="coerce")
-        first = frame.loc[present, "first_service_date"].dt.day.reindex(days.index)
-        last = frame.loc[present, "last_service_date"].dt.day.reindex(days.index)
-        inside = ((number >= first) & (number <= last)).fillna(True)
-        all_inside = inside.groupby(level=0).all()
-        distinct = number.groupby(level=0).nunique()
-        listed_count = number.groupby(level=0).size()
-        counted = (distinct == listed_count) & (distinct == frame.loc[present, "service_days"].reindex(distinct.index))
-        ok[present] = (well_formed & all_inside.reindex(text.index, fill_value=False)
-                       & counted.reindex(text.index, fill_value=False)).to_numpy(dtype=bool)
-        return ok
+        well_formed = text.str.fullmatch(r"[0-9]{2}(;[0-9]{2})*").fillna(False).to_numpy(dtype=bool)
+        count = np.where(well_formed, (text.str.len().to_numpy(dtype=np.int64) + 1) // 3, 0)
+        width = 3 * max(int(count.max()), 1)
+        chars = (np.asarray(text.where(well_formed, "").to_numpy(dtype=str), dtype=f"<U{width}")
+                 .view(np.uint32).reshape(-1, width).astype(np.int64))
+        days = (chars[:, 0::3] - 48) * 10 + (chars[:, 1::3] - 48)
+        used = np.arange(days.shape[1])[None, :] < count[:, None]
+        first = frame.loc[present, "first_service_date"].dt.day.to_numpy(dtype="float64")[:, None]
+        last = frame.loc[present, "last_service_date"].dt.day.to_numpy(dtype="float64")[:, None]
+        inside = ~used | np.isnan(first) | np.isnan(last) | ((days >= first) & (days <= last))
+        ordered = np.sort(np.where(used, days, 100 + np.arange(days.shape[1])[None, :]), axis=1)
+        distinct = (np.diff(ordered, axis=1) != 0).all(axis=1)
+        counted = count == frame.loc[present, "service_days"].to_numpy(dtype="float64")
+        ok[present] = well_formed & inside.all(axis=1) & distinct & counted
+        return pd.Series(ok, index=frame.index)
 
     @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
     @classmethod
