@@ -245,60 +245,51 @@ def draw_certificate(page: _Page, doc: Certificate) -> None:
     page.paragraph(MARGIN, y0 - 22 * mm, notes, PAGE_WIDTH - 2 * MARGIN, 9.5)
 
 
-def draw_grant_notice(page: _Page, doc: GrantNotice) -> None:
-    """交付通知: the decision (新規/変更/更新/再交付), the validity and the 教示文."""
+def _disposition_notice(page: _Page, doc, lead: str, rows: list[tuple[str, str]], *,
+                        closing: str | None = None) -> None:
+    """The frame every notice of a disposition shares: header, addressee, title, lead, table, issuer, 教示文."""
     page.header(doc.issue_date)
     page.addressee(doc.addressee)
     y = _body_top()
     page.title(doc.title, y + 12 * mm)
-    lead = f"次のとおり医療費助成の受給資格を認定（{doc.decision_label}）し、受給者証を交付します。"
     y = page.paragraph(MARGIN, y, lead, PAGE_WIDTH - 2 * MARGIN)
-    bottom = page.table([
+    bottom = page.table(rows, y - 4 * mm)
+    if closing:
+        page.paragraph(MARGIN, bottom - 8 * mm, closing, PAGE_WIDTH - 2 * MARGIN, 10)
+    page.issuer(doc.issuer, bottom - (24 if closing else 12) * mm)
+    page.appeal(doc.appeal)
+
+
+def draw_grant_notice(page: _Page, doc: GrantNotice) -> None:
+    """交付通知: the decision (新規/変更/更新/再交付), the validity and the 教示文."""
+    lead = f"次のとおり医療費助成の受給資格を認定（{doc.decision_label}）し、受給者証を交付します。"
+    _disposition_notice(page, doc, lead, [
         ("受給者氏名", doc.child_name),
         ("受給者番号", doc.recipient_no),
         ("区分", doc.decision_label),
         ("効力発生日", wareki(doc.effective_date)),
         ("有効期間", f"{wareki(doc.valid_from)}から{wareki(doc.valid_to)}まで"),
-    ], y - 4 * mm)
-    page.issuer(doc.issuer, bottom - 12 * mm)
-    page.appeal(doc.appeal)
+    ])
 
 
 def draw_suspension_notice(page: _Page, doc: SuspensionNotice) -> None:
     """支給停止通知書: from when and why, with the 教示文."""
-    page.header(doc.issue_date)
-    page.addressee(doc.addressee)
-    y = _body_top()
-    page.title(doc.title, y + 12 * mm)
-    y = page.paragraph(MARGIN, y, "次のとおり医療費助成の支給を停止することに決定したので通知します。",
-                       PAGE_WIDTH - 2 * MARGIN)
-    bottom = page.table([
+    _disposition_notice(page, doc, "次のとおり医療費助成の支給を停止することに決定したので通知します。", [
         ("受給者氏名", doc.child_name),
         ("受給者番号", doc.recipient_no),
         ("支給停止日", wareki(doc.effective_date)),
         ("理由", doc.reason),
-    ], y - 4 * mm)
-    page.issuer(doc.issuer, bottom - 12 * mm)
-    page.appeal(doc.appeal)
+    ])
 
 
 def draw_loss_notice(page: _Page, doc: LossNotice) -> None:
     """資格喪失通知書: the day of loss, the cause, the request to return the card, the 教示文."""
-    page.header(doc.issue_date)
-    page.addressee(doc.addressee)
-    y = _body_top()
-    page.title(doc.title, y + 12 * mm)
-    y = page.paragraph(MARGIN, y, "次のとおり医療費助成の受給資格を喪失したので通知します。",
-                       PAGE_WIDTH - 2 * MARGIN)
-    bottom = page.table([
+    _disposition_notice(page, doc, "次のとおり医療費助成の受給資格を喪失したので通知します。", [
         ("受給者氏名", doc.child_name),
         ("受給者番号", doc.recipient_no),
         ("資格喪失日", wareki(doc.effective_date)),
         ("喪失事由", doc.reason),
-    ], y - 4 * mm)
-    page.paragraph(MARGIN, bottom - 8 * mm, doc.return_request, PAGE_WIDTH - 2 * MARGIN, 10)
-    page.issuer(doc.issuer, bottom - 24 * mm)
-    page.appeal(doc.appeal)
+    ], closing=doc.return_request)
 
 
 def draw_refund_demand(page: _Page, doc: RefundDemand) -> None:
