@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from prefect.runtime import flow_run
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_PATTERN, REFERENCE_PATTERN, OperatorIdParam
+from tasks.common import LOCAL_PATH_PATTERN, OPERATOR_ID_PATTERN, PROOF_OR_EMPTY, REFERENCE_PATTERN, OperatorIdParam
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Processing month, YYYY-MM")]
 OperatorId = OperatorIdParam
@@ -71,7 +71,7 @@ class MoveInCase(BaseModel):
         description="certificate: a submitted 所得証明書 (give its CSV path); inquiry: 中間サーバ with the "
                     "person's recorded consent (give the consent id); not_yet: decide what can be decided.")
     operator_proof: Text = Field(
-        "", pattern=PROOF_PATTERN.replace("^", "^(?:", 1).replace("$", ")?$"), title="Proof of identity",
+        "", pattern=PROOF_OR_EMPTY, title="Proof of identity",
         description="Single-use proof from `kodomo login --operator <your id>` (privacy.operators).")
     certificate_path: Text = Field(
         "", pattern=LOCAL_PATH_PATTERN, max_length=255, title="Income certificate CSV",
