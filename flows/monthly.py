@@ -17,7 +17,7 @@ from tasks.common import LocalPathParam, OperatorProofParam
       validate_parameters=True)
 def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
                 operator_id: OperatorId = "system-scheduler", run_benefits: bool = True,
-                sync_pmh: bool = True, operator_proof: OperatorProofParam | None = None) -> dict:
+                sync_pmh: bool = True, operator_proof: OperatorProofParam | None = None, full: bool = False) -> dict:
     """Decide one month for every child from the inbox of that month.
 
     Args:
@@ -29,6 +29,8 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
         sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
         operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
+        full: recompute every child instead of only those whose inputs changed or whom a date of the month
+            crosses (the result is the same; ``services.eligibility.incremental``).
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof)
     month = month or previous_month()  # the same default as the run's name
@@ -38,7 +40,7 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
         inbox_data = t.load_inbox(inbox)
         counts = {"ingest": inbox_data.counts()}
         counts["persist"] = t.persist_inputs(inbox_data, run.run_id, operator)
-        counts["decide"] = t.decide_month(month, policy, run.run_id, operator)
+        counts["decide"] = t.decide_month(month, policy, run.run_id, operator, full)
         counts["export"] = t.export_lists(month, run.run_id, operator)
         counts["summary"] = t.publish_summary(month, run.run_id, counts)
         run.counts = counts

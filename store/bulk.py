@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,18 @@ DEFER_INDEXES_FROM = 20_000
 
 @dataclass(frozen=True)
 class UpsertCounts:
-    """How many rows were inserted, updated and left unchanged."""
+    """How many rows were inserted, updated and left unchanged.
+
+    ``written`` holds the frame's index labels of the inserted and updated rows, and ``replaced`` the stored
+    rows the updates overwrote (their key and compared columns), for callers that must know whom a change
+    reached (:mod:`services.eligibility.incremental`); both are empty when nothing was written.
+    """
 
     inserted: int
     updated: int
     unchanged: int
+    written: pd.Index = field(default_factory=lambda: pd.Index([]), compare=False)
+    replaced: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
 
 
 def _column_values(series: pd.Series) -> list:
@@ -200,15 +207,17 @@ def upsert_frame(
     if existing is None:
         existing = read_frame(conn, table, [*keys, *compare])
     if existing.empty:  # first load: nothing to compare with
-        return UpsertCounts(insert_frame(conn, table, frame), 0, 0)
+        return UpsertCounts(insert_frame(conn, table, frame), 0, 0, written=frame.index)
     fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
-    stored = existing[keys].assign(_old=_signature(existing, compare).to_numpy())
+    # Nullable UInt64: a left merge with new keys must not turn the 64-bit hashes into float64, which
+    # rounds them and makes nearly every stored row look changed.
+    stored = existing[keys].assign(_old=pd.array(_signature(existing, compare).to_numpy(), dtype="UInt64"))
     for key in keys:  # align key dtypes (the DB gives datetime64/int64; the frame may hold text)
         if pd.api.types.is_datetime64_any_dtype(fresh[key]) or pd.api.types.is_datetime64_any_dtype(stored[key]):
             fresh[key], stored[key] = pd.to_datetime(fresh[key]), pd.to_datetime(stored[key])
         elif fresh[key].dtype != stored[key].dtype:
             fresh[key], stored[key] = fresh[key].astype("string"), stored[key].astype("string")
-    keyed = fresh.merge(stored, on=keys, how="left", indicator=True)
+    keyed = fresh.merge(stored.assign(_stored_row=np.arange(len(stored))), on=keys, how="left", indicator=True)
     is_new = (keyed["_merge"] == "left_only").to_numpy()
     changed = (~is_new) & (keyed["_sig"].to_numpy() != keyed["_old"].fillna(0).to_numpy(dtype="uint64"))
     inserted = insert_frame(conn, table, frame.loc[is_new])
@@ -224,20 +233,31 @@ def upsert_frame(
                 if isinstance(value, str) and _python_type(table.c.get(name.removeprefix("_k_"))) is dt.date:
                     record[name] = dt.date.fromisoformat(value)
         conn.execute(table.update().where(where).values(values), records)
-    return UpsertCounts(int(inserted), int(len(changed_rows)), int(len(frame) - inserted - len(changed_rows)))
+    replaced = existing.iloc[keyed.loc[changed, "_stored_row"].to_numpy(dtype=np.int64)]
+    return UpsertCounts(int(inserted), int(len(changed_rows)), int(len(frame) - inserted - len(changed_rows)),
+                        written=frame.index[is_new | changed], replaced=replaced.reset_index(drop=True))
 
 
 def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str]) -> int:
     """Insert only the rows whose natural key is not in the table yet (append-only effects)."""
+    return len(insert_missing_rows(conn, table, frame, key_columns))
+
+
+def insert_missing_rows(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str]
+                        ) -> pd.DataFrame:
+    """:func:`insert_missing`, returning the rows inserted."""
     if frame.empty:
-        return 0
+        return frame
     keys = list(key_columns)
     existing = read_frame(conn, table, keys)
     if existing.empty:
-        return insert_frame(conn, table, frame)
+        insert_frame(conn, table, frame)
+        return frame
     probe = _signature(frame, keys)
     present = _signature(existing, keys)
-    return insert_frame(conn, table, frame.loc[~probe.isin(present).to_numpy()])
+    missing = frame.loc[~probe.isin(present).to_numpy()]
+    insert_frame(conn, table, missing)
+    return missing
 
 
 def delete_keys(conn: Connection, table: Table, key_column: str, keys: Sequence) -> int:

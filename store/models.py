@@ -201,6 +201,40 @@ class EligibilityPeriod(Base):
     run_id: Mapped[str] = mapped_column(String(64))
 
 
+class EligibilityChange(Base):
+    """A person or household whose eligibility inputs, periods or certificate changed (a queue).
+
+    Written in the same transaction as the change (intake, move-in, counter); the next monthly run
+    re-decides the children these rows reach and deletes exactly the rows it read
+    (:mod:`services.eligibility.incremental`).
+    """
+
+    __tablename__ = "eligibility_change"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    person_id: Mapped[str | None] = mapped_column(String(15))
+    household_id: Mapped[str | None] = mapped_column(String(15))
+    run_id: Mapped[str] = mapped_column(String(64))
+
+
+class EligibilityBasis(Base):
+    """What the stored eligibility periods and certificates were last fully derived under (one row).
+
+    An incremental month is allowed only while the policy version and the decision horizon are the ones
+    recorded here, and the previous month was decided (:mod:`services.eligibility.incremental`).
+    """
+
+    __tablename__ = "eligibility_basis"
+
+    basis_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_version: Mapped[str] = mapped_column(String(32))
+    horizon_start: Mapped[dt.date] = mapped_column(Date)
+    horizon_end: Mapped[dt.date] = mapped_column(Date)
+    month: Mapped[str] = mapped_column(String(7), doc="the last month decided (YYYY-MM)")
+    run_id: Mapped[str] = mapped_column(String(64))
+
+
 class Recipient(Base):
     """The child's 公費受給者番号 (assigned once, never reused)."""
 

@@ -74,11 +74,14 @@ def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
 
 @pipeline_task(name="decide-month")
 @sanitised(stage="decide_month")
-def decide_month(month: str, policy: Policy, run_id: str, operator_id: str) -> dict:
-    """Eligibility periods, the month's decisions, 受給者番号 and PMH outbox rows, in one transaction."""
+def decide_month(month: str, policy: Policy, run_id: str, operator_id: str, full: bool = False) -> dict:
+    """Eligibility periods, the month's decisions, 受給者番号 and PMH outbox rows, in one transaction.
+
+    Incremental unless ``full`` (services.eligibility.incremental decides when it must be full anyway).
+    """
     with session_scope(engine_for()) as session:
         return decide.decide_month(session, month=month, policy=policy, run_id=run_id,
-                                   operator_id=operator_id)
+                                   operator_id=operator_id, full=full)
 
 
 @pipeline_task(name="export-lists")

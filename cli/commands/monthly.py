@@ -1,4 +1,4 @@
-"""``kodomo monthly --month YYYY-MM --inbox DIR``: the monthly flow from the shell (same flow as Prefect).
+"""``kodomo monthly --month YYYY-MM --inbox DIR [--full]``: the monthly flow from the shell (same flow as Prefect).
 
 Without a configured ``PREFECT_API_URL`` the flow runs against a temporary Prefect server that cannot
 outlive the command, with telemetry off (:mod:`cli.local_prefect`).
@@ -15,6 +15,9 @@ def register(subparsers) -> None:
     parser.add_argument("--month", help="YYYY-MM (default: the previous month, Asia/Tokyo)")
     parser.add_argument("--inbox", help="inbox directory (default: <KODOMO_HOME>/inbox/<month>)")
     parser.add_argument("--operator", required=True, help="registered staff or service id")
+    parser.add_argument("--full", action="store_true",
+                        help="recompute every child, not only the changed ones and those a date of the month "
+                             "crosses (the result is the same; for checks and after a repair)")
     parser.set_defaults(func=run)
 
 
@@ -26,6 +29,7 @@ def run(args) -> int:
     from flows.monthly import monthly_run
 
     with prefect_api():
-        summary = run_flow(monthly_run, month=args.month, inbox=args.inbox, operator_id=args.operator)
+        summary = run_flow(monthly_run, month=args.month, inbox=args.inbox, operator_id=args.operator,
+                           full=args.full)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0

@@ -132,7 +132,11 @@ def generate_changes(previous_inbox: str | Path, out_dir: str | Path, *, share: 
 
     for name in FILE_NAMES:
         _write_csv(frames[name], out / name, encoding)
-    new_manifest = {**manifest, "extract_date": str(new_as_of.date())}
+    from connectors.files import file_sha256
+
+    # The sender's control totals of the new files (a stale copy would refuse the whole inbox).
+    totals = {name: {"rows": int(len(frames[name])), "sha256": file_sha256(out / name)} for name in FILE_NAMES}
+    new_manifest = {**manifest, "extract_date": str(new_as_of.date()), "files": totals}
     (out / "manifest.json").write_text(json.dumps(new_manifest, ensure_ascii=False, indent=2) + "\n",
                                        encoding="utf-8")
     return {

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from connectors.inquiry import TAX_COLUMNS
 from privacy.audit import record_access
 from rules import checkdigits, decisions, eligibility, residence
+from rules import intervals as iv
 from rules.dates import month_bounds, policy_snapshot_date
 from rules.eligibility.codes import STORED_PERIOD_COLUMNS
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
+from services.eligibility import incremental
 from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
@@ -96,6 +98,8 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     for frame in (stored, fresh):
         for column in ("valid_from", "valid_to"):
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    if stored.empty:  # none stored for these persons: an empty read has no text dtype to merge on
+        stored = fresh.iloc[:0]
     both = fresh.merge(stored, on=STORED_PERIOD_COLUMNS, how="outer", indicator=True)
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
@@ -229,37 +233,84 @@ def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The span eligibility periods are computed and kept for: the claim window.
 
     From the claim deadline (``reimbursement.claim_deadline_years`` in force at the month's snapshot date,
-    地方自治法236条 [I]) plus one year of margin before the month, to the end of the month after it. Claims
-    older than the deadline are refused by the benefit rules, so older periods are never read.
+    地方自治法236条 [I]) plus one year of margin before the certificate cycle holding the month, to the end
+    of the month after it, stretched to the end of the certificate cycle then in force
+    (:func:`rules.eligibility.default_horizon`). Claims older than the deadline are refused by the benefit
+    rules, so older periods are never read.
+
+    Both ends move once a certificate cycle (the start on the renewal date, the end the month before it),
+    not every month: the stored periods of a child whose inputs did not change stay equal, which is what
+    lets a month be decided incrementally (:mod:`services.eligibility.incremental`). Without a renewal
+    date in force the start is the month's first day, and every month is decided in full.
     """
     month_start, _ = month_bounds(month)
     snapshot = policy_snapshot_date(month)
     program_start, horizon_end = eligibility.default_horizon(snapshot, policy)
     years = policy.at(snapshot).get("reimbursement.claim_deadline_years")
-    start = max(pd.Timestamp(program_start), month_start - pd.DateOffset(years=int(years) + 1))
+    cycle_start = pd.Timestamp(decisions.certificate_cycle(policy, pd.Series([month_start]))[0][0])
+    anchor = cycle_start if pd.Timestamp(iv.OPEN_START) < cycle_start <= month_start else month_start
+    start = max(pd.Timestamp(program_start), anchor - pd.DateOffset(years=int(years) + 1))
     return pd.Timestamp(start), horizon_end
 
 
-def decide_month(session: Session, *, month: str, policy, run_id: str, operator_id: str) -> dict:
-    """The whole decision step for ``month`` (see the module docstring); returns aggregate counts."""
+def decide_month(session: Session, *, month: str, policy, run_id: str, operator_id: str, full: bool = False) -> dict:
+    """The whole decision step for ``month`` (see the module docstring); returns aggregate counts.
+
+    Incremental unless ``full`` or :func:`incremental.plan` says otherwise: only the children whose inputs
+    changed since the last decided month and those a date of the month crosses are recomputed and
+    decided; everyone else's stored periods and certificate would come out of a full recomputation
+    unchanged. The queue rows read are deleted and the basis recorded in the same transaction.
+    """
     conn = session.connection()
     month_start, _ = month_bounds(month)
-    horizon_start, horizon_end = decision_horizon(month, policy)
-    inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1,
-                                     tax_years=eligibility.income_test_tax_years(policy, horizon_start, horizon_end))
+    horizon = decision_horizon(month, policy)
+    queued = incremental.pending_changes(conn)
+    plan = incremental.plan(incremental.read_basis(conn), policy_version=policy.version, horizon=horizon,
+                            month=month, full=full)
+    children = None if plan.full else (incremental.changed_children(conn, queued)
+                                       | incremental.crossed_children(conn, month))
+    periods = determine_periods(conn, policy, horizon, children)
+    changed_children = store_periods(conn, periods, policy.version, run_id, person_ids=children)
+
+    certificates = models.Certificate.__table__
+    previous = read_frame(conn, certificates, ["person_id", "valid_from", "valid_to", "status"]) if plan.full else \
+        read_frame_in(conn, certificates, ["person_id", "valid_from", "valid_to", "status"], "person_id",
+                      sorted(children))
+    month_decisions = DecisionSchema.validate(decisions.decide_month(periods, previous, month, policy))
+    new_decisions = unrecorded_decisions(conn, month_decisions, month, children if not plan.full else None)
+    effects = store_decisions(session, previous, new_decisions, month=month, policy=policy, run_id=run_id,
+                              operator_id=operator_id, purpose="monthly-eligibility")
+    incremental.clear_changes(conn, queued["seq"])
+    incremental.write_basis(conn, policy_version=policy.version, horizon=horizon, month=month, run_id=run_id)
+    by_type = new_decisions["decision_type"].value_counts().to_dict()
+    return {"mode": "full" if plan.full else "incremental", "mode_reason": plan.reason,
+            "children_recomputed": int(periods["person_id"].nunique()) if plan.full else len(children),
+            "periods": int(len(periods)), "children_with_changed_periods": changed_children,
+            "new_decisions": effects["inserted"], "by_type": {k: int(v) for k, v in by_type.items()},
+            "recipient_numbers_assigned": effects["assigned"], "certificates_updated": effects["certificates"],
+            "pmh_outbox_rows": effects["queued"], "month_start": str(month_start.date())}
+
+
+def determine_periods(conn: Connection, policy, horizon: tuple[pd.Timestamp, pd.Timestamp],
+                      children: set[str] | None = None) -> pd.DataFrame:
+    """Eligibility periods over ``horizon`` of every registered child, or of ``children`` only.
+
+    For ``children`` the inputs are read for the persons and households that decide them
+    (:func:`incremental.input_scope`); the periods of other children in that scope are dropped, since
+    their own scope may not have been read whole.
+    """
+    horizon_start, horizon_end = horizon
+    tax_years = eligibility.income_test_tax_years(policy, horizon_start, horizon_end)
+    if children is None:
+        inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1, tax_years=tax_years)
+    else:
+        persons, households = incremental.input_scope(conn, children)
+        inputs = load_eligibility_inputs(conn, first_tax_year=horizon_start.year - 1, person_ids=persons,
+                                         household_ids=households, tax_years=tax_years)
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
     periods = EligibilityPeriodSchema.validate(
         eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end,
                                           closed_days=holidays_for_horizon(horizon_start, horizon_end)))
-    changed_children = store_periods(conn, periods, policy.version, run_id)
-
-    previous = read_frame(conn, models.Certificate.__table__, ["person_id", "valid_from", "valid_to", "status"])
-    month_decisions = DecisionSchema.validate(decisions.decide_month(periods, previous, month, policy))
-    new_decisions = unrecorded_decisions(conn, month_decisions, month)
-    effects = store_decisions(session, previous, new_decisions, month=month, policy=policy, run_id=run_id,
-                              operator_id=operator_id, purpose="monthly-eligibility")
-    by_type = new_decisions["decision_type"].value_counts().to_dict()
-    return {"periods": int(len(periods)), "children_with_changed_periods": changed_children,
-            "new_decisions": effects["inserted"], "by_type": {k: int(v) for k, v in by_type.items()},
-            "recipient_numbers_assigned": effects["assigned"], "certificates_updated": effects["certificates"],
-            "pmh_outbox_rows": effects["queued"], "month_start": str(month_start.date())}
+    if children is not None:
+        periods = periods.loc[periods["person_id"].isin(children)].reset_index(drop=True)
+    return periods

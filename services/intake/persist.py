@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from schemas.checks import flag_to_bool
+from services.eligibility import incremental
 from store import models
-from store.bulk import UpsertCounts, insert_missing, read_frame, upsert_frame
+from store.bulk import UpsertCounts, insert_missing_rows, read_frame, upsert_frame
 
 PERSON_SOURCE_COLUMNS = [
     "household_id", "relationship_code", "my_number", "name", "name_kana", "address", "birth_date",
@@ -78,9 +79,9 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     frame = persons.copy()
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
-    existing = read_frame(conn, table, ["person_id", "row_digest"])
+    existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"])
     merged = frame[["person_id", "row_digest"]].merge(
-        existing.rename(columns={"row_digest": "_old"}), on="person_id", how="left"
+        existing[["person_id", "row_digest"]].rename(columns={"row_digest": "_old"}), on="person_id", how="left"
     )
     to_write = frame.loc[(merged["_old"] != merged["row_digest"]).to_numpy()]
     if to_write.empty:
@@ -106,37 +107,79 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
         "row_digest": to_write["row_digest"].to_numpy(),
         "updated_run_id": run_id,
     })
-    return upsert_frame(conn, table, rows, ["person_id"], digest_column="row_digest", existing=existing)
+    counts = upsert_frame(conn, table, rows, ["person_id"], digest_column="row_digest",
+                          existing=existing[["person_id", "row_digest"]])
+    # The household a changed person left matters too (its children lose a 住記 guardian).
+    left = existing.loc[existing["person_id"].isin(to_write["person_id"]), ["person_id", "household_id"]]
+    return UpsertCounts(counts.inserted, counts.updated, counts.unchanged, written=to_write.index,
+                        replaced=left.reset_index(drop=True))
+
+
+#: Per input table: its natural key, and the columns naming the persons / households a change reaches.
+SIMPLE_INPUTS: dict[str, tuple[object, list[str], list[str], list[str]]] = {
+    "tax": (models.TaxRecord.__table__, ["person_id", "tax_year"], ["person_id"], []),
+    "welfare": (models.WelfareCase.__table__, ["case_id"], [], ["household_id"]),
+    "insurance": (models.InsuranceCoverage.__table__, ["person_id", "insurer_number", "valid_from"],
+                  ["person_id"], []),
+    "applications": (models.Application.__table__, ["application_id"],
+                     ["child_person_id", "guardian_person_id", "spouse_person_id"], []),
+    "placements": (models.Placement.__table__, ["placement_id"], ["person_id"], []),
+}
+
+
+class _Reach:
+    """The persons and households the stored changes reach (for the eligibility_change queue)."""
+
+    def __init__(self, tracking: bool) -> None:
+        self.tracking = tracking
+        self.persons: set[str] = set()
+        self.households: set[str] = set()
+
+    def add(self, frame: pd.DataFrame, person_columns: list[str], household_columns: list[str]) -> None:
+        if not self.tracking:  # before the first decided month nothing is queued (it decides everyone)
+            return
+        for target, columns in ((self.persons, person_columns), (self.households, household_columns)):
+            for column in columns:
+                if column in frame.columns and len(frame):
+                    target.update(v for v in frame[column].dropna().astype(str) if v)
 
 
 def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str) -> PersistCounts:
-    """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications)."""
+    """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications).
+
+    The persons and households whose stored inputs changed are queued for the next decided month
+    (:func:`services.eligibility.incremental.record_changes`), in this transaction.
+    """
     counts = PersistCounts()
+    reach = _Reach(incremental.tracking(conn))
     residents = frames.get("residents", pd.DataFrame(columns=["person_id", *PERSON_SOURCE_COLUMNS]))
     events = frames.get("resident_events")
     if events is None:
         events = pd.DataFrame(columns=["event_id", *residents.columns.drop("residence_start_date", errors="ignore"),
                                        "event_code", "event_date", "notified_date"])
-    counts.add("person", persist_persons(conn, current_persons(residents, events), ring, run_id))
+    persons = current_persons(residents, events)
+    person_counts = persist_persons(conn, persons, ring, run_id)
+    counts.add("person", person_counts)
+    reach.add(persons.loc[person_counts.written], ["person_id"], ["household_id"])
+    reach.add(person_counts.replaced, [], ["household_id"])
 
     if not events.empty:
         event_rows = events[["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"]]
-        counts.add("resident_event", insert_missing(
-            conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id), ["event_id"]))
+        new_events = insert_missing_rows(conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id),
+                                         ["event_id"])
+        counts.add("resident_event", len(new_events))
+        reach.add(new_events, ["person_id"], ["household_id"])
 
-    simple = {
-        "tax": (models.TaxRecord.__table__, ["person_id", "tax_year"]),
-        "welfare": (models.WelfareCase.__table__, ["case_id"]),
-        "insurance": (models.InsuranceCoverage.__table__, ["person_id", "insurer_number", "valid_from"]),
-        "applications": (models.Application.__table__, ["application_id"]),
-        "placements": (models.Placement.__table__, ["placement_id"]),
-    }
-    for name, (table, keys) in simple.items():
+    for name, (table, keys, person_columns, household_columns) in SIMPLE_INPUTS.items():
         frame = frames.get(name)
         if frame is None or frame.empty:
             continue
         columns = [c.name for c in table.columns if c.name in frame.columns]
-        counts.add(table.name, upsert_frame(conn, table, frame[columns], keys))
+        written = upsert_frame(conn, table, frame[columns], keys)
+        counts.add(table.name, written)
+        reach.add(frame.loc[written.written], person_columns, household_columns)
+        reach.add(written.replaced, person_columns, household_columns)
+    incremental.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
     return counts
 
 

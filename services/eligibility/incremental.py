@@ -1,0 +1,214 @@
+"""Incremental months: decide only the children whose inputs changed, and those a date crosses.
+
+A child's eligibility periods are a pure function of its inputs (and its household's and guardians'),
+the policy and the decision horizon (:func:`rules.eligibility.determine_eligibility`); its month decisions
+are a pure function of its periods, its certificate and the month (:func:`rules.decisions.decide_month`).
+So, with the policy and the horizon unchanged since the last run, a full recomputation can change
+something only for
+
+* **changed children**: a child whose own, household's or guardians' inputs changed, or whose periods or
+  certificate were changed between two monthly runs (a move-in case, a counter action). Every writer
+  records the persons and households it touched in the ``eligibility_change`` queue, in its own
+  transaction (:func:`record_changes`); :func:`changed_children` widens them to the children they reach;
+* **crossed children**: a child for whom a date of the month meets a stored boundary
+  (:func:`crossed_children`): a period starting or ending in the month or on the day after it (an age limit,
+  the end of a school year, an era boundary, a registration start, a loss), or a certificate that ends by
+  the day after the month (the end of a certificate cycle), or an eligible period without a certificate
+  that covers it.
+
+The horizon (:func:`services.eligibility.decide.decision_horizon`) moves once a certificate cycle, not
+every month, so most months are incremental; the month it moves, the policy changes, a month is skipped, or
+``full`` is asked for, the run recomputes everyone (:func:`plan`). ``tests/integration/test_incremental_months.py``
+compares both paths over generated months with changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection, and_, delete, insert, not_, or_, select
+
+from rules.dates import month_bounds
+from rules.intervals import ONE_DAY
+from store import models
+from store.bulk import read_frame, read_frame_in
+
+#: The eligibility_basis row (there is one).
+BASIS_ID = 1
+#: Statuses of a certificate that holds no valid 受給者証 (rules.decisions.LOST).
+LOST_STATUS = "LOST"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a month is decided: everyone (``full``) or the changed and crossed children, and why."""
+
+    full: bool
+    reason: str
+
+
+def tracking(conn: Connection) -> bool:
+    """Whether changes are queued: from the first decided month on (before it, a month decides everyone)."""
+    return conn.execute(select(models.EligibilityBasis.basis_id)).first() is not None
+
+
+def record_changes(conn: Connection, run_id: str, *, person_ids: Iterable[str] = (),
+                   household_ids: Iterable[str] = ()) -> int:
+    """Queue the persons and households whose eligibility inputs, periods or certificate changed.
+
+    Nothing is queued before the first month is decided: that month recomputes everyone anyway.
+    """
+    if not tracking(conn):
+        return 0
+    rows = ([{"person_id": p, "household_id": None, "run_id": run_id} for p in sorted(set(person_ids)) if p]
+            + [{"person_id": None, "household_id": h, "run_id": run_id} for h in sorted(set(household_ids)) if h])
+    if rows:
+        conn.execute(insert(models.EligibilityChange.__table__), rows)
+    return len(rows)
+
+
+def pending_changes(conn: Connection) -> pd.DataFrame:
+    """The queued changes: ``seq, person_id, household_id``."""
+    return read_frame(conn, models.EligibilityChange.__table__, ["seq", "person_id", "household_id"])
+
+
+def clear_changes(conn: Connection, seqs: Iterable[int]) -> None:
+    """Delete exactly the queue rows a run has read (rows queued meanwhile stay for the next run)."""
+    table = models.EligibilityChange.__table__
+    seqs = sorted(int(s) for s in seqs)
+    for start in range(0, len(seqs), 10_000):
+        conn.execute(delete(table).where(table.c.seq.in_(seqs[start:start + 10_000])))
+
+
+def read_basis(conn: Connection):
+    """The stored basis row, or ``None`` before the first decided month."""
+    table = models.EligibilityBasis.__table__
+    return conn.execute(select(table).where(table.c.basis_id == BASIS_ID)).first()
+
+
+def write_basis(conn: Connection, *, policy_version: str, horizon: tuple[pd.Timestamp, pd.Timestamp], month: str,
+                run_id: str) -> None:
+    """Record what the stored periods and certificates are now derived under."""
+    table = models.EligibilityBasis.__table__
+    values = {"policy_version": policy_version, "horizon_start": horizon[0].date(),
+              "horizon_end": horizon[1].date(), "month": month, "run_id": run_id}
+    if read_basis(conn) is None:
+        conn.execute(insert(table).values(basis_id=BASIS_ID, **values))
+    else:
+        conn.execute(table.update().where(table.c.basis_id == BASIS_ID).values(**values))
+
+
+def _month_before(month: str) -> str:
+    return (pd.Period(month, freq="M") - 1).strftime("%Y-%m")
+
+
+def plan(basis, *, policy_version: str, horizon: tuple[pd.Timestamp, pd.Timestamp], month: str,
+         full: bool = False) -> Plan:
+    """Full or incremental, with the reason (value-free: it goes to the run summary)."""
+    if full:
+        return Plan(True, "requested")
+    if basis is None:
+        return Plan(True, "first-month")
+    if basis.policy_version != policy_version:
+        return Plan(True, "policy-changed")
+    if (pd.Timestamp(basis.horizon_start), pd.Timestamp(basis.horizon_end)) != (horizon[0], horizon[1]):
+        return Plan(True, "horizon-moved")
+    if basis.month not in (month, _month_before(month)):
+        return Plan(True, "month-not-consecutive")
+    return Plan(False, "incremental")
+
+
+def _persons_of_households(conn: Connection, households: set[str]) -> set[str]:
+    """Everyone stored as a member of ``households``, now (person) or at an 異動 (resident_event)."""
+    if not households:
+        return set()
+    keys = sorted(households)
+    p, e = models.Person.__table__, models.ResidentEvent.__table__
+    now = read_frame_in(conn, p, ["person_id"], "household_id", keys)
+    then = read_frame_in(conn, e, ["person_id"], "household_id", keys)
+    return set(now["person_id"]) | set(then["person_id"])
+
+
+def _households_of(conn: Connection, persons: set[str]) -> set[str]:
+    """Every household ``persons`` belong or belonged to (person rows and their 異動)."""
+    if not persons:
+        return set()
+    keys = sorted(persons)
+    p, e = models.Person.__table__, models.ResidentEvent.__table__
+    now = read_frame_in(conn, p, ["household_id"], "person_id", keys)
+    then = read_frame_in(conn, e, ["household_id"], "person_id", keys)
+    return {h for h in set(now["household_id"]) | set(then["household_id"]) if h}
+
+
+def _registered_children(conn: Connection, persons: set[str]) -> set[str]:
+    """Those of ``persons`` with a 資格登録届 (only they have eligibility periods)."""
+    if not persons:
+        return set()
+    a = models.Application.__table__
+    found = read_frame_in(conn, a, ["child_person_id"], "child_person_id", sorted(persons))
+    return set(found["child_person_id"])
+
+
+def _children_guarded_by(conn: Connection, persons: set[str]) -> set[str]:
+    """Children whose 資格登録届 names one of ``persons`` as applicant or spouse (income-tested parents)."""
+    if not persons:
+        return set()
+    a = models.Application.__table__
+    keys = sorted(persons)
+    by_guardian = read_frame_in(conn, a, ["child_person_id"], "guardian_person_id", keys)
+    by_spouse = read_frame_in(conn, a, ["child_person_id"], "spouse_person_id", keys)
+    return set(by_guardian["child_person_id"]) | set(by_spouse["child_person_id"])
+
+
+def changed_children(conn: Connection, changes: pd.DataFrame) -> set[str]:
+    """The registered children a queue of changed persons and households reaches.
+
+    A person's change reaches every child of every household the person is or was in (residence,
+    household and 住記 guardians), and every child whose 資格登録届 names the person; a household's
+    change (生活保護) reaches every child who is or was in it.
+    """
+    persons = set(changes["person_id"].dropna())
+    households = set(changes["household_id"].dropna()) | _households_of(conn, persons)
+    reached = persons | _persons_of_households(conn, households)
+    return _registered_children(conn, reached) | _children_guarded_by(conn, persons)
+
+
+def crossed_children(conn: Connection, month: str) -> set[str]:
+    """Children for whom a date of ``month`` (or the day after it) meets a stored boundary (module docstring)."""
+    month_start, month_end = month_bounds(month)
+    day_before, day_after = (month_start - ONE_DAY).date(), (month_end + ONE_DAY).date()
+    first = month_start.date()
+    p, c = models.EligibilityPeriod.__table__, models.Certificate.__table__
+    boundary = read_frame(conn, p, ["person_id"], where=or_(
+        and_(p.c.valid_from >= first, p.c.valid_from <= day_after),
+        and_(p.c.valid_to >= day_before, p.c.valid_to <= day_after)))
+    ending = read_frame(conn, c, ["person_id"], where=and_(c.c.status != LOST_STATUS, c.c.valid_to <= day_after))
+    # An eligible or suspended period over the month with no certificate holding it: in a steady state the
+    # month that period began issued one, but a run must not depend on that.
+    uncovered_stmt = (
+        select(p.c.person_id)
+        .select_from(p.outerjoin(c, c.c.person_id == p.c.person_id))
+        .where(p.c.valid_from <= day_after, p.c.valid_to >= first,
+               or_(c.c.person_id.is_(None), c.c.status == LOST_STATUS,
+                   and_(c.c.status != p.c.status, not_(and_(c.c.status == "ACTIVE", p.c.status == "ELIGIBLE"))),
+                   c.c.valid_to < p.c.valid_from))
+    )
+    uncovered = {row[0] for row in conn.execute(uncovered_stmt)}
+    return set(boundary["person_id"]) | set(ending["person_id"]) | uncovered
+
+
+def input_scope(conn: Connection, children: set[str]) -> tuple[set[str], set[str]]:
+    """The persons and households whose inputs decide ``children``.
+
+    The children, everyone of every household they are or were in (now or at an 異動: residence,
+    生活保護 and the 住記 guardians), and the parents their 資格登録届 name (the income test).
+    """
+    households = _households_of(conn, children)
+    persons = set(children) | _persons_of_households(conn, households)
+    if children:
+        a = models.Application.__table__
+        named = read_frame_in(conn, a, ["guardian_person_id", "spouse_person_id"], "child_person_id", sorted(children))
+        persons |= {x for x in pd.concat([named["guardian_person_id"], named["spouse_person_id"]]).dropna() if x}
+    return persons, households
