@@ -7,7 +7,9 @@ functions the Prefect tasks wrap — on a fresh database and prints per-stage se
 * ``--rerun`` times a second run of the same month (it must write nothing).
 * ``--changes 0.02`` generates the following month's inbox in which 2 % of the persons changed
   (:func:`devtools.generate.changes.generate_changes`: 異動, new 資格登録届, 税額更正; not timed) and
-  times the run of that month after the first one (``changes_*`` keys).
+  times the run of that month after the first one (``changes_*`` keys: incremental, as the monthly run
+  decides it), then the same month decided in full on a copy of the database (``changes_full_*``), and
+  reports whether both stored the same decisions (``changes_same_decisions``).
 * ``--floor`` writes, in the same process, every row the first run stored into a fresh database whose
   tables have primary keys only, with plain ``executemany`` (SQLite) or ``COPY`` (PostgreSQL), and
   reports that time as ``floor_s`` and ``floor_ratio`` = (persist + decide seconds of the first load) /
@@ -96,12 +98,47 @@ def _floor_seconds(source_url: str, floor_url: str) -> float:
     return round(total, 3)
 
 
+def _clone_database(url: str, workdir: Path) -> tuple[str, callable]:
+    """A copy of the benchmark database (file copy on SQLite, ``TEMPLATE`` on PostgreSQL)."""
+    if url.startswith("sqlite"):
+        source = Path(url.removeprefix("sqlite:///"))
+        target = workdir / "clone.db"
+        shutil.copyfile(source, target)
+        return f"sqlite:///{target}", lambda: target.unlink(missing_ok=True)
+    base, _, source_name = url.rpartition("/")
+    name = f"kb_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source_name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return f"{base}/{name}", drop
+
+
+def _decisions_of(url: str, month: str) -> pd.DataFrame:
+    """The stored decisions of ``month`` (no run ids), sorted: what the two paths must agree on."""
+    from store import models
+    from store.bulk import read_frame
+    from store.db import make_engine
+
+    engine = make_engine(url)
+    table = models.Decision.__table__
+    columns = ["person_id", "decision_type", "effective_date", "valid_from", "valid_to", "reason_code", "status"]
+    with engine.connect() as conn:
+        frame = read_frame(conn, table, columns, where=table.c.month == month)
+    engine.dispose()
+    return frame.sort_values(columns[:3]).reset_index(drop=True)
+
+
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str, float]:
-    """Run every stage once with the key ring ``ring``; return seconds per stage."""
+def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool = False) -> dict[str, float]:
+    """Run every stage once with the key ring ``ring``; return seconds per stage (``full``: decide everyone)."""
     from policy import load_policy
     from services import runs
     from services.eligibility import decide
@@ -148,7 +185,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str,
     def _decide():
         with session_scope(engine) as session:
             return decide.decide_month(session, month=month, policy=policy, run_id=run_id,
-                                       operator_id="demo-operator")
+                                       operator_id="demo-operator", full=full)
 
     decided = timed("decide", _decide)
 
@@ -162,6 +199,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str,
         timed("summary", lambda: summary.month_summary(conn, month=month, run_id=run_id, counts={}))
     engine.dispose()
     timings["_decisions"] = decided.get("new_decisions", 0)
+    timings["_children_recomputed"] = decided.get("children_recomputed")
     timings["_cpu_s"] = round(cpu, 3)
     return timings
 
@@ -207,12 +245,22 @@ def main(argv: list[str] | None = None) -> None:
                 finally:
                     drop_floor()
             second = run_stages(inbox, args.month, url, workdir, ring) if args.rerun else None
-            changed = (run_stages(workdir / "inbox-next", str(next_month), url, workdir, ring)
-                       if args.changes is not None else None)
+            changed = changed_full = None
+            if args.changes is not None:
+                # The same month decided in full on a copy of the database: both figures, and the same result.
+                clone_url, drop_clone = _clone_database(url, workdir)
+                try:
+                    changed = run_stages(workdir / "inbox-next", str(next_month), url, workdir, ring)
+                    changed_full = run_stages(workdir / "inbox-next", str(next_month), clone_url, workdir, ring,
+                                              full=True)
+                    same = _decisions_of(url, str(next_month)).equals(_decisions_of(clone_url, str(next_month)))
+                finally:
+                    drop_clone()
         finally:
             drop()
         decisions = first.pop("_decisions")
         cpu_s = first.pop("_cpu_s")
+        first.pop("_children_recomputed")
         stages = {k: v for k, v in first.items() if k != "migrate"}
         result = {
             "children": args.children,
@@ -230,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
         if second is not None:
             rerun_decisions = second.pop("_decisions")
             result["rerun_cpu_s"] = second.pop("_cpu_s")
+            result["rerun_children_recomputed"] = second.pop("_children_recomputed")
             rerun_stages = {k: v for k, v in second.items() if k != "migrate"}
             result["rerun_total_s"] = round(sum(rerun_stages.values()), 3)
             result["rerun_stages_s"] = rerun_stages
@@ -237,11 +286,20 @@ def main(argv: list[str] | None = None) -> None:
         if changed is not None:
             changes_decisions = changed.pop("_decisions")
             result["changes_cpu_s"] = changed.pop("_cpu_s")
+            result["changes_children_recomputed"] = changed.pop("_children_recomputed")
             changes_stages = {k: v for k, v in changed.items() if k != "migrate"}
             result["changes_share"] = args.changes
             result["changes_total_s"] = round(sum(changes_stages.values()), 3)
             result["changes_stages_s"] = changes_stages
             result["changes_new_decisions"] = changes_decisions
+            full_decisions = changed_full.pop("_decisions")
+            result["changes_full_cpu_s"] = changed_full.pop("_cpu_s")
+            changed_full.pop("_children_recomputed")
+            full_stages = {k: v for k, v in changed_full.items() if k != "migrate"}
+            result["changes_full_total_s"] = round(sum(full_stages.values()), 3)
+            result["changes_full_stages_s"] = full_stages
+            result["changes_full_new_decisions"] = full_decisions
+            result["changes_same_decisions"] = bool(same)
         result["load_avg"] = [load_before, _load()]
         print(json.dumps(result))
     finally:
