@@ -78,6 +78,26 @@ def output_files(directories: Sequence[Path], *, listed: int = 20) -> list[str]:
     return found
 
 
+#: How a month was decided (services.eligibility.incremental.plan reasons), for staff.
+DECIDE_MODE_LABELS = {
+    "incremental": "差分判定（入力が変わった児童と、月の期日に当たる児童のみ再判定）",
+    "first-month": "全件判定（初回）",
+    "requested": "全件判定（指定による）",
+    "policy-changed": "全件判定（制度パラメータの変更）",
+    "horizon-moved": "全件判定（判定期間の更新: 受給者証の年度切替）",
+    "month-not-consecutive": "全件判定（前月が未処理）",
+}
+
+
+def decide_mode_lines(decide: dict) -> list[str]:
+    """One line saying how the month was decided and how many children were re-determined."""
+    reason = decide.get("mode_reason")
+    if not reason:
+        return []
+    return ["", f"判定方式: {DECIDE_MODE_LABELS.get(reason, reason)}、再判定した児童 "
+                f"{int(decide.get('children_recomputed', 0)):,} 人"]
+
+
 def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
                   output_dirs: Sequence[Path] = ()) -> MonthSummary:
     """This run's changes and the month's totals, inputs and quarantine, benefits, PMH and output paths."""
@@ -105,8 +125,9 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
              "| 決定 | この実行 | 月の合計 |", "|---|---:|---:|"]
     lines += [f"| {r['label']} | {r['this_run']} | {r['count']} |" for r in decision_rows]
     lines += ["", f"この実行で新たに記録した決定: **{sum(this_run.values())} 件**"
-                  + ("（再実行: 変更なし）" if decided and not this_run else ""),
-              "", "## 入力ファイル", "", "| ファイル | 行数 | 取込 | 保留（quarantine） |", "|---|---:|---:|---:|"]
+                  + ("（再実行: 変更なし）" if decided and not this_run else "")]
+    lines += decide_mode_lines(counts.get("decide", {}))
+    lines += ["", "## 入力ファイル", "", "| ファイル | 行数 | 取込 | 保留（quarantine） |", "|---|---:|---:|---:|"]
     lines += [f"| {f['file_name']} | {f['row_count']} | {f['accepted_count']} | {f['quarantined_count']} |"
               for f in files]
     lines += ["", f"## 給付（支払月 {month}）", "", "| 区分 | 件数 | 金額（円） |", "|---|---:|---:|"]

@@ -14,6 +14,7 @@ import json
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policy import load_policy
@@ -155,3 +156,34 @@ def test_full_is_forced_and_a_skipped_month_decides_everyone(engine, key_ring, t
     with engine.begin() as conn:
         basis = incremental.read_basis(conn)
     assert basis.month == "2027-01" and basis.run_id == "inc-2027-01"
+
+
+@pytest.mark.integration
+def test_the_monthly_flow_decides_a_quiet_month_incrementally_and_full_on_request(prefect_harness, kodomo_env,
+                                                                                   tmp_path):
+    """The flow (as the UI and ``kodomo monthly`` run it): the mode is in the run's counts and the summary."""
+    from devtools.generate import generate_dataset
+    from devtools.generate.changes import generate_changes
+    from flows.monthly import monthly_run
+    from services.notices.summary import month_summary
+    from store.db import engine_for
+
+    october, november = tmp_path / "inbox-10", tmp_path / "inbox-11"
+    generate_dataset(october, children=150, seed=17, as_of="2026-10-31")
+    generate_changes(october, november, share=0.05, seed=18, as_of="2026-11-30")
+    monthly_run(month="2026-10", inbox=str(october), operator_id="demo-operator", sync_pmh=False)
+    monthly_run(month="2026-11", inbox=str(november), operator_id="demo-operator", sync_pmh=False)
+    monthly_run(month="2026-11", inbox=str(november), operator_id="demo-operator", sync_pmh=False, full=True)
+
+    engine = engine_for(kodomo_env.resolved_database_url)
+    with engine.connect() as conn:
+        runs = conn.execute(select(models.Run.run_id, models.Run.month, models.Run.counts_json)
+                            .where(models.Run.flow_name == "monthly-run")).all()
+        decided = {(month, json.loads(counts)["decide"]["mode_reason"]): (run_id, json.loads(counts)["decide"])
+                   for run_id, month, counts in runs}
+        assert set(decided) == {("2026-10", "first-month"), ("2026-11", "incremental"), ("2026-11", "requested")}
+        run_id, quiet = decided[("2026-11", "incremental")]
+        assert quiet["new_decisions"] > 0
+        assert decided[("2026-11", "requested")][1]["new_decisions"] == 0  # the full run finds nothing missing
+        text = month_summary(conn, month="2026-11", run_id=run_id, counts={"decide": quiet}).markdown
+    assert "判定方式: 差分判定" in text and f"再判定した児童 {quiet['children_recomputed']:,} 人" in text
