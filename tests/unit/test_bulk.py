@@ -34,6 +34,22 @@ def test_upsert_inserts_then_leaves_unchanged_then_updates(engine):
     assert stored.loc[0, "end_date"] == pd.Timestamp("2025-03-31") and pd.isna(stored.loc[1, "end_date"])
 
 
+def test_new_keys_do_not_make_unchanged_rows_look_changed(engine):
+    """A left merge with new keys once turned the 64-bit row hashes into float64: every stored row was
+    rewritten (and, since issue 13, would have queued every child for re-determination)."""
+    table = models.WelfareCase.__table__
+    many = pd.DataFrame({"case_id": [f"C{i:04d}" for i in range(300)], "household_id": "0000000001",
+                         "start_date": pd.Timestamp("2024-01-01"), "end_date": pd.NaT})
+    with engine.begin() as conn:
+        upsert_frame(conn, table, many, ["case_id"])
+        grown = pd.concat([many, many.head(1).assign(case_id="C9999")], ignore_index=True)
+        grown.loc[5, "end_date"] = pd.Timestamp("2025-01-31")
+        counts = upsert_frame(conn, table, grown, ["case_id"])
+    assert (counts.inserted, counts.updated, counts.unchanged) == (1, 1, 299)
+    assert sorted(grown.loc[counts.written, "case_id"]) == ["C0005", "C9999"]
+    assert counts.replaced["case_id"].tolist() == ["C0005"] and pd.isna(counts.replaced["end_date"].iloc[0])
+
+
 def test_insert_missing_is_append_only_by_natural_key(engine):
     table = models.WelfareCase.__table__
     with engine.begin() as conn:
