@@ -22,6 +22,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Engine, MetaData, Table, and_, delete, exists, func, inspect, select, update
 
+from store.changes import ELIGIBILITY_INPUT_TABLES
+
 DEFAULT_RULES = Path(__file__).with_name("retention_default.yaml")
 
 
@@ -63,6 +65,11 @@ def load_retention(path: Path | str | None = None) -> RetentionPolicy:
             raise ValueError(f"{target}: rule {number} erases but lists no columns")
         if int(entry["days"]) < 1:
             raise ValueError(f"{target}: rule {number} keeps less than a day")
+        if (method == "delete" and entry["table"] in ELIGIBILITY_INPUT_TABLES
+                and entry.get("subject_column") not in ("person_id", "household_id")):
+            # The next monthly run re-decides the children a deleted input row reached: it must know whose.
+            raise ValueError(f"{target}: rule {number} deletes eligibility inputs ({entry['table']}) and needs "
+                             "subject_column person_id or household_id")
         rules.append(RetentionRule(
             table=entry["table"], days=int(entry["days"]), method=method, date_column=entry.get("date_column"),
             via=entry.get("via"), columns=tuple(entry.get("columns") or ()),
@@ -112,6 +119,7 @@ def purge(engine: Engine, policy: RetentionPolicy, *, operator_id: str, today: d
     """Apply every rule; one transaction, deletion record and access record per rule with work to do."""
     from privacy.audit import pack_subjects, record_access
     from privacy.wipe import record_deletion
+    from store.changes import record_changes
     from store.db import session_scope
 
     today = today or dt.datetime.now(dt.UTC).date()
@@ -149,6 +157,10 @@ def purge(engine: Engine, policy: RetentionPolicy, *, operator_id: str, today: d
             outcome.counts[label] = affected
             if affected == 0:
                 continue
+            if rule.method == "delete" and rule.table in ELIGIBILITY_INPUT_TABLES:
+                # Deleted input rows (e.g. old 異動) can change a child's periods: the next month re-decides.
+                reached = {"person_ids" if rule.subject_column == "person_id" else "household_ids": subjects}
+                record_changes(conn, run_id or f"retention-{today.isoformat()}", **reached)
             what = (f"retention rule {rule.table} {rule.method}"
                     f"{' ' + ','.join(rule.columns) if rule.columns else ''}: rows dated before {cutoff.isoformat()}"
                     f" ({rule.days} days)")

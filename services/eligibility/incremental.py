@@ -34,6 +34,7 @@ from rules.dates import month_bounds
 from rules.intervals import ONE_DAY
 from store import models
 from store.bulk import read_frame, read_frame_in
+from store.changes import record_changes, tracking  # noqa: F401 - the writers' side of the queue, re-exported
 
 #: The eligibility_basis row (there is one).
 BASIS_ID = 1
@@ -47,26 +48,6 @@ class Plan:
 
     full: bool
     reason: str
-
-
-def tracking(conn: Connection) -> bool:
-    """Whether changes are queued: from the first decided month on (before it, a month decides everyone)."""
-    return conn.execute(select(models.EligibilityBasis.basis_id)).first() is not None
-
-
-def record_changes(conn: Connection, run_id: str, *, person_ids: Iterable[str] = (),
-                   household_ids: Iterable[str] = ()) -> int:
-    """Queue the persons and households whose eligibility inputs, periods or certificate changed.
-
-    Nothing is queued before the first month is decided: that month recomputes everyone anyway.
-    """
-    if not tracking(conn):
-        return 0
-    rows = ([{"person_id": p, "household_id": None, "run_id": run_id} for p in sorted(set(person_ids)) if p]
-            + [{"person_id": None, "household_id": h, "run_id": run_id} for h in sorted(set(household_ids)) if h])
-    if rows:
-        conn.execute(insert(models.EligibilityChange.__table__), rows)
-    return len(rows)
 
 
 def pending_changes(conn: Connection) -> pd.DataFrame:

@@ -27,6 +27,30 @@ def test_invalid_rules_are_rejected(tmp_path):
         load_retention(path)
 
 
+def test_a_delete_of_eligibility_inputs_must_name_its_subjects(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("rules:\n  - {table: tax_record, method: delete, date_column: tax_year, days: 3653}\n")
+    with pytest.raises(ValueError, match="subject_column"):
+        load_retention(path)
+
+
+def test_deleted_inputs_queue_their_persons_for_the_next_month(engine):
+    """An old 異動 deleted by retention may change a child's residence spells: the next month re-decides."""
+    from store.models import EligibilityBasis, EligibilityChange
+
+    ring = KeyRing.generate()
+    ids, _, _ = seed_persons(engine, ring, 1)
+    with session_scope(engine) as s:
+        s.add(ResidentEvent(event_id="E-old", person_id=ids[0], household_id="H", event_code="M1",
+                            event_date=dt.date(2010, 1, 1)))
+        s.add(EligibilityBasis(basis_id=1, policy_version="v", horizon_start=dt.date(2020, 10, 1),
+                               horizon_end=dt.date(2027, 9, 30), month="2026-10", run_id="r"))
+    purge(engine, load_retention(DEFAULT_RULES), operator_id="demo-admin", today=dt.date(2026, 11, 26))
+    with session_scope(engine) as s:
+        queued = s.execute(select(EligibilityChange.person_id, EligibilityChange.run_id)).all()
+    assert [q[0] for q in queued] == [ids[0]] and queued[0][1].startswith("retention-")
+
+
 def test_purge_erases_old_my_numbers_and_records_it(engine):
     ring = KeyRing.generate()
     ids, _, _ = seed_persons(engine, ring, 3)
