@@ -59,21 +59,44 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(*(_column_values(frame[c]) for c in frame.columns), strict=True)) if len(frame) else []
 
 
-def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = None, where=None) -> pd.DataFrame:
-    """Read ``columns`` of ``table`` into a frame (dates as ``datetime64``), through the DBAPI cursor."""
+#: Keys per IN list on SQLite (its limit is 32,766 bound variables per statement).
+SQLITE_IN_CHUNK = 20_000
+
+
+def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = None, where=None, *,
+               among: tuple[str, Sequence] | None = None) -> pd.DataFrame:
+    """Read ``columns`` of ``table`` into a frame (dates as ``datetime64``), through the DBAPI cursor.
+
+    ``among=(column, keys)`` keeps the rows whose ``column`` is one of ``keys`` (and ``where``). The keys
+    are bound as plain DBAPI parameters — ``= ANY(array)`` on PostgreSQL, chunked ``IN (?, …)`` on SQLite —
+    because compiling tens of thousands of expanding parameters costs SQLAlchemy more than the query.
+    """
     cols = [table.c[name] for name in (columns or table.c.keys())]
     stmt = select(*cols)
     if where is not None:
         stmt = stmt.where(where)
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    sql, params = str(compiled), compiled.params
+    sqlite = conn.dialect.name == "sqlite"
+    positional = [params[name] for name in compiled.positiontup or []] if sqlite else []
+    glue = " AND " if where is not None else " WHERE "
     cursor = conn.connection.driver_connection.cursor()
     try:
-        params = compiled.params
-        if conn.dialect.name == "sqlite":
-            cursor.execute(str(compiled), [params[name] for name in compiled.positiontup or []] or ())
+        if among is None:
+            cursor.execute(sql, positional or ()) if sqlite else cursor.execute(sql, params or None)
+            rows = cursor.fetchall()
         else:
-            cursor.execute(str(compiled), params or None)
-        rows = cursor.fetchall()
+            column, keys = among[0], list(among[1])
+            target = f'"{table.name}"."{table.c[column].name}"'
+            rows = []
+            if sqlite:
+                for start in range(0, len(keys), SQLITE_IN_CHUNK):
+                    part = keys[start:start + SQLITE_IN_CHUNK]
+                    cursor.execute(f"{sql}{glue}{target} IN ({','.join('?' * len(part))})", [*positional, *part])
+                    rows += cursor.fetchall()
+            elif keys:
+                cursor.execute(f"{sql}{glue}{target} = ANY(%(_among_keys)s)", {**params, "_among_keys": keys})
+                rows = cursor.fetchall()
     finally:
         cursor.close()
     names = [c.name for c in cols]
@@ -90,15 +113,15 @@ def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = N
 
 
 def read_frame_in(conn: Connection, table: Table, columns: Sequence[str], key_column: str, keys: Sequence,
-                  chunk: int = 10_000) -> pd.DataFrame:
-    """:func:`read_frame` of the rows whose ``key_column`` is in ``keys``, in chunked IN lists.
+                  where=None) -> pd.DataFrame:
+    """:func:`read_frame` of the rows whose ``key_column`` is in ``keys`` (and ``where``).
 
     No keys = an empty frame with ``columns``.
     """
     keys = list(keys)
-    parts = [read_frame(conn, table, columns, where=table.c[key_column].in_(keys[start:start + chunk]))
-             for start in range(0, len(keys), chunk)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+    if not keys:
+        return pd.DataFrame(columns=list(columns))
+    return read_frame(conn, table, columns, where=where, among=(key_column, keys))
 
 
 def _python_type(column) -> type | None:
@@ -238,18 +261,23 @@ def upsert_frame(
                         written=frame.index[is_new | changed], replaced=replaced.reset_index(drop=True))
 
 
-def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str]) -> int:
-    """Insert only the rows whose natural key is not in the table yet (append-only effects)."""
-    return len(insert_missing_rows(conn, table, frame, key_columns))
+def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str],
+                   where=None) -> int:
+    """Insert only the rows whose natural key is not in the table yet (append-only effects).
+
+    ``where`` narrows the stored keys compared (e.g. one month of decisions): a caller whose rows all
+    satisfy it need not read the whole table.
+    """
+    return len(insert_missing_rows(conn, table, frame, key_columns, where=where))
 
 
-def insert_missing_rows(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str]
-                        ) -> pd.DataFrame:
+def insert_missing_rows(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str],
+                        where=None) -> pd.DataFrame:
     """:func:`insert_missing`, returning the rows inserted."""
     if frame.empty:
         return frame
     keys = list(key_columns)
-    existing = read_frame(conn, table, keys)
+    existing = read_frame(conn, table, keys, where=where)
     if existing.empty:
         insert_frame(conn, table, frame)
         return frame

@@ -40,11 +40,6 @@ def _where(*clauses):
     return sqlalchemy.and_(*present) if present else None
 
 
-def _among(table, column: str, keys: set[str] | None):
-    """``column IN keys`` (``None`` = no restriction)."""
-    return None if keys is None else table.c[column].in_(sorted(keys))
-
-
 def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None, *, person_ids: set[str] | None = None,
                             household_ids: set[str] | None = None,
                             tax_years: list[int] | None = None) -> eligibility.EligibilityInputs:
@@ -60,28 +55,33 @@ def load_eligibility_inputs(conn: Connection, first_tax_year: int | None = None,
     p, e = models.Person.__table__, models.ResidentEvent.__table__
     i, w, t, a = (models.InsuranceCoverage.__table__, models.WelfareCase.__table__, models.TaxRecord.__table__,
                   models.Application.__table__)
-    persons = read_frame(conn, p, ["person_id", "household_id", "relationship_code", "birth_date",
-                                   "residence_start_date"], where=_among(p, "person_id", person_ids))
-    events = read_frame(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date",
-                                  "notified_date"], where=_among(e, "person_id", person_ids))
+    persons = _read_among(conn, p, ["person_id", "household_id", "relationship_code", "birth_date",
+                                    "residence_start_date"], "person_id", person_ids)
+    events = _read_among(conn, e, ["event_id", "person_id", "household_id", "event_code", "event_date",
+                                   "notified_date"], "person_id", person_ids)
     return eligibility.EligibilityInputs(
         residents=persons[["person_id", "birth_date", "household_id", "relationship_code"]],
         residence=residence.residence_from_persons(persons, events),
-        insurance=read_frame(conn, i, ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
-                             where=_among(i, "person_id", person_ids)),
-        welfare=read_frame(conn, w, ["case_id", "household_id", "start_date", "end_date"],
-                           where=_among(w, "household_id", household_ids)),
-        tax=read_frame(conn, t, TAX_COLUMNS, where=_where(
-            _among(t, "person_id", person_ids),
+        insurance=_read_among(conn, i, ["person_id", "insurer_number", "insured_type_code", "valid_from", "valid_to"],
+                              "person_id", person_ids),
+        welfare=_read_among(conn, w, ["case_id", "household_id", "start_date", "end_date"], "household_id",
+                            household_ids),
+        tax=_read_among(conn, t, TAX_COLUMNS, "person_id", person_ids, where=_where(
             None if first_tax_year is None else t.c.tax_year >= first_tax_year,
             None if tax_years is None else t.c.tax_year.in_(tax_years))),
-        applications=read_frame(conn, a, ["application_id", "child_person_id", "guardian_person_id",
-                                          "spouse_person_id", "application_date"],
-                                where=_among(a, "child_person_id", person_ids)),
+        applications=_read_among(conn, a, ["application_id", "child_person_id", "guardian_person_id",
+                                           "spouse_person_id", "application_date"], "child_person_id", person_ids),
         households=residence.household_spells(persons, events, extract_date=None),
-        placements=read_frame(conn, models.Placement.__table__, ["person_id", "start_date", "end_date"],
-                              where=_among(models.Placement.__table__, "person_id", person_ids)),
+        placements=_read_among(conn, models.Placement.__table__, ["person_id", "start_date", "end_date"],
+                               "person_id", person_ids),
     )
+
+
+def _read_among(conn: Connection, table, columns: list[str], column: str, keys: set[str] | None, where=None):
+    """``columns`` of the rows whose ``column`` is in ``keys`` (``None`` = every row), and ``where``."""
+    if keys is None:
+        return read_frame(conn, table, columns, where=where)
+    return read_frame(conn, table, columns, where=where, among=(column, sorted(keys)))
 
 
 def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, run_id: str,
@@ -92,7 +92,7 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     else's).
     """
     table = models.EligibilityPeriod.__table__
-    stored = read_frame(conn, table, STORED_PERIOD_COLUMNS, where=_among(table, "person_id", person_ids))
+    stored = _read_among(conn, table, STORED_PERIOD_COLUMNS, "person_id", person_ids)
     fresh = periods[STORED_PERIOD_COLUMNS] if person_ids is None else periods.loc[
         periods["person_id"].isin(person_ids), STORED_PERIOD_COLUMNS]
     for frame in (stored, fresh):
@@ -162,8 +162,8 @@ def unrecorded_decisions(conn: Connection, month_decisions: pd.DataFrame, month:
                          person_ids: set[str] | None = None) -> pd.DataFrame:
     """The month's decisions not stored yet (decisions are keyed by month, person and decision type)."""
     table = models.Decision.__table__
-    stored = read_frame(conn, table, ["person_id", "decision_type"],
-                        where=_where(table.c.month == month, _among(table, "person_id", person_ids)))
+    stored = _read_among(conn, table, ["person_id", "decision_type"], "person_id", person_ids,
+                         where=table.c.month == month)
     if month_decisions.empty or stored.empty:
         # A quiet month (no decision at all) gives an empty frame whose key column has no text dtype;
         # merging it with text keys raises. Nothing decided, or nothing stored yet: nothing to filter.
@@ -216,8 +216,9 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     conn = session.connection()
     assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
                                  policy.at(policy_snapshot_date(month)).get("program.public_payer_number"), run_id)
-    inserted = insert_missing(conn, models.Decision.__table__, new_decisions.assign(month=month, run_id=run_id),
-                              ["month", "person_id", "decision_type"])
+    decision_table = models.Decision.__table__
+    inserted = insert_missing(conn, decision_table, new_decisions.assign(month=month, run_id=run_id),
+                              ["month", "person_id", "decision_type"], where=decision_table.c.month == month)
     certificates = store_certificates(conn, previous, new_decisions, month)
     changes = pmh_changes(previous, new_decisions)
     changes = changes.merge(recipients_of(conn, changes["person_id"]), on="person_id", how="left")
