@@ -221,14 +221,16 @@ class EligibilityChange(Base):
 class EligibilityBasis(Base):
     """What the stored eligibility periods and certificates were last fully derived under (one row).
 
-    An incremental month is allowed only while the policy version and the decision horizon are the ones
-    recorded here, and the previous month was decided (:mod:`services.eligibility.incremental`).
+    An incremental month is allowed only while the policy version, the rules' code, the holiday calendar
+    and the decision horizon are the ones recorded here, and the previous month was decided
+    (:mod:`services.eligibility.incremental`).
     """
 
     __tablename__ = "eligibility_basis"
 
     basis_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    policy_version: Mapped[str] = mapped_column(String(32))
+    derived_under: Mapped[str] = mapped_column(
+        String(64), doc="policy version / digest of the rules' code / digest of the holiday calendar")
     horizon_start: Mapped[dt.date] = mapped_column(Date)
     horizon_end: Mapped[dt.date] = mapped_column(Date)
     month: Mapped[str] = mapped_column(String(7), doc="the last month decided (YYYY-MM)")

@@ -266,11 +266,13 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
     month_start, _ = month_bounds(month)
     horizon = decision_horizon(month, policy)
     queued = incremental.pending_changes(conn)
-    plan = incremental.plan(incremental.read_basis(conn), policy_version=policy.version, horizon=horizon,
+    closed_days = holidays_for_horizon(*horizon)
+    derived_under = incremental.derivation(policy.version, closed_days)
+    plan = incremental.plan(incremental.read_basis(conn), derived_under=derived_under, horizon=horizon,
                             month=month, full=full)
     children = None if plan.full else (incremental.changed_children(conn, queued)
                                        | incremental.crossed_children(conn, month))
-    periods = determine_periods(conn, policy, horizon, children)
+    periods = determine_periods(conn, policy, horizon, children, closed_days)
     changed_children = store_periods(conn, periods, policy.version, run_id, person_ids=children)
 
     certificates = models.Certificate.__table__
@@ -282,7 +284,7 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
     effects = store_decisions(session, previous, new_decisions, month=month, policy=policy, run_id=run_id,
                               operator_id=operator_id, purpose="monthly-eligibility")
     incremental.clear_changes(conn, queued["seq"])
-    incremental.write_basis(conn, policy_version=policy.version, horizon=horizon, month=month, run_id=run_id)
+    incremental.write_basis(conn, derived_under=derived_under, horizon=horizon, month=month, run_id=run_id)
     by_type = new_decisions["decision_type"].value_counts().to_dict()
     return {"mode": "full" if plan.full else "incremental", "mode_reason": plan.reason,
             "children_recomputed": int(periods["person_id"].nunique()) if plan.full else len(children),
@@ -293,7 +295,7 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
 
 
 def determine_periods(conn: Connection, policy, horizon: tuple[pd.Timestamp, pd.Timestamp],
-                      children: set[str] | None = None) -> pd.DataFrame:
+                      children: set[str] | None = None, closed_days=None) -> pd.DataFrame:
     """Eligibility periods over ``horizon`` of every registered child, or of ``children`` only.
 
     For ``children`` the inputs are read for the persons and households that decide them
@@ -311,7 +313,8 @@ def determine_periods(conn: Connection, policy, horizon: tuple[pd.Timestamp, pd.
     # Stage contracts: a rule returning a malformed frame fails here, before anything is stored.
     periods = EligibilityPeriodSchema.validate(
         eligibility.determine_eligibility(inputs, policy, horizon_start, horizon_end,
-                                          closed_days=holidays_for_horizon(horizon_start, horizon_end)))
+                                          closed_days=holidays_for_horizon(horizon_start, horizon_end)
+                                          if closed_days is None else closed_days))
     if children is not None:
         periods = periods.loc[periods["person_id"].isin(children)].reset_index(drop=True)
     return periods

@@ -17,16 +17,20 @@ something only for
   that covers it.
 
 The horizon (:func:`services.eligibility.decide.decision_horizon`) moves once a certificate cycle, not
-every month, so most months are incremental; the month it moves, the policy changes, a month is skipped, or
-``full`` is asked for, the run recomputes everyone (:func:`plan`). ``tests/integration/test_incremental_months.py``
+every month, so most months are incremental; the month it moves, the policy, the rules' code or the
+holiday calendar changes (:func:`derivation`), a month is skipped, or ``full`` is asked for, the run
+recomputes everyone (:func:`plan`). ``tests/integration/test_incremental_months.py``
 compares both paths over generated months with changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, and_, delete, insert, not_, or_, select
 
@@ -69,11 +73,34 @@ def read_basis(conn: Connection):
     return conn.execute(select(table).where(table.c.basis_id == BASIS_ID)).first()
 
 
-def write_basis(conn: Connection, *, policy_version: str, horizon: tuple[pd.Timestamp, pd.Timestamp], month: str,
+def derivation(policy_version: str, closed_days: np.ndarray) -> str:
+    """What stored periods are derived under: ``<policy version>/<rules code digest>/<calendar digest>``.
+
+    A deploy that changes the rules' code (a law fix) or the holiday calendar (a new 振替休日) must
+    re-determine everyone, exactly as a changed parameter file does.
+    """
+    calendar = hashlib.sha256(np.asarray(closed_days, dtype="datetime64[D]").tobytes()).hexdigest()[:8]
+    return f"{policy_version}/{RULES_DIGEST}/{calendar}"
+
+
+def _code_digest() -> str:
+    """Digest of the source of everything that derives periods and decisions from the stored inputs."""
+    root = Path(__file__).resolve().parents[2]
+    files = sorted([*(root / "rules").rglob("*.py"), *(root / "services" / "eligibility").glob("*.py")])
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+RULES_DIGEST = _code_digest()
+
+
+def write_basis(conn: Connection, *, derived_under: str, horizon: tuple[pd.Timestamp, pd.Timestamp], month: str,
                 run_id: str) -> None:
     """Record what the stored periods and certificates are now derived under."""
     table = models.EligibilityBasis.__table__
-    values = {"policy_version": policy_version, "horizon_start": horizon[0].date(),
+    values = {"derived_under": derived_under, "horizon_start": horizon[0].date(),
               "horizon_end": horizon[1].date(), "month": month, "run_id": run_id}
     if read_basis(conn) is None:
         conn.execute(insert(table).values(basis_id=BASIS_ID, **values))
@@ -85,15 +112,19 @@ def _month_before(month: str) -> str:
     return (pd.Period(month, freq="M") - 1).strftime("%Y-%m")
 
 
-def plan(basis, *, policy_version: str, horizon: tuple[pd.Timestamp, pd.Timestamp], month: str,
+def plan(basis, *, derived_under: str, horizon: tuple[pd.Timestamp, pd.Timestamp], month: str,
          full: bool = False) -> Plan:
     """Full or incremental, with the reason (value-free: it goes to the run summary)."""
     if full:
         return Plan(True, "requested")
     if basis is None:
         return Plan(True, "first-month")
-    if basis.policy_version != policy_version:
+    stored_policy, _, stored_rest = basis.derived_under.partition("/")
+    policy_version, _, rest = derived_under.partition("/")
+    if stored_policy != policy_version:
         return Plan(True, "policy-changed")
+    if stored_rest != rest:
+        return Plan(True, "rules-changed")
     if (pd.Timestamp(basis.horizon_start), pd.Timestamp(basis.horizon_end)) != (horizon[0], horizon[1]):
         return Plan(True, "horizon-moved")
     if basis.month not in (month, _month_before(month)):

@@ -84,6 +84,7 @@ DECIDE_MODE_LABELS = {
     "first-month": "全件判定（初回）",
     "requested": "全件判定（指定による）",
     "policy-changed": "全件判定（制度パラメータの変更）",
+    "rules-changed": "全件判定（判定プログラムまたは祝日表の更新）",
     "horizon-moved": "全件判定（判定期間の更新: 受給者証の年度切替）",
     "month-not-consecutive": "全件判定（前月が未処理）",
 }

@@ -142,6 +142,32 @@ def test_a_change_between_monthly_runs_is_decided_by_the_next_run(engine, key_ri
             {"seq": [1], "person_id": [child], "household_id": [None]}))
 
 
+def test_a_change_of_policy_rules_or_calendar_decides_everyone():
+    from types import SimpleNamespace
+
+    horizon = (pd.Timestamp("2020-10-01"), pd.Timestamp("2027-09-30"))
+    basis = SimpleNamespace(derived_under="pol1/rules1/cal1", horizon_start=horizon[0].date(),
+                            horizon_end=horizon[1].date(), month="2026-11")
+
+    def reason(derived_under, month="2026-12", full=False, moved=False):
+        span = (horizon[0], horizon[1] + pd.offsets.YearEnd(1)) if moved else horizon
+        return incremental.plan(basis, derived_under=derived_under, horizon=span, month=month, full=full).reason
+
+    assert reason("pol1/rules1/cal1") == "incremental"
+    assert reason("pol1/rules1/cal1", month="2026-11") == "incremental"  # a re-run of the last month
+    assert reason("pol2/rules1/cal1") == "policy-changed"
+    assert reason("pol1/rules2/cal1") == "rules-changed"
+    assert reason("pol1/rules1/cal2") == "rules-changed"
+    assert reason("pol1/rules1/cal1", moved=True) == "horizon-moved"
+    assert reason("pol1/rules1/cal1", month="2027-01") == "month-not-consecutive"
+    assert reason("pol1/rules1/cal1", month="2026-10") == "month-not-consecutive"  # an earlier month again
+    assert reason("pol1/rules1/cal1", full=True) == "requested"
+    assert incremental.plan(None, derived_under="p/r/c", horizon=horizon, month="2026-12").reason == "first-month"
+    # The rules' digest is part of what stored periods are derived under.
+    assert incremental.derivation("pol1", pd.to_datetime(["2026-01-01"]).to_numpy()).split("/")[1] \
+        == incremental.RULES_DIGEST
+
+
 def test_full_is_forced_and_a_skipped_month_decides_everyone(engine, key_ring, tmp_path):
     from devtools.generate import generate_dataset
 

@@ -43,7 +43,7 @@ def test_deleted_inputs_queue_their_persons_for_the_next_month(engine):
     with session_scope(engine) as s:
         s.add(ResidentEvent(event_id="E-old", person_id=ids[0], household_id="H", event_code="M1",
                             event_date=dt.date(2010, 1, 1)))
-        s.add(EligibilityBasis(basis_id=1, policy_version="v", horizon_start=dt.date(2020, 10, 1),
+        s.add(EligibilityBasis(basis_id=1, derived_under="v/r/c", horizon_start=dt.date(2020, 10, 1),
                                horizon_end=dt.date(2027, 9, 30), month="2026-10", run_id="r"))
     purge(engine, load_retention(DEFAULT_RULES), operator_id="demo-admin", today=dt.date(2026, 11, 26))
     with session_scope(engine) as s:

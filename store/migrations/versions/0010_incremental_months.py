@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "eligibility_basis",
         sa.Column("basis_id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("policy_version", sa.String(length=32), nullable=False),
+        sa.Column("derived_under", sa.String(length=64), nullable=False),
         sa.Column("horizon_start", sa.Date(), nullable=False),
         sa.Column("horizon_end", sa.Date(), nullable=False),
         sa.Column("month", sa.String(length=7), nullable=False),
