@@ -242,7 +242,7 @@ def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
     Both ends move once a certificate cycle (the start on the renewal date, the end the month before it),
     not every month: the stored periods of a child whose inputs did not change stay equal, which is what
     lets a month be decided incrementally (:mod:`services.eligibility.incremental`). Without a renewal
-    date in force the start is the month's first day, and every month is decided in full.
+    date in force the start moves with the month, and every month is decided in full.
     """
     month_start, _ = month_bounds(month)
     snapshot = policy_snapshot_date(month)
