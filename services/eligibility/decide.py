@@ -19,6 +19,7 @@ from rules import checkdigits, decisions, eligibility, residence
 from rules.dates import month_bounds, policy_snapshot_date
 from rules.eligibility.codes import STORED_PERIOD_COLUMNS
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
+from services.eligibility import reason_sets
 from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
@@ -90,13 +91,16 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     else's).
     """
     table = models.EligibilityPeriod.__table__
-    stored = read_frame(conn, table, STORED_PERIOD_COLUMNS, where=_among(table, "person_id", person_ids))
-    fresh = periods[STORED_PERIOD_COLUMNS] if person_ids is None else periods.loc[
-        periods["person_id"].isin(person_ids), STORED_PERIOD_COLUMNS]
+    # The reason codes are compared and stored as their id in the lookup (reason_sets), not as text.
+    compared = [*(c for c in STORED_PERIOD_COLUMNS if c != "reason_codes"), "reason_set_id"]
+    stored = read_frame(conn, table, compared, where=_among(table, "person_id", person_ids))
+    fresh = periods if person_ids is None else periods.loc[periods["person_id"].isin(person_ids)]
+    fresh = reason_sets.encode(conn, fresh[[*STORED_PERIOD_COLUMNS, "sources"]])
+    stored["reason_set_id"] = stored["reason_set_id"].astype("int64")
     for frame in (stored, fresh):
         for column in ("valid_from", "valid_to"):
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
-    both = fresh.merge(stored, on=STORED_PERIOD_COLUMNS, how="outer", indicator=True)
+    both = fresh.merge(stored, on=compared, how="outer", indicator=True)
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0
