@@ -21,11 +21,9 @@ from sqlalchemy import Connection
 from store import models
 from store.bulk import read_frame, read_frame_in
 
+#: the columns of a period frame that the lookup stores
 TEXT_COLUMNS = ["reason_codes", "sources"]
-
-
-def _table():
-    return models.EligibilityReasonSet.__table__
+LOOKUP = models.EligibilityReasonSet.__table__
 
 
 def _insert_new(conn: Connection, rows: pd.DataFrame) -> None:
@@ -36,7 +34,7 @@ def _insert_new(conn: Connection, rows: pd.DataFrame) -> None:
         from sqlalchemy.dialects.sqlite import insert
     records = [{"reason_codes": codes, "sources": None if pd.isna(sources) else sources}
                for codes, sources in zip(rows["reason_codes"], rows["sources"], strict=True)]
-    conn.execute(insert(_table()).on_conflict_do_nothing(index_elements=["reason_codes"]), records)
+    conn.execute(insert(LOOKUP).on_conflict_do_nothing(index_elements=["reason_codes"]), records)
 
 
 def encode(conn: Connection, periods: pd.DataFrame) -> pd.DataFrame:
@@ -56,11 +54,11 @@ def encode(conn: Connection, periods: pd.DataFrame) -> pd.DataFrame:
     distinct = pd.DataFrame({"reason_codes": codes.astype(object), "sources": sources.astype(object)}) \
         .drop_duplicates("reason_codes").sort_values("reason_codes")  # sorted: new ids in text order
     texts = distinct["reason_codes"].tolist()
-    known = read_frame_in(conn, _table(), ["reason_set_id", "reason_codes"], "reason_codes", texts)
+    known = read_frame_in(conn, LOOKUP, ["reason_set_id", "reason_codes"], "reason_codes", texts)
     missing = distinct.loc[~distinct["reason_codes"].isin(known["reason_codes"]).to_numpy()]
     if len(missing):
         _insert_new(conn, missing)
-        known = read_frame_in(conn, _table(), ["reason_set_id", "reason_codes"], "reason_codes", texts)
+        known = read_frame_in(conn, LOOKUP, ["reason_set_id", "reason_codes"], "reason_codes", texts)
     ids = pd.Series(known["reason_set_id"].astype("int64").to_numpy(), index=known["reason_codes"].astype(object))
     return out.assign(reason_set_id=codes.astype(object).map(ids).astype("int64").to_numpy())
 
@@ -68,7 +66,7 @@ def encode(conn: Connection, periods: pd.DataFrame) -> pd.DataFrame:
 def decode(conn: Connection, reason_set_ids: Iterable[int]) -> dict[int, str]:
     """The ``reason_codes`` text of each id (ids that are not stored are absent)."""
     ids = sorted({int(i) for i in reason_set_ids})
-    stored = read_frame_in(conn, _table(), ["reason_set_id", "reason_codes"], "reason_set_id", ids)
+    stored = read_frame_in(conn, LOOKUP, ["reason_set_id", "reason_codes"], "reason_set_id", ids)
     return dict(zip(stored["reason_set_id"].astype("int64").tolist(), stored["reason_codes"].tolist(), strict=True))
 
 
