@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, bindparam, func, or_, select, update
 
@@ -111,17 +112,22 @@ def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.da
         conn.execute(BATCH.insert(), fresh)
 
 
-def mark_sent(conn: Connection, accepted: list[tuple[str, str | None]], now: dt.datetime) -> None:
-    """Batches PMH accepted ``(batch id, task id)``: ``SENT`` (a task to poll) or ``WRITTEN`` (file mode)."""
+def mark_sent(conn: Connection, accepted: list[tuple[str, list[int], str | None, dt.datetime]]) -> None:
+    """Batches PMH accepted ``(batch id, outbox ids, task id, sent at)``: ``SENT`` or ``WRITTEN`` (file mode).
+
+    Their ``SENDING`` rows become ``SENT``: one statement per batch on the primary key, and one
+    executemany for the ``pmh_batch`` rows.
+    """
+    if not accepted:
+        return
     conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
-        status=bindparam("st"), task_id=bindparam("tid"), sent_at=now, last_error=None), [
-        {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN"}
-        for batch_id, task_id in accepted])
-    done = [batch_id for batch_id, _ in accepted]
-    for start in range(0, len(done), 500):
-        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(done[start:start + 500]),
-                                          OUTBOX.c.status == "SENDING")
-                     .values(status="SENT", sent_at=now, last_error=None))
+        status=bindparam("st"), task_id=bindparam("tid"), sent_at=bindparam("at"), last_error=None), [
+        {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN", "at": sent_at}
+        for batch_id, _ids, task_id, sent_at in accepted])
+    to_db = _bind(conn, OUTBOX.c.sent_at)
+    for batch_id, ids, _task_id, sent_at in accepted:
+        update_rows(conn, "status = 'SENT', sent_at = ?, last_error = NULL", (to_db(sent_at),), ids,
+                    "batch_id = ? AND status = 'SENDING'", (batch_id,))
 
 
 def mark_failed(conn: Connection, batch_id: str, reason: str, *, from_status: str) -> None:
@@ -154,13 +160,19 @@ def requeue(conn: Connection, ids: list[int]) -> None:
                      .values(status="PENDING", batch_id=None, last_error=None))
 
 
-def mark_completed(conn: Connection, batch_ids: list[str], received: dt.datetime) -> None:
-    """Batches whose task results are stored: the batch and its ``SENT`` rows become ``COMPLETED``."""
-    for start in range(0, len(batch_ids), 500):
-        chunk = batch_ids[start:start + 500]
-        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(chunk), OUTBOX.c.status == "SENT")
-                     .values(status="COMPLETED"))
-        conn.execute(update(BATCH).where(BATCH.c.batch_id.in_(chunk)).values(status="COMPLETED", completed_at=received))
+def mark_completed(conn: Connection, completed: list[tuple[str, list[int], dt.datetime]]) -> None:
+    """Batches whose task results are stored ``(batch id, outbox ids, received at)``: ``COMPLETED``.
+
+    So do their ``SENT`` rows: one statement per chunk of rows on the primary key, and one executemany
+    for the ``pmh_batch`` rows.
+    """
+    if not completed:
+        return
+    update_rows(conn, "status = 'COMPLETED'", (), [i for _b, ids, _at in completed for i in ids],
+                "status = 'SENT'", ())
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
+                 .values(status="COMPLETED", completed_at=bindparam("at")),
+                 [{"bid": batch_id, "at": received} for batch_id, _ids, received in completed])
 
 
 def awaiting_batches(engine: Engine) -> dict[str, tuple[str, int, float]]:
@@ -182,6 +194,34 @@ def batch_members(conn: Connection, batch_ids: list[str]) -> dict[str, list[tupl
         for batch_id, outbox_id, person_id in rows:
             out[batch_id].append((outbox_id, person_id))
     return out
+
+
+def _bind(conn: Connection, column) -> Callable:
+    """The column type's conversion of a Python value for the driver (as SQLAlchemy would bind it)."""
+    process = column.type.bind_processor(conn.dialect)
+    return process if process is not None else (lambda value: value)
+
+
+def update_rows(conn: Connection, assignments: str, values: tuple, ids: list[int], guard: str,
+                guard_values: tuple, chunk: int = 5_000) -> None:
+    """``UPDATE pmh_outbox SET assignments WHERE id IN ids AND guard``: one statement per ``chunk`` ids.
+
+    The primary key finds the rows (a status or batch index would visit every row in that state).
+    SQLite binds the ids one by one, PostgreSQL as one array (``= ANY``). ``assignments`` and ``guard``
+    are fixed SQL of the caller; every value is a bound parameter (``?``).
+    """
+    postgres = conn.dialect.name == "postgresql"
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        if postgres:
+            sql = f"UPDATE pmh_outbox SET {assignments} WHERE id = ANY(?) AND {guard}"
+            params = (*values, part, *guard_values)
+        else:
+            sql = f"UPDATE pmh_outbox SET {assignments} WHERE id IN ({', '.join('?' * len(part))}) AND {guard}"
+            params = (*values, *part, *guard_values)
+        if conn.dialect.paramstyle in ("format", "pyformat"):
+            sql = sql.replace("?", "%s")
+        conn.exec_driver_sql(sql, params)
 
 
 def execute_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
