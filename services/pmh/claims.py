@@ -71,9 +71,9 @@ def mark_rejected_locally(conn: Connection, code: str, ids: list[int]) -> None:
 
 def mark_resending(conn: Connection, batches: list[Batch], run_id: str) -> None:
     """Recovered batches go back to ``SENDING`` (same batch id, one more attempt)."""
-    row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-    execute_many(conn, "UPDATE pmh_outbox SET status = 'SENDING', attempts = attempts + 1"
-                       " WHERE batch_id = ? AND id = ?", row_params)
+    for batch in batches:
+        update_rows(conn, "status = 'SENDING', attempts = attempts + 1", (), batch.ids, "batch_id = ?",
+                    (batch.batch_id,))
     conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
                  .values(status="SENDING", attempts=BATCH.c.attempts + 1, run_id=run_id),
                  [{"bid": b.batch_id} for b in batches])
@@ -84,20 +84,8 @@ def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.da
 
     Raises RuntimeError (the caller's transaction rolls back) when another relay claimed a row first.
     """
-    claimed = 0
-    if conn.dialect.name == "sqlite":  # one statement per batch (ids bound as parameters): fewer VM steps
-        for batch in batches:
-            marks = ", ".join("?" * len(batch.ids))
-            claimed += conn.exec_driver_sql(
-                "UPDATE pmh_outbox SET status = 'SENDING', batch_id = ?, attempts = attempts + 1"
-                f" WHERE status = 'PENDING' AND id IN ({marks})", (batch.batch_id, *batch.ids)).rowcount
-    else:  # PostgreSQL: a primary-key update per row, pipelined by psycopg's executemany (an IN list
-        # may be planned as a scan of the status index while the table's statistics are young)
-        row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-        result = conn.exec_driver_sql("UPDATE pmh_outbox SET status = 'SENDING', batch_id = %s,"
-                                      " attempts = attempts + 1 WHERE id = %s AND status = 'PENDING'",
-                                      row_params)
-        claimed = result.rowcount if conn.dialect.supports_sane_multi_rowcount else len(row_params)
+    claimed = sum(update_rows(conn, "status = 'SENDING', batch_id = ?, attempts = attempts + 1",
+                              (batch.batch_id,), batch.ids, "status = 'PENDING'", ()) for batch in batches)
     if claimed != sum(len(b.ids) for b in batches):
         raise RuntimeError("outbox rows were claimed concurrently; the claim is rolled back")
     batch_ids = [b.batch_id for b in batches]
@@ -203,14 +191,15 @@ def _bind(conn: Connection, column) -> Callable:
 
 
 def update_rows(conn: Connection, assignments: str, values: tuple, ids: list[int], guard: str,
-                guard_values: tuple, chunk: int = 5_000) -> None:
+                guard_values: tuple, chunk: int = 5_000) -> int:
     """``UPDATE pmh_outbox SET assignments WHERE id IN ids AND guard``: one statement per ``chunk`` ids.
 
     The primary key finds the rows (a status or batch index would visit every row in that state).
     SQLite binds the ids one by one, PostgreSQL as one array (``= ANY``). ``assignments`` and ``guard``
-    are fixed SQL of the caller; every value is a bound parameter (``?``).
+    are fixed SQL of the caller; every value is a bound parameter (``?``). Returns the rows updated.
     """
     postgres = conn.dialect.name == "postgresql"
+    updated = 0
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         if postgres:
@@ -221,7 +210,8 @@ def update_rows(conn: Connection, assignments: str, values: tuple, ids: list[int
             params = (*values, *part, *guard_values)
         if conn.dialect.paramstyle in ("format", "pyformat"):
             sql = sql.replace("?", "%s")
-        conn.exec_driver_sql(sql, params)
+        updated += conn.exec_driver_sql(sql, params).rowcount
+    return updated
 
 
 def execute_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
