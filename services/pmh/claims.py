@@ -39,8 +39,14 @@ def claim_rows(conn: Connection, where: ColumnElement, limit: int | None = None)
     # The statement's only literals are status codes and the limit (never personal data); running the
     # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
     # SQLite, date objects on PostgreSQL: services.pmh.payload.prepare_rows reads both).
+    # The driver's own cursor (in the caller's transaction) hands back plain tuples: no Row objects.
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    return list(map(ClaimRow._make, conn.exec_driver_sql(sql).fetchall()))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(map(ClaimRow._make, cursor.fetchall()))
+    finally:
+        cursor.close()
 
 
 def unsettled_rows_where(max_attempts: int) -> ColumnElement:
