@@ -27,7 +27,7 @@ INSURER = "01040013"
 
 #: Tables a case or a batch may change (the run table and the access records are history, not state).
 BUSINESS_TABLES = ("person", "resident_event", "tax_record", "insurance_coverage", "application",
-                   "eligibility_period", "recipient", "decision", "certificate", "pmh_outbox",
+                   "eligibility_period", "eligibility_reason_set", "recipient", "decision", "certificate", "pmh_outbox",
                    "movein_case", "income_source")
 
 

@@ -184,6 +184,23 @@ class Application(Base):
     application_date: Mapped[dt.date] = mapped_column(Date)
 
 
+class EligibilityReasonSet(Base):
+    """One distinct list of reason codes of eligibility periods (append-only lookup, issue 13).
+
+    A month stores hundreds of thousands of periods but only a few hundred distinct ``;``-joined code
+    lists (``RULE:parameter=value@YYYY-MM-DD;…``), so each period stores the integer id of its list.
+    Rows are never updated or deleted: an id means the same text for ever
+    (``services.eligibility.reason_sets`` writes and reads them).
+    """
+
+    __tablename__ = "eligibility_reason_set"
+
+    reason_set_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reason_codes: Mapped[str] = mapped_column(Text, unique=True)
+    sources: Mapped[str | None] = mapped_column(
+        Text, doc="domain.md source ids of each code, position by position (NULL for lists stored before 0009)")
+
+
 class EligibilityPeriod(Base):
     """A period in which a child holds the subsidy 資格 (ELIGIBLE) or is suspended (SUSPENDED_INCOME)."""
 
@@ -196,7 +213,8 @@ class EligibilityPeriod(Base):
     valid_to: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     end_reason: Mapped[str] = mapped_column(String(16))
-    reason_codes: Mapped[str] = mapped_column(Text)
+    reason_set_id: Mapped[int] = mapped_column(Integer, ForeignKey("eligibility_reason_set.reason_set_id"),
+                                               doc="the period's reason codes (EligibilityReasonSet)")
     policy_version: Mapped[str] = mapped_column(String(32))
     run_id: Mapped[str] = mapped_column(String(64))
 

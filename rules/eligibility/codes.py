@@ -24,7 +24,8 @@ END_REASONS = ("DEATH", "MOVE_OUT", "AGE", "WELFARE", "PLACEMENT", "INSURANCE", 
 END_RANK = {reason: rank for rank, reason in enumerate(END_REASONS)}
 BOUNDARY_RANK = len(END_REASONS)  # a piece boundary that is not an end (era or income-cycle boundary)
 
-#: columns that identify a stored eligibility period (table eligibility_periods)
+#: columns that identify a stored eligibility period (table eligibility_period, which stores the reason codes
+#: as an id into a lookup: services.eligibility.reason_sets)
 STORED_PERIOD_COLUMNS = ["person_id", "valid_from", "valid_to", "status", "end_reason", "reason_codes"]
 #: columns of the frame determine_eligibility returns: the stored ones plus the source ids of the codes
 PERIOD_COLUMNS = [*STORED_PERIOD_COLUMNS, "sources"]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from services.counter import labels
+from services.eligibility import reason_sets
 from store import models
 from store.benefit_models import BenefitClaim, BenefitPayment, Receivable, ReceivablePayment
 from store.counter_models import CertificateIssue, CounterAction
@@ -110,10 +111,11 @@ def build_history(session: Session, ring: KeyRing, person_id: str) -> PersonHist
                   "資格取得日": _date(c.valid_from), "資格喪失日": _date(c.valid_to)} for c in cover]
     periods = session.execute(select(models.EligibilityPeriod).where(models.EligibilityPeriod.person_id == person_id)
                               .order_by(models.EligibilityPeriod.valid_from)).scalars().all()
+    codes = reason_sets.decode(session.connection(), (p.reason_set_id for p in periods))
     s["資格期間"] = [{"開始日": _date(p.valid_from), "終了日": _date(p.valid_to),
                   "状態": labels.PERIOD_STATUS.get(p.status, p.status),
                   "終了事由": labels.END_REASONS.get(p.end_reason, p.end_reason),
-                  "判定理由": labels.reason_text(p.reason_codes)} for p in periods]
+                  "判定理由": labels.reason_text(codes[p.reason_set_id])} for p in periods]
     decisions = session.execute(select(models.Decision).where(models.Decision.person_id == person_id)
                                 .order_by(models.Decision.month, models.Decision.effective_date)).scalars().all()
     s["決定"] = [{"処理月": d.month, "区分": labels.DECISION_LABELS.get(d.decision_type, d.decision_type),

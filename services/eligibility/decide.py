@@ -20,7 +20,7 @@ from rules import intervals as iv
 from rules.dates import month_bounds, policy_snapshot_date
 from rules.eligibility.codes import STORED_PERIOD_COLUMNS
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
-from services.eligibility import incremental
+from services.eligibility import incremental, reason_sets
 from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
@@ -92,15 +92,18 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     else's).
     """
     table = models.EligibilityPeriod.__table__
-    stored = _read_among(conn, table, STORED_PERIOD_COLUMNS, "person_id", person_ids)
-    fresh = periods[STORED_PERIOD_COLUMNS] if person_ids is None else periods.loc[
-        periods["person_id"].isin(person_ids), STORED_PERIOD_COLUMNS]
+    # The reason codes are compared and stored as their id in the lookup (reason_sets), not as text.
+    compared = [*(c for c in STORED_PERIOD_COLUMNS if c != "reason_codes"), "reason_set_id"]
+    stored = _read_among(conn, table, compared, "person_id", person_ids)
+    fresh = periods if person_ids is None else periods.loc[periods["person_id"].isin(person_ids)]
+    fresh = reason_sets.encode(conn, fresh[[*STORED_PERIOD_COLUMNS, "sources"]])
+    stored["reason_set_id"] = stored["reason_set_id"].astype("int64")
     for frame in (stored, fresh):
         for column in ("valid_from", "valid_to"):
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
     if stored.empty:  # none stored for these persons: an empty read has no text dtype to merge on
-        stored = fresh.iloc[:0]
-    both = fresh.merge(stored, on=STORED_PERIOD_COLUMNS, how="outer", indicator=True)
+        stored = fresh[compared].iloc[:0]
+    both = fresh.merge(stored, on=compared, how="outer", indicator=True)
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0

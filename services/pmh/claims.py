@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, bindparam, func, or_, select, update
 
@@ -38,8 +39,14 @@ def claim_rows(conn: Connection, where: ColumnElement, limit: int | None = None)
     # The statement's only literals are status codes and the limit (never personal data); running the
     # compiled text on the driver skips SQLAlchemy's per-row type processing (dates stay ISO text on
     # SQLite, date objects on PostgreSQL: services.pmh.payload.prepare_rows reads both).
+    # The driver's own cursor (in the caller's transaction) hands back plain tuples: no Row objects.
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    return list(map(ClaimRow._make, conn.exec_driver_sql(sql).fetchall()))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return list(map(ClaimRow._make, cursor.fetchall()))
+    finally:
+        cursor.close()
 
 
 def unsettled_rows_where(max_attempts: int) -> ColumnElement:
@@ -70,9 +77,9 @@ def mark_rejected_locally(conn: Connection, code: str, ids: list[int]) -> None:
 
 def mark_resending(conn: Connection, batches: list[Batch], run_id: str) -> None:
     """Recovered batches go back to ``SENDING`` (same batch id, one more attempt)."""
-    row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-    execute_many(conn, "UPDATE pmh_outbox SET status = 'SENDING', attempts = attempts + 1"
-                       " WHERE batch_id = ? AND id = ?", row_params)
+    for batch in batches:
+        update_rows(conn, "status = 'SENDING', attempts = attempts + 1", (), batch.ids, "batch_id = ?",
+                    (batch.batch_id,))
     conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
                  .values(status="SENDING", attempts=BATCH.c.attempts + 1, run_id=run_id),
                  [{"bid": b.batch_id} for b in batches])
@@ -83,20 +90,8 @@ def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.da
 
     Raises RuntimeError (the caller's transaction rolls back) when another relay claimed a row first.
     """
-    claimed = 0
-    if conn.dialect.name == "sqlite":  # one statement per batch (ids bound as parameters): fewer VM steps
-        for batch in batches:
-            marks = ", ".join("?" * len(batch.ids))
-            claimed += conn.exec_driver_sql(
-                "UPDATE pmh_outbox SET status = 'SENDING', batch_id = ?, attempts = attempts + 1"
-                f" WHERE status = 'PENDING' AND id IN ({marks})", (batch.batch_id, *batch.ids)).rowcount
-    else:  # PostgreSQL: a primary-key update per row, pipelined by psycopg's executemany (an IN list
-        # may be planned as a scan of the status index while the table's statistics are young)
-        row_params = [(batch.batch_id, oid) for batch in batches for oid in batch.ids]
-        result = conn.exec_driver_sql("UPDATE pmh_outbox SET status = 'SENDING', batch_id = %s,"
-                                      " attempts = attempts + 1 WHERE id = %s AND status = 'PENDING'",
-                                      row_params)
-        claimed = result.rowcount if conn.dialect.supports_sane_multi_rowcount else len(row_params)
+    claimed = sum(update_rows(conn, "status = 'SENDING', batch_id = ?, attempts = attempts + 1",
+                              (batch.batch_id,), batch.ids, "status = 'PENDING'", ()) for batch in batches)
     if claimed != sum(len(b.ids) for b in batches):
         raise RuntimeError("outbox rows were claimed concurrently; the claim is rolled back")
     batch_ids = [b.batch_id for b in batches]
@@ -111,17 +106,22 @@ def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.da
         conn.execute(BATCH.insert(), fresh)
 
 
-def mark_sent(conn: Connection, accepted: list[tuple[str, str | None]], now: dt.datetime) -> None:
-    """Batches PMH accepted ``(batch id, task id)``: ``SENT`` (a task to poll) or ``WRITTEN`` (file mode)."""
+def mark_sent(conn: Connection, accepted: list[tuple[str, list[int], str | None, dt.datetime]]) -> None:
+    """Batches PMH accepted ``(batch id, outbox ids, task id, sent at)``: ``SENT`` or ``WRITTEN`` (file mode).
+
+    Their ``SENDING`` rows become ``SENT``: one statement per batch on the primary key, and one
+    executemany for the ``pmh_batch`` rows.
+    """
+    if not accepted:
+        return
     conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
-        status=bindparam("st"), task_id=bindparam("tid"), sent_at=now, last_error=None), [
-        {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN"}
-        for batch_id, task_id in accepted])
-    done = [batch_id for batch_id, _ in accepted]
-    for start in range(0, len(done), 500):
-        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(done[start:start + 500]),
-                                          OUTBOX.c.status == "SENDING")
-                     .values(status="SENT", sent_at=now, last_error=None))
+        status=bindparam("st"), task_id=bindparam("tid"), sent_at=bindparam("at"), last_error=None), [
+        {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN", "at": sent_at}
+        for batch_id, _ids, task_id, sent_at in accepted])
+    to_db = _bind(conn, OUTBOX.c.sent_at)
+    for batch_id, ids, _task_id, sent_at in accepted:
+        update_rows(conn, "status = 'SENT', sent_at = ?, last_error = NULL", (to_db(sent_at),), ids,
+                    "batch_id = ? AND status = 'SENDING'", (batch_id,))
 
 
 def mark_failed(conn: Connection, batch_id: str, reason: str, *, from_status: str) -> None:
@@ -154,13 +154,19 @@ def requeue(conn: Connection, ids: list[int]) -> None:
                      .values(status="PENDING", batch_id=None, last_error=None))
 
 
-def mark_completed(conn: Connection, batch_ids: list[str], received: dt.datetime) -> None:
-    """Batches whose task results are stored: the batch and its ``SENT`` rows become ``COMPLETED``."""
-    for start in range(0, len(batch_ids), 500):
-        chunk = batch_ids[start:start + 500]
-        conn.execute(update(OUTBOX).where(OUTBOX.c.batch_id.in_(chunk), OUTBOX.c.status == "SENT")
-                     .values(status="COMPLETED"))
-        conn.execute(update(BATCH).where(BATCH.c.batch_id.in_(chunk)).values(status="COMPLETED", completed_at=received))
+def mark_completed(conn: Connection, completed: list[tuple[str, list[int], dt.datetime]]) -> None:
+    """Batches whose task results are stored ``(batch id, outbox ids, received at)``: ``COMPLETED``.
+
+    So do their ``SENT`` rows: one statement per chunk of rows on the primary key, and one executemany
+    for the ``pmh_batch`` rows.
+    """
+    if not completed:
+        return
+    update_rows(conn, "status = 'COMPLETED'", (), [i for _b, ids, _at in completed for i in ids],
+                "status = 'SENT'", ())
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
+                 .values(status="COMPLETED", completed_at=bindparam("at")),
+                 [{"bid": batch_id, "at": received} for batch_id, _ids, received in completed])
 
 
 def awaiting_batches(engine: Engine) -> dict[str, tuple[str, int, float]]:
@@ -182,6 +188,36 @@ def batch_members(conn: Connection, batch_ids: list[str]) -> dict[str, list[tupl
         for batch_id, outbox_id, person_id in rows:
             out[batch_id].append((outbox_id, person_id))
     return out
+
+
+def _bind(conn: Connection, column) -> Callable:
+    """The column type's conversion of a Python value for the driver (as SQLAlchemy would bind it)."""
+    process = column.type.bind_processor(conn.dialect)
+    return process if process is not None else (lambda value: value)
+
+
+def update_rows(conn: Connection, assignments: str, values: tuple, ids: list[int], guard: str,
+                guard_values: tuple, chunk: int = 5_000) -> int:
+    """``UPDATE pmh_outbox SET assignments WHERE id IN ids AND guard``: one statement per ``chunk`` ids.
+
+    The primary key finds the rows (a status or batch index would visit every row in that state).
+    SQLite binds the ids one by one, PostgreSQL as one array (``= ANY``). ``assignments`` and ``guard``
+    are fixed SQL of the caller; every value is a bound parameter (``?``). Returns the rows updated.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    updated = 0
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        if postgres:
+            sql = f"UPDATE pmh_outbox SET {assignments} WHERE id = ANY(?) AND {guard}"
+            params = (*values, part, *guard_values)
+        else:
+            sql = f"UPDATE pmh_outbox SET {assignments} WHERE id IN ({', '.join('?' * len(part))}) AND {guard}"
+            params = (*values, *part, *guard_values)
+        if conn.dialect.paramstyle in ("format", "pyformat"):
+            sql = sql.replace("?", "%s")
+        updated += conn.exec_driver_sql(sql, params).rowcount
+    return updated
 
 
 def execute_many(conn: Connection, sql: str, rows: list[tuple]) -> None:

@@ -26,7 +26,6 @@ from sqlalchemy import Connection, select
 from privacy.crypto import KeyRing
 from rules.checkdigits import (
     modulus10_w21_ok,
-    my_number_ok,
     valid_my_number,
     valid_public_payer_number,
     valid_recipient_number,
@@ -246,6 +245,10 @@ OUTBOX_ROW_FIELDS = ROW_FIELDS[: ROW_FIELDS.index("my_number_enc")]
 assert (*OUTBOX_ROW_FIELDS, *SUBJECT_COLUMNS, "public_payer_number") == ROW_FIELDS
 
 
+#: ``_iso_one`` of values already seen by :func:`prepare_rows` (dates repeat across claims; bounded)
+_ISO_CACHE: dict = {}
+
+
 def prepare_rows(rows: list[ClaimRow], ring: KeyRing,
                  program: ProgramConfig) -> list[tuple[str | None, dict | None]]:
     """``(error code, record)`` per claimed row, exactly as :func:`validate_subjects` + :func:`build_records`.
@@ -267,7 +270,9 @@ def prepare_rows(rows: list[ClaimRow], ring: KeyRing,
     profiles = ring.decrypt_many(blobs(row.profile_enc for row in rows), table="person", column="profile",
                                  row_keys=keys)
     loads = orjson.loads
-    dates: dict = {}
+    if len(_ISO_CACHE) > 100_000:
+        _ISO_CACHE.clear()
+    dates = _ISO_CACHE
     payers: dict = {}
     fallback_payer = program.public_payer_number or ""
 
@@ -289,8 +294,13 @@ def prepare_rows(rows: list[ClaimRow], ring: KeyRing,
     org, cert, always = (program.org_specific_certificate_type_id, program.certification_name,
                          program.is_always_reimbursement)
     segment, income, conditions = program.segment, program.income_segment, program.additional_conditions
+    recipients = ["" if row.recipient_no is None else str(row.recipient_no) for row in rows]
+    # the two per-person check digits of the whole claim in one vectorised pass each
+    my_number_valid = valid_my_number(pd.Series(my_numbers, dtype=object)).tolist()
+    recipient_valid = valid_recipient_number(pd.Series(recipients, dtype=object)).tolist()
     out: list[tuple[str | None, dict | None]] = []
-    for row, person_id, my_number, profile in zip(rows, keys, my_numbers, profiles, strict=True):
+    for row, person_id, my_number, profile, recipient, my_number_checks, recipient_checks in zip(
+            rows, keys, my_numbers, profiles, recipients, my_number_valid, recipient_valid, strict=True):
         seg = str(row.change_type)
         register = seg == "1"
         info = loads(profile) if profile is not None else {}
@@ -298,15 +308,14 @@ def prepare_rows(rows: list[ClaimRow], ring: KeyRing,
         birth, valid_from, valid_to = iso(row.birth_date), iso(row.valid_from), iso(row.valid_to)
         event_date = iso(row.event_date)
         payer = fallback_payer if row.public_payer_number is None else str(row.public_payer_number)
-        recipient = "" if row.recipient_no is None else str(row.recipient_no)
         sex = None if row.sex_code is None else str(row.sex_code)
         if my_number is None or name is None or birth is None:
             code = "LOCAL_SUBJECT_MISSING"
-        elif not my_number_ok(my_number):
+        elif not my_number_checks:
             code = "LOCAL_MY_NUMBER_CHECK_DIGIT"
         elif register and not payer_ok(payer):
             code = "LOCAL_PAYER_NUMBER_INVALID"
-        elif register and not modulus10_w21_ok(recipient, 7):
+        elif register and not recipient_checks:
             code = "LOCAL_RECIPIENT_NUMBER_INVALID"
         elif ((register and (valid_from is None or valid_to is None))
               or (valid_from is not None and valid_to is not None and valid_from > valid_to)):

@@ -58,6 +58,7 @@ class RelayOptions:
     max_attempts: int = 20  # FAILED rows are re-sent by later runs until this many attempts
     stop_after_unavailable: int = 3  # consecutive unavailable batches before the run stops claiming
     limit: int | None = None  # claim at most this many new rows in this run
+    flush_interval_s: float = 0.2  # sends and results are recorded in bulk at most this often
     program: ProgramConfig = field(default_factory=ProgramConfig)
 
 
@@ -118,6 +119,11 @@ class OutboxRelay:
         self._total = 0
         self._settled = 0
         self._members: dict[str, list[tuple[int, str]]] = {}  # batch id -> [(outbox id, person id)] in order
+        # outcomes noted by the coordinator and not yet recorded (see "recording" below)
+        self._sent: dict[str, tuple[Batch, PmhReceipt, dt.datetime]] = {}  # batch id -> (batch, receipt, sent at)
+        self._done: dict[str, tuple[PmhTaskStatus, dt.datetime]] = {}  # batch id -> (task status, received at)
+        self._last_flush = time.monotonic()
+        self._requeued = False  # a refused batch put rows back to PENDING
 
     # -- public ----------------------------------------------------------------------------------------
     def run(self) -> RelayReport:
@@ -158,34 +164,40 @@ class OutboxRelay:
                             inflight[pollers.submit(self._poll, batch_id, task_id)] = ("poll", batch_id)
                 waiting_results = opts.wait_for_results and awaiting and patient
                 if not inflight and not send_queue and not waiting_results:
-                    break  # nothing in flight, nothing claimable, no results worth waiting for
+                    if not self._unrecorded():
+                        break  # nothing in flight, nothing claimable, no results worth waiting for
+                    self._flush()
+                    if not pending_exists and not self._stop_claiming:  # settled rows may free persons
+                        pending_exists = claims.count_status(self.engine, "PENDING") > 0
+                    continue
                 next_due = min((due for _, _, due in awaiting.values()), default=now + 0.2)
-                pause = max(0.001, min(0.2, next_due - now))
+                pause = max(0.001, min(0.2, next_due - now, self._next_flush_due() - now))
                 if not inflight:
                     time.sleep(pause)
-                    continue
-                done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
-                if not done:
-                    continue
-                sends = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "send"]
-                polls = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "poll"]
-                for f in done:
-                    del inflight[f]
-                if sends:
-                    last_activity = time.monotonic()
-                    for batch_id, task_id in self._record_sends(sends).items():
-                        awaiting[batch_id] = (task_id, 0, time.monotonic() + opts.poll_interval_s)
-                    if not pending_exists and not self._stop_claiming:
-                        pending_exists = claims.count_status(self.engine, "PENDING") > 0
-                if polls:
-                    settled = self._record_polls(polls, awaiting)
-                    for batch_id in polls_ids(polls):
-                        polling.discard(batch_id)
-                    for batch_id in settled:
-                        awaiting.pop(batch_id, None)
-                    if settled:
+                else:
+                    done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
+                    sends = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "send"]
+                    polls = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "poll"]
+                    for f in done:
+                        del inflight[f]
+                    if sends:
                         last_activity = time.monotonic()
-                    pending_exists = pending_exists or claims.count_status(self.engine, "PENDING") > 0
+                        for batch_id, task_id in self._take_sends(sends).items():
+                            awaiting[batch_id] = (task_id, 0, time.monotonic() + opts.poll_interval_s)
+                        if self._requeued:  # rows of a refused batch went back to PENDING
+                            pending_exists, self._requeued = True, False
+                    if polls:
+                        for batch_id in polls_ids(polls):
+                            polling.discard(batch_id)
+                        settled = self._take_polls(polls, awaiting)
+                        for batch_id in settled:
+                            awaiting.pop(batch_id, None)
+                        if settled:
+                            last_activity = time.monotonic()
+                if time.monotonic() >= self._next_flush_due():
+                    self._flush()
+                    if not pending_exists and not self._stop_claiming:  # settled rows may free persons
+                        pending_exists = claims.count_status(self.engine, "PENDING") > 0
                 self._report_progress()
         self.report.awaiting_results = claims.count_status(self.engine, "SENT_HTTP")
         return self.report
@@ -293,45 +305,59 @@ class OutboxRelay:
             return "error", exc
 
     # -- recording (coordinator) ----------------------------------------------------------------------------
-    def _record_sends(self, sends: list[tuple[Batch, tuple]]) -> dict[str, str]:
-        """Commit the outcome of sent batches; returns {batch_id: task_id} of tasks to poll."""
-        self.fault_hook("after_send_before_commit")
+    # The HTTP threads only hand outcomes back; the coordinator notes them in memory (``_sent``, ``_done``)
+    # and records them in bulk every ``flush_interval_s``: one transaction for the sends, then one for the
+    # results, each a few set-based statements whatever the number of batches. A crash before a flush
+    # loses nothing: the rows are still SENDING (re-sent with the same key, PMH answers with the original
+    # task) or SENT (polled again).
+    def _unrecorded(self) -> bool:
+        return bool(self._sent or self._done)
+
+    def _next_flush_due(self) -> float:
+        return self._last_flush + self.options.flush_interval_s if self._unrecorded() else float("inf")
+
+    def _take_sends(self, sends: list[tuple[Batch, tuple]]) -> dict[str, str]:
+        """Note sent batches (recorded by the next flush; failures at once); returns {batch_id: task_id}."""
         to_poll: dict[str, str] = {}
         auth_error: PmhRejected | None = None
+        failures: list[tuple[Batch, str, Exception]] = []
         now = _now()
-        accepted: list[tuple[Batch, PmhReceipt]] = []
-        with self.engine.begin() as conn:
-            for batch, (kind, outcome) in sends:
-                if kind == "ok":
-                    accepted.append((batch, outcome))
-                elif kind == "rejected":
-                    if outcome.status in (401, 403):
-                        auth_error = outcome
-                        continue
-                    self._record_rejection(conn, batch, outcome)
-                else:
+        for batch, (kind, outcome) in sends:
+            if kind == "ok":
+                self._unavailable_streak = 0
+                self._sent[batch.batch_id] = (batch, outcome, now)
+                if outcome.task_id is not None:
+                    to_poll[batch.batch_id] = outcome.task_id
+            elif kind == "rejected" and outcome.status in (401, 403):
+                auth_error = outcome
+            else:
+                failures.append((batch, kind, outcome))
+                if kind == "unavailable":
                     self._unavailable_streak += 1
-                    reason = outcome.reason[:120]
-                    claims.mark_failed(conn, batch.batch_id, reason, from_status="SENDING")
-                    self.report.failed += len(batch.ids)
-                    self.report.error_codes[f"UNAVAILABLE:{reason}"] += len(batch.ids)
                     if self._unavailable_streak >= self.options.stop_after_unavailable:
                         self._stop_claiming = True
-            if accepted:
-                claims.mark_sent(conn, [(b.batch_id, r.task_id) for b, r in accepted], now)
-        for batch, receipt in accepted:
-            self.report.batches_sent += 1
-            self.report.records_sent += len(batch.ids)
-            self.report.replayed += int(receipt.replayed)
-            self._unavailable_streak = 0
-            if receipt.task_id is not None:
-                to_poll[batch.batch_id] = receipt.task_id
-            else:
-                self._settled += len(batch.ids)
-        self.fault_hook("after_send_commit")
+        if failures:
+            self._record_failures(failures)
         if auth_error is not None:
+            self._flush()  # record what PMH did accept, then stop the run
             raise auth_error
         return to_poll
+
+    def _record_failures(self, failures: list[tuple[Batch, str, Exception]]) -> None:
+        """Refused or unavailable batches, recorded at once (they change what the next claim may take)."""
+        for _ in failures:
+            self.fault_hook("after_send_before_commit")
+        with self.engine.begin() as conn:
+            for batch, kind, outcome in failures:
+                if kind == "rejected":
+                    self._record_rejection(conn, batch, outcome)
+                    continue
+                reason = outcome.reason[:120]
+                claims.mark_failed(conn, batch.batch_id, reason, from_status="SENDING")
+                self.report.failed += len(batch.ids)
+                self.report.error_codes[f"UNAVAILABLE:{reason}"] += len(batch.ids)
+        for _ in failures:
+            self.fault_hook("after_send_commit")
 
     def _record_rejection(self, conn: Connection, batch: Batch, exc: PmhRejected) -> None:
         """4xx: per-record errors → REJECTED; a schema error leaves the other rows to be re-batched."""
@@ -345,6 +371,7 @@ class OutboxRelay:
                 self.report.error_codes[code] += 1
             others = [i for n, i in enumerate(batch.ids) if n not in by_index]
             claims.requeue(conn, others)  # nothing was registered: the valid rows go back to the queue
+            self._requeued = self._requeued or bool(others)
             self.report.rejected += len(by_index)
             self._settled += len(by_index)
         else:
@@ -355,17 +382,18 @@ class OutboxRelay:
             self._settled += len(batch.ids)
         claims.mark_batch_rejected(conn, batch.batch_id, f"HTTP_{exc.status}:{exc.code}"[:120])
 
-    def _record_polls(self, polls: list[tuple[str, tuple]], awaiting: dict) -> list[str]:
-        """Store completed tasks' results; reschedule the others. Returns settled batch ids."""
+    def _take_polls(self, polls: list[tuple[str, tuple]], awaiting: dict) -> list[str]:
+        """Note completed tasks (recorded by the next flush); reschedule the others. Returns settled ids."""
         settled: list[str] = []
-        completed: list[tuple[str, PmhTaskStatus]] = []
         now = time.monotonic()
         for batch_id, (kind, outcome) in polls:
             if kind == "ok" and outcome.completed:
-                completed.append((batch_id, outcome))
+                self._done[batch_id] = (outcome, _now())
+                settled.append(batch_id)
                 continue
             task_id, tries, _due = awaiting[batch_id]
             if kind == "error" and isinstance(outcome, PmhRejected) and outcome.status == 404:
+                self._flush()  # the batch's send must be recorded before it can fail
                 with self.engine.begin() as conn:  # PMH lost the task: re-send the batch next run
                     claims.mark_failed(conn, batch_id, "TASK_NOT_FOUND", from_status="SENT")
                 self.report.error_codes["TASK_NOT_FOUND"] += 1
@@ -373,15 +401,44 @@ class OutboxRelay:
                 continue
             delay = min(1.0, self.options.poll_interval_s * (2 ** min(tries, 6)))
             awaiting[batch_id] = (task_id, tries + 1, now + delay)
-        if not completed:
-            return settled
+        return settled
+
+    def _flush(self) -> None:
+        """Record the noted sends, then the noted results (a batch's send always commits first)."""
+        self._last_flush = time.monotonic()
+        self._flush_sends()
+        self._flush_results()
+
+    def _flush_sends(self) -> None:
+        """One transaction: every noted batch → SENT (or WRITTEN in file mode) with its task id."""
+        if not self._sent:
+            return
+        sent = list(self._sent.values())
+        for _ in sent:
+            self.fault_hook("after_send_before_commit")
+        with self.engine.begin() as conn:
+            claims.mark_sent(conn, [(b.batch_id, b.ids, r.task_id, at) for b, r, at in sent])
+        self._sent.clear()
+        for batch, receipt, _at in sent:
+            self.report.batches_sent += 1
+            self.report.records_sent += len(batch.ids)
+            self.report.replayed += int(receipt.replayed)
+            if receipt.task_id is None:
+                self._settled += len(batch.ids)  # file mode: nothing to poll
+        for _ in sent:
+            self.fault_hook("after_send_commit")
+
+    def _flush_results(self) -> None:
+        """One transaction: the results, PMH-IDs and COMPLETED marks of every noted task."""
+        if not self._done:
+            return
+        completed = list(self._done.items())
         self.fault_hook("after_poll_before_commit")
         with self.engine.begin() as conn:
             unknown = [b for b, _ in completed if b not in self._members]
             ids_by_batch = {**claims.batch_members(conn, unknown), **self._members} if unknown else self._members
             results, subjects, errors = [], [], []
-            received = _now()
-            for batch_id, status in completed:
+            for batch_id, (status, _received) in completed:
                 rows = ids_by_batch.get(batch_id, [])
                 for r in status.results:
                     if not 0 <= r.index < len(rows):
@@ -394,17 +451,17 @@ class OutboxRelay:
                         errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
             claims.insert_results(conn, results)
             claims.upsert_subjects(conn, self.ring, subjects)
-            claims.mark_completed(conn, [b for b, _ in completed], received)
+            claims.mark_completed(conn, [(b, [i for i, _p in ids_by_batch.get(b, [])], received)
+                                     for b, (_s, received) in completed])
             claims.mark_records_rejected(conn, [(c, i) for i, c in errors])
+        self._done.clear()
         for _i, code in errors:
             self.report.error_codes[code] += 1
         self.report.rejected += len(errors)
         self.report.completed += len(results) - len(errors)
         self._settled += len(results)
-        settled.extend(b for b, _ in completed)
         for batch_id, _ in completed:
             self._members.pop(batch_id, None)
-        return settled
 
     # -- counts and progress ------------------------------------------------------------------------------
     def _report_progress(self) -> None:

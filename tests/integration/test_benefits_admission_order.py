@@ -15,6 +15,7 @@ import pandas as pd
 from policy import load_policy
 from rules.checkdigits import with_modulus10_w21
 from services import benefits as pipeline
+from services.eligibility import reason_sets
 from store import benefit_models as bm
 from store import models
 from store.bulk import insert_frame, read_frame
@@ -55,10 +56,10 @@ def test_late_earlier_receipt_lowers_the_later_cap_and_the_difference_is_paid(en
         insert_frame(conn, models.Recipient.__table__, pd.DataFrame({
             "person_id": [CHILD], "recipient_no": [REC], "public_payer_number": "88041009",
             "assigned_run_id": "seed"}))
-        insert_frame(conn, models.EligibilityPeriod.__table__, pd.DataFrame({
+        insert_frame(conn, models.EligibilityPeriod.__table__, reason_sets.encode(conn, pd.DataFrame({
             "person_id": [CHILD], "valid_from": [dt.date(2012, 9, 1)], "valid_to": [dt.date(2030, 3, 31)],
             "status": "ELIGIBLE", "end_reason": ["AGE"], "reason_codes": "", "policy_version": "t",
-            "run_id": "seed"}))
+            "run_id": "seed"})))
     # April: 10 days (4/1–4/10) stored first, charged as days 1–10 = 5,000
     april = (f"K2,2025-05,2025-04,2025-04-01,2025-04-10,10,{CLINIC},INPATIENT,0,AD9,2025-03-25,10000,{INSURER},"
              f"{REC},,,,,,,0,,,,,")

@@ -12,6 +12,7 @@ from connectors import zengin
 from policy import load_policy
 from rules.checkdigits import with_modulus10_w21
 from services import benefits as pipeline
+from services.eligibility import reason_sets
 from store import benefit_models as bm
 from store import models
 from store.bulk import insert_frame, read_frame
@@ -93,10 +94,10 @@ def _seed(conn, valid_to_a="2030-03-31", end_reason_a="AGE"):
 
 def _periods(conn, valid_to_a, end_reason_a, run_id="seed"):
     conn.execute(models.EligibilityPeriod.__table__.delete())
-    insert_frame(conn, models.EligibilityPeriod.__table__, pd.DataFrame({
+    insert_frame(conn, models.EligibilityPeriod.__table__, reason_sets.encode(conn, pd.DataFrame({
         "person_id": [CHILD_A, CHILD_B], "valid_from": [dt.date(2012, 9, 1), dt.date(2012, 10, 1)],
         "valid_to": [pd.Timestamp(valid_to_a).date(), dt.date(2030, 3, 31)], "status": "ELIGIBLE",
-        "end_reason": [end_reason_a, "AGE"], "reason_codes": "", "policy_version": "t", "run_id": run_id}))
+        "end_reason": [end_reason_a, "AGE"], "reason_codes": "", "policy_version": "t", "run_id": run_id})))
 
 
 def _run_month(engine, inbox_dir, month, ring, outbox, run_id="run-1", persons=None):

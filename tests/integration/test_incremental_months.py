@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policy import load_policy
-from services.eligibility import decide, incremental
+from services.eligibility import decide, incremental, reason_sets
 from services.intake import ingest, persist
 from store import migrate, models
 from store.bulk import read_frame
@@ -70,7 +70,8 @@ def _state(engine) -> dict[str, pd.DataFrame]:
     with engine.connect() as conn:
         for model, columns in COMPARED.items():
             table = model.__table__
-            frame = read_frame(conn, table, [c for c in columns if c in table.c])
+            frame = (reason_sets.read_periods(conn, columns) if model is models.EligibilityPeriod
+                     else read_frame(conn, table, columns))
             frame = frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
             out[table.name] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
     return out

@@ -24,7 +24,8 @@ def inbox(tmp_path):
 
 def _table_counts(engine) -> dict[str, int]:
     tables = ["person", "resident_event", "tax_record", "welfare_case", "insurance_coverage", "application",
-              "eligibility_period", "recipient", "decision", "certificate", "pmh_outbox", "quarantine"]
+              "eligibility_period", "eligibility_reason_set", "recipient", "decision", "certificate", "pmh_outbox",
+              "quarantine"]
     with engine.connect() as conn:
         return {name: conn.execute(select(func.count()).select_from(models.Base.metadata.tables[name])).scalar()
                 for name in tables}

@@ -22,7 +22,7 @@ import pytest
 import config
 from policy import load_policy
 from services import runs
-from services.eligibility import decide
+from services.eligibility import decide, reason_sets
 from services.intake import ingest, persist
 from store import migrate, models
 from store.bulk import read_frame
@@ -48,6 +48,13 @@ def inbox(tmp_path_factory) -> Path:
     return directory
 
 
+def _read(conn, table, columns) -> pd.DataFrame:
+    """The stored rows; a period's reason codes as their text (stored as an id, services.eligibility.reason_sets)."""
+    if table is models.EligibilityPeriod.__table__:
+        return reason_sets.read_periods(conn, columns)
+    return read_frame(conn, table, columns)
+
+
 def _month(url: str, inbox: Path, key_ring) -> dict[str, pd.DataFrame]:
     """Read, validate, persist and decide one month; return the compared tables, sorted."""
     migrate.upgrade(url)
@@ -63,7 +70,7 @@ def _month(url: str, inbox: Path, key_ring) -> dict[str, pd.DataFrame]:
     with session_scope(engine) as session:
         decide.decide_month(session, month=MONTH, policy=policy, run_id="storage", operator_id="demo-operator")
     with engine.connect() as conn:
-        tables = {table.name: read_frame(conn, table, columns).sort_values(columns, ignore_index=True)
+        tables = {table.name: _read(conn, table, columns).sort_values(columns, ignore_index=True)
                   for table, columns in COMPARED.items()}
     engine.dispose()
     return tables

@@ -23,6 +23,7 @@ from connectors.uke import UkeFileError, read_uke
 from policy import load_policy
 from rules.checkdigits import with_modulus10_w21
 from services.claims import bill, check
+from services.eligibility import reason_sets
 from store import claims_models as cm
 from store import models
 from store.bulk import insert_frame, read_frame
@@ -134,10 +135,10 @@ def _seed(conn) -> None:
     insert_frame(conn, models.Recipient.__table__, pd.DataFrame({
         "person_id": [CHILD_A, CHILD_B], "recipient_no": [REC_A, REC_B], "public_payer_number": "88041009",
         "assigned_run_id": "seed"}))
-    insert_frame(conn, models.EligibilityPeriod.__table__, pd.DataFrame({
+    insert_frame(conn, models.EligibilityPeriod.__table__, reason_sets.encode(conn, pd.DataFrame({
         "person_id": [CHILD_A, CHILD_B], "valid_from": [dt.date(2012, 9, 1), dt.date(2020, 4, 15)],
         "valid_to": [dt.date(2030, 3, 31), dt.date(2038, 3, 31)], "status": "ELIGIBLE", "end_reason": "AGE",
-        "reason_codes": "", "policy_version": "t", "run_id": "seed"}))
+        "reason_codes": "", "policy_version": "t", "run_id": "seed"})))
 
 
 def test_reader_extracts_city_ko_and_quarantines_the_malformed_record(tmp_path):

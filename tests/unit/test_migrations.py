@@ -33,3 +33,46 @@ def test_migrated_access_record_refuses_update_and_delete(db_url):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
     engine.dispose()
+
+
+def test_0009_stores_each_periods_reason_codes_as_an_id_into_the_lookup(db_url):
+    """Upgrading a database that holds periods with text: one lookup row per distinct text, every period's
+    text preserved through its id, the text column gone; downgrading puts the texts back."""
+    from sqlalchemy import text
+
+    from services.eligibility import reason_sets
+
+    age = "AGE_LIMIT:age_limit.inpatient=18@2026-04-01;NO_INCOME_TEST:income_limit.base_amount=None@2023-04-01"
+    welfare = "WELFARE_EXCLUSION:eligibility.excludes_public_assistance=True@2012-01-01"
+    rows = [("0000000001", "2024-04-01", age), ("0000000002", "2024-04-01", welfare),
+            ("0000000003", "2025-01-01", age), ("0000000003", "2025-06-01", "")]
+    upgrade(db_url, "0008")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO eligibility_period (person_id, valid_from, valid_to, status, end_reason, reason_codes, "
+            "policy_version, run_id) VALUES (:p, :f, '2030-03-31', 'ELIGIBLE', 'AGE', :c, 'v', 'r')"),
+            [{"p": p, "f": f, "c": c} for p, f, c in rows])
+    engine.dispose()
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    columns = {c["name"] for c in inspect(engine).get_columns("eligibility_period")}
+    assert "reason_codes" not in columns and "reason_set_id" in columns
+    with engine.connect() as conn:
+        lookup = conn.execute(text("SELECT reason_set_id, reason_codes, sources FROM eligibility_reason_set "
+                                   "ORDER BY reason_set_id")).all()
+        assert [r.reason_codes for r in lookup] == sorted({"", age, welfare})  # ids in text order
+        assert all(r.sources is None for r in lookup)  # sources were never stored before 0009
+        periods = reason_sets.read_periods(conn, ["person_id", "valid_from", "reason_codes"])
+    got = sorted((p, f.strftime("%Y-%m-%d"), c) for p, f, c in periods.itertuples(index=False))
+    assert got == sorted(rows)
+    engine.dispose()
+
+    command.downgrade(alembic_config(db_url), "0008")
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT person_id, valid_from, reason_codes FROM eligibility_period")).all()
+        assert not inspect(conn).has_table("eligibility_reason_set")
+    assert sorted((p, str(f), c) for p, f, c in back) == sorted(rows)
+    engine.dispose()
