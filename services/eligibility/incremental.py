@@ -123,10 +123,11 @@ def plan(basis, *, derived_under: str, horizon: tuple[pd.Timestamp, pd.Timestamp
     policy_version, _, rest = derived_under.partition("/")
     if stored_policy != policy_version:
         return Plan(True, "policy-changed")
-    if stored_rest != rest:
-        return Plan(True, "rules-changed")
+    # The calendar digest covers the horizon's years, so a moved horizon changes it too: say the cause.
     if (pd.Timestamp(basis.horizon_start), pd.Timestamp(basis.horizon_end)) != (horizon[0], horizon[1]):
         return Plan(True, "horizon-moved")
+    if stored_rest != rest:
+        return Plan(True, "rules-changed")
     if basis.month not in (month, _month_before(month)):
         return Plan(True, "month-not-consecutive")
     return Plan(False, "incremental")
