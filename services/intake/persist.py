@@ -75,6 +75,8 @@ def current_persons(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFra
 def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str) -> UpsertCounts:
     """Upsert persons; encrypt My Number and profile only for new or changed rows."""
     table = models.Person.__table__
+    if persons.empty:  # nothing to compare: spare reading every stored digest
+        return UpsertCounts(0, 0, 0)
     frame = persons.copy()
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
@@ -109,9 +111,25 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     return upsert_frame(conn, table, rows, ["person_id"], digest_column="row_digest", existing=existing)
 
 
-def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str) -> PersistCounts:
-    """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications)."""
+#: The table each input file is stored in (the person table from residents.csv and resident_events.csv).
+FILE_TABLES = {"residents.csv": "person", "resident_events.csv": "resident_event", "tax.csv": "tax_record",
+               "welfare.csv": "welfare_case", "insurance.csv": "insurance_coverage", "applications.csv": "application",
+               "placements.csv": "placement"}
+
+
+def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
+                   unchanged: pd.DataFrame | None = None) -> PersistCounts:
+    """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications).
+
+    ``unchanged``: the input rows (``file_name``, ``accepted_count``) of the files not read again because they
+    are stored already (services.intake.unchanged); their tables count their accepted rows as unchanged.
+    """
     counts = PersistCounts()
+    skipped = unchanged if unchanged is not None else pd.DataFrame(columns=["file_name", "accepted_count"])
+    for file_name, accepted in zip(skipped["file_name"], skipped["accepted_count"], strict=True):
+        counts.add(FILE_TABLES[file_name], UpsertCounts(0, 0, int(accepted)))
+    if "residents" not in frames and "resident_events" not in frames and len(skipped):
+        return _persist_simple(conn, frames, counts)
     residents = frames.get("residents", pd.DataFrame(columns=["person_id", *PERSON_SOURCE_COLUMNS]))
     events = frames.get("resident_events")
     if events is None:
@@ -123,7 +141,11 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         event_rows = events[["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"]]
         counts.add("resident_event", insert_missing(
             conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id), ["event_id"]))
+    return _persist_simple(conn, frames, counts)
 
+
+def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: PersistCounts) -> PersistCounts:
+    """Upsert the frames stored one row per file row on their natural keys (tax, welfare, insurance, ...)."""
     simple = {
         "tax": (models.TaxRecord.__table__, ["person_id", "tax_year"]),
         "welfare": (models.WelfareCase.__table__, ["case_id"]),
