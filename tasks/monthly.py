@@ -62,7 +62,7 @@ def load_inbox(inbox_dir: str, month: str | None = None, run_id: str | None = No
             known = unchanged.previous_inputs(conn, month=month, run_id=run_id,
                                               context=unchanged.ingest_context(read_manifest(inbox_dir)))
     # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
-    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"), known=known)
+    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"), known)
     with engine.connect() as conn:
         return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
 

@@ -114,6 +114,8 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
     if known is not None and known.files:
         shas, gaiji_bytes = {}, {}
         for name, path in present.items():
+            if not path.is_file():
+                continue  # read_input_csv names the problem
             data = path.read_bytes()
             shas[name] = hashlib.sha256(data).hexdigest()
             gaiji_bytes[INPUT_FILES[name][0]] = may_hold_gaiji(data)
@@ -122,13 +124,13 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
     raw: dict[str, tuple[pd.DataFrame | None, str]] = {}
     for name, path in present.items():
         file_name, schema, _ = INPUT_FILES[name]
-        sha256 = shas.get(name) or file_sha256(path)
         if file_name in skipped:
             check_control_totals(file_name, totals.get(file_name), rows=known.files[file_name].row_count,
-                                 sha256=sha256)
-            raw[name] = (None, sha256)
+                                 sha256=shas[name])
+            raw[name] = (None, shas[name])
             continue
         frame = read_input_csv(path, model_columns(schema))
+        sha256 = shas.get(name) or file_sha256(path)
         check_control_totals(file_name, totals.get(file_name), rows=line_count(frame), sha256=sha256)
         raw[name] = (frame, sha256)
     return raw
