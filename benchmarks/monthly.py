@@ -135,9 +135,9 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str,
 
     def _read():
         with engine.connect() as conn:  # the files the month's previous (COMPLETED) run stored are not read
-            known = unchanged.previous_inputs(conn, month=month, run_id=run_id,
+            known = unchanged.previous_inputs(conn, run_id=run_id,
                                               context=unchanged.ingest_context(manifest))
-        return ingest.read_inbox(inbox, manifest=manifest, known=known), known
+        return ingest.read_inbox(inbox, known=known), known
 
     raw, known = timed("read", _read)
     box = timed("validate", lambda: ingest.validate_inbox(raw, manifest.get("extract_date"), known=known))

@@ -35,7 +35,7 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
     policy = common.load_run_policy()
     inbox = t.resolve_inbox(month, inbox)
     with common.run_scope("monthly-run", operator, month=month, policy=policy) as run:
-        inbox_data = t.load_inbox(inbox, month, run.run_id)
+        inbox_data = t.load_inbox(inbox, run.run_id)
         counts = {"ingest": inbox_data.counts()}
         counts["persist"] = t.persist_inputs(inbox_data, run.run_id, operator)
         counts["decide"] = t.decide_month(month, policy, run.run_id, operator)

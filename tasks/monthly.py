@@ -47,19 +47,19 @@ def retry_if_transient(task, task_run, state) -> bool:
 
 @pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
 @sanitised(stage="load_inbox")
-def load_inbox(inbox_dir: str, month: str | None = None, run_id: str | None = None) -> ingest.Inbox:
+def load_inbox(inbox_dir: str, run_id: str | None = None) -> ingest.Inbox:
     """Read and validate the inbox (retried on I/O trouble only: files may still be arriving).
 
-    With ``month`` and ``run_id``, the files the month's previous ingest stored byte for byte are not read
-    again (services.intake.unchanged). Rows whose My Number another person carries (in the inbox or stored)
-    are quarantined here, so that the counts of the run summary include them and the persist step cannot
-    abort on the unique blind index.
+    With the run's ``run_id``, the files the previous monthly ingest stored byte for byte are not read again
+    (services.intake.unchanged). Rows whose My Number another person carries (in the inbox or stored) are
+    quarantined here, so that the counts of the run summary include them and the persist step cannot abort
+    on the unique blind index.
     """
     engine = engine_for()
     known = None
-    if month is not None and run_id is not None:
+    if run_id is not None:
         with engine.connect() as conn:
-            known = unchanged.previous_inputs(conn, month=month, run_id=run_id,
+            known = unchanged.previous_inputs(conn, run_id=run_id,
                                               context=unchanged.ingest_context(read_manifest(inbox_dir)))
     # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
     inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"), known)

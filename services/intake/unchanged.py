@@ -1,19 +1,23 @@
-"""Input files that the month's previous ingest stored byte for byte: not read again (issue 13).
+"""Input files that the previous monthly ingest stored byte for byte: not read again (issue 13).
 
 A re-run over an unchanged inbox must cost almost nothing. Re-reading, re-validating and re-upserting a file
 stores nothing new when the upserts are idempotent (they are: services.intake.persist) and the stored rows of
 its tables are still those the file produced. A file is therefore *unchanged*, and skipped, when all hold:
 
 1. The latest monthly ingest (the access record with purpose ``monthly-ingest`` and the highest chain
-   position) belongs to a COMPLETED ``monthly-run`` of the same month. Re-running an older month after a newer
-   one reads everything: its rows overwrite the newer ones.
+   position) belongs to a COMPLETED ``monthly-run``.
 2. Nobody wrote personal data since: no access record with a writing action after that one, except the run's
    own (its decide stage writes no input table) and those of the flows that never write input tables
    (``READ_ONLY_FLOWS``). Every writer of personal data leaves an access record (privacy.audit), the
    retention job and the counter and 転入 flows included.
-3. That run recorded the file (``run_input``) with the same SHA-256 and the same ingest context: the extract
-   date (the "in the future" checks), the declared encoding, and the versions of reading/validation
-   (``INGEST_VERSION``) and of the person digest (``persist.PERSON_DIGEST_VERSION``).
+3. That run recorded the file (``run_input``) with the same SHA-256 and the same ingest context: the declared
+   encoding, the versions of reading/validation (``INGEST_VERSION``) and of the person digest
+   (``persist.PERSON_DIGEST_VERSION``), and the extract date — or a later extract date (the next month's
+   run over a file that did not change) when none of the file's rows failed an extract-date check: those
+   checks (``*_not_in_future``, schemas.checks.reference_date) only fail a value after the extract date, so
+   a later date fails none of the values the earlier one passed. An earlier extract date (re-running an
+   older month after a newer one) reads the file again.
+   The quarantine stored under the SHA-256 must hold exactly the rows that run counted as quarantined.
 4. The person files (``residents.csv``, ``resident_events.csv``) only together, as the person rows are built
    from both; and only when (a) none of their rows was quarantined for a My Number collision, whose outcome
    against the stored persons may differ once the first run stored its rows, and (b) their bytes cannot hold
@@ -37,6 +41,8 @@ from services.intake.persist import PERSON_DIGEST_VERSION
 from store import models
 from store.privacy_models import AccessRecord
 
+QUARANTINE_COLUMNS = ["file_name", "file_sha256", "row_number", "column_name", "check_name", "masked_value", "reason"]
+
 #: Raised whenever reading or validation of the input files changes what they yield for the same bytes.
 INGEST_VERSION = "1"
 MONTHLY_FLOW = "monthly-run"
@@ -46,9 +52,12 @@ INGEST_PURPOSE = "monthly-ingest"
 WRITE_ACTIONS = ("create", "update", "delete")
 READ_ONLY_FLOWS = frozenset({"benefit-run", "pmh-sync", "print-run", "uke-claims"})
 PERSON_FILE_NAMES = ("residents.csv", "resident_events.csv")
+#: The name ending of every check that depends on the extract date (schemas.checks.reference_date).
+EXTRACT_DATE_CHECKS = "_not_in_future"
 #: Bytes that may start a 外字: UTF-8 U+E000..U+E757 starts with EE; CP932 F040..F9FC with F0..F9 (also a trail
 #: byte of other characters: a false alarm only means the file is read again).
 _GAIJI_BYTES = re.compile(rb"[\xee\xf0-\xf9]")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class InputsChangedError(RuntimeError):
@@ -84,11 +93,26 @@ class Known:
     def select(self, shas: dict[str, str], may_hold_gaiji: dict[str, bool]) -> set[str]:
         """The file names (of ``shas``: file name → SHA-256 of this inbox) to skip."""
         same = {name for name, sha in shas.items()
-                if name in self.files and self.files[name].sha256 == sha and self.files[name].context == self.context}
+                if name in self.files and self.files[name].sha256 == sha and self._same_outcome(name)}
         people = [name for name in PERSON_FILE_NAMES if name in shas or name in self.files]
         people_ok = (all(name in same for name in people) and not any(may_hold_gaiji.get(n, True) for n in people)
                      and not self._collided(people))
         return {name for name in same if name not in PERSON_FILE_NAMES or people_ok}
+
+    def _same_outcome(self, name: str) -> bool:
+        """Whether reading and validating the same bytes now yields what the previous ingest got (check 3)."""
+        previous = self.files[name]
+        stored = self.stored_quarantine(previous.sha256)
+        if stored["row_number"].nunique() != previous.quarantined_count:
+            return False
+        if previous.context == self.context:
+            return True
+        if previous.context is None:
+            return False
+        before, _, then = previous.context.rpartition(";")
+        same_rules, _, now = self.context.rpartition(";")
+        return (before == same_rules and _DATE.fullmatch(then) is not None and _DATE.fullmatch(now) is not None
+                and now >= then and not stored["check_name"].str.endswith(EXTRACT_DATE_CHECKS).any())
 
     def _collided(self, names: list[str]) -> bool:
         if self.quarantine.empty:
@@ -99,13 +123,16 @@ class Known:
 
     def stored_quarantine(self, sha256: str) -> pd.DataFrame:
         """The quarantined cells stored under ``sha256``."""
+        if self.quarantine.empty:
+            return pd.DataFrame(columns=QUARANTINE_COLUMNS).astype({"row_number": "int64"})
         return self.quarantine[self.quarantine["file_sha256"] == sha256].reset_index(drop=True)
 
 
 def ingest_context(manifest: dict, today: dt.date | None = None) -> str:
     """Everything besides a file's bytes that decides what reading and validating it yields."""
     extract = manifest.get("extract_date") or f"today={today or dt.date.today()}"
-    return f"v{INGEST_VERSION};{extract};{manifest.get('encoding') or 'detected'};p{PERSON_DIGEST_VERSION}"[:64]
+    # The extract date last: Known._same_outcome compares the rest and the date apart.
+    return f"v{INGEST_VERSION};{manifest.get('encoding') or 'detected'};p{PERSON_DIGEST_VERSION};{extract}"[:64]
 
 
 def may_hold_gaiji(data: bytes) -> bool:
@@ -121,17 +148,17 @@ def _writes_since(conn: Connection, seq: int, allowed_runs: set[str]) -> int:
     return sum(1 for run_id, flow in rows if run_id not in allowed_runs and flow not in READ_ONLY_FLOWS)
 
 
-def previous_inputs(conn: Connection, *, month: str, run_id: str, context: str) -> Known:
-    """The files of ``month``'s previous ingest that this run (``run_id``) may skip when their bytes match."""
+def previous_inputs(conn: Connection, *, run_id: str, context: str) -> Known:
+    """The files of the previous monthly ingest that this run (``run_id``) may skip when their bytes match."""
     ar, run, inp = AccessRecord.__table__, models.Run.__table__, models.RunInput.__table__
     known = Known(context=context)
     last = conn.execute(select(ar.c.seq, ar.c.run_id).where(ar.c.purpose == INGEST_PURPOSE, ar.c.run_id != run_id)
                         .order_by(ar.c.seq.desc()).limit(1)).first()
     if last is None:
         return known
-    previous = conn.execute(select(run.c.flow_name, run.c.month, run.c.status)
+    previous = conn.execute(select(run.c.flow_name, run.c.status)
                             .where(run.c.run_id == last.run_id)).first()
-    if previous is None or tuple(previous) != (MONTHLY_FLOW, month, "COMPLETED"):
+    if previous is None or (previous.flow_name, previous.status) != (MONTHLY_FLOW, "COMPLETED"):
         return known
     if _writes_since(conn, last.seq, {last.run_id, run_id}):
         return known
@@ -143,10 +170,9 @@ def previous_inputs(conn: Connection, *, month: str, run_id: str, context: str) 
         known.files[row.file_name] = PreviousFile(row.sha256, row.ingest_context, int(row.row_count),
                                                   int(row.accepted_count), int(row.quarantined_count))
     q = models.QuarantinedRow.__table__
-    shas = sorted({f.sha256 for f in known.files.values()})
-    columns = ["file_name", "file_sha256", "row_number", "column_name", "check_name", "masked_value", "reason"]
-    rows = conn.execute(select(*[q.c[c] for c in columns]).where(q.c.file_sha256.in_(shas))).all() if shas else []
-    known.quarantine = pd.DataFrame(rows, columns=columns).sort_values(
+    shas = sorted({f.sha256 for f in known.files.values()}) or [""]
+    rows = conn.execute(select(*[q.c[c] for c in QUARANTINE_COLUMNS]).where(q.c.file_sha256.in_(shas))).all()
+    known.quarantine = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS).sort_values(
         ["file_name", "row_number", "column_name", "check_name"], kind="stable").reset_index(drop=True)
     known.quarantine["row_number"] = known.quarantine["row_number"].astype("int64")
     return known

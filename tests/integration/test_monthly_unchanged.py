@@ -78,7 +78,7 @@ def run_month(inbox_dir, run_id: str, *, skip: bool, month: str = MONTH, status:
     with engine.begin() as conn:
         runs.start_run(conn, run_id=run_id, flow_name=unchanged.MONTHLY_FLOW, month=month,
                        operator_id="demo-operator", policy_version="test")
-    inbox = t.load_inbox.fn(str(inbox_dir), month if skip else None, run_id if skip else None)
+    inbox = t.load_inbox.fn(str(inbox_dir), run_id if skip else None)
     counts = t.persist_inputs.fn(inbox, run_id, "demo-operator")
     with engine.begin() as conn:
         runs.finish_run(conn, run_id=run_id, status=status, counts={})
@@ -202,18 +202,52 @@ def test_nothing_is_skipped_unless_the_chain_of_writes_is_intact(kodomo_env, mon
     run_month(inbox_dir, "run-failed", skip=True, status=runs.FAILED)
     assert _skipped_on_rerun(inbox_dir) == []
 
-    # The last ingest was another month's: read everything (re-running an older month overwrites the newer).
+    # The last ingest was a later extract: re-running the older month reads everything (it overwrites the newer).
+    set_extract_date(inbox_dir, "2026-11-30")
     run_month(inbox_dir, "run-next", skip=True, month="2026-11")
+    set_extract_date(inbox_dir, "2026-10-31")
     assert _skipped_on_rerun(inbox_dir) == []
 
 
-def test_a_different_extract_date_reads_everything(kodomo_env, monkeypatch, db_url, inbox_dir):
+def set_extract_date(directory, date: str) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    manifest["extract_date"] = date
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_an_earlier_extract_date_reads_everything(kodomo_env, monkeypatch, db_url, inbox_dir):
     use_database(monkeypatch, db_url)
     run_month(inbox_dir, "run-1", skip=True)
-    manifest = json.loads((inbox_dir / "manifest.json").read_text(encoding="utf-8"))
-    manifest["extract_date"] = "2026-10-30"
-    (inbox_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    set_extract_date(inbox_dir, "2026-10-30")
     assert _skipped_on_rerun(inbox_dir) == []
+
+
+def test_next_month_skips_the_files_that_did_not_change(kodomo_env, monkeypatch, db_url, second_db_url, inbox_dir):
+    """A later extract date: files whose rows passed every extract-date check are skipped, with the same result."""
+    def next_month():
+        set_extract_date(inbox_dir, "2026-11-30")
+        edit_file(inbox_dir, "tax.csv", lambda f: f.assign(total_income_amount=f["total_income_amount"].where(
+            f.index != 2, "2345678")))
+
+    # An application dated after the first extract date: quarantined then, accepted at the second one, so its
+    # unchanged file must be read again.
+    edit_file(inbox_dir, "applications.csv", lambda f: f.assign(application_date=f["application_date"].where(
+        f.index != 0, "2026-11-15")))
+    results = {}
+    for url, skip in ((db_url, True), (second_db_url, False)):
+        use_database(monkeypatch, url)
+        run_month(inbox_dir, "run-1", skip=skip)
+    next_month()
+    for url, skip in ((db_url, True), (second_db_url, False)):
+        use_database(monkeypatch, url)
+        inbox, counts = run_month(inbox_dir, "run-2", skip=skip, month="2026-11")
+        results[skip] = (inbox, counts, snapshot())
+    (skipped, _, after_skip), (full, _, after_full) = results[True], results[False]
+    assert "insurance.csv" in skipped.unchanged_files
+    assert not {"tax.csv", "applications.csv"} & set(skipped.unchanged_files)
+    assert full.frames["applications"]["application_date"].eq("2026-11-15").any()
+    assert_same(after_skip, after_full)
+    assert ingest_counts(skipped) == ingest_counts(full)
 
 
 def test_a_writer_between_read_and_persist_fails_the_run(kodomo_env, monkeypatch, db_url, inbox_dir):
@@ -225,7 +259,7 @@ def test_a_writer_between_read_and_persist_fails_the_run(kodomo_env, monkeypatch
     with engine_for().begin() as conn:
         runs.start_run(conn, run_id="run-2", flow_name=unchanged.MONTHLY_FLOW, month=MONTH,
                        operator_id="demo-operator", policy_version="test")
-    inbox = t.load_inbox.fn(str(inbox_dir), MONTH, "run-2")
+    inbox = t.load_inbox.fn(str(inbox_dir), "run-2")
     assert inbox.unchanged_files
     with session_scope(engine_for()) as session:
         record_access(session, actor_id="demo-operator", action="update", purpose="counter-change",
