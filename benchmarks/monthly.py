@@ -134,7 +134,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring) -> dict[str,
     manifest = json.loads((inbox / "manifest.json").read_text())
 
     def _read():
-        with engine.connect() as conn:  # the files the month's previous (COMPLETED) run stored are not read
+        with engine.connect() as conn:  # the files the previous (COMPLETED) monthly run stored are not read
             known = unchanged.previous_inputs(conn, run_id=run_id,
                                               context=unchanged.ingest_context(manifest))
         return ingest.read_inbox(inbox, known=known), known

@@ -58,7 +58,7 @@ class Inbox:
     warnings: list[str] = field(default_factory=list)
     #: Persons whose name, kana or address still holds an unregistered 外字: masked 宛名番号 and count.
     gaiji_unmapped: list[dict] = field(default_factory=list)
-    #: Files not read again: the month's previous ingest stored them byte for byte (services.intake.unchanged).
+    #: Files not read again: the previous monthly ingest stored them byte for byte (services.intake.unchanged).
     unchanged_files: list[str] = field(default_factory=list)
     #: What that check relied on (re-checked in the persist transaction); None when nothing was skipped.
     known: Known | None = None
@@ -91,7 +91,7 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
 
     With the manifest's control totals (``files``), a file whose SHA-256 or row count differs from what the
     sender stated is an error naming the file: a file truncated at a line boundary is otherwise valid CSV.
-    With ``known`` (services.intake.unchanged), a file the month's previous ingest stored byte for byte is
+    With ``known`` (services.intake.unchanged), a file the previous monthly ingest stored byte for byte is
     not read: its frame is ``None`` and its row count the recorded one.
     """
     directory = Path(inbox_dir)
@@ -164,7 +164,7 @@ def validate_inbox(raw: dict[str, tuple[pd.DataFrame | None, str]], extract_date
                    known: Known | None = None) -> Inbox:
     """Validate each raw frame; collect good rows, per-file counts and quarantined cells.
 
-    A file not read (frame ``None``, see :func:`read_inbox`) keeps the counts the month's previous ingest
+    A file not read (frame ``None``, see :func:`read_inbox`) keeps the counts the previous monthly ingest
     recorded and the quarantine stored under its SHA-256; it adds no good rows.
     """
     inbox = Inbox(extract_date=extract_date)
@@ -217,7 +217,7 @@ def load_inbox(inbox_dir: str | Path, gaiji_table: gaiji.GaijiTable | None = Non
                known: Known | None = None) -> Inbox:
     """Read and validate a whole inbox directory; map registered 外字 (``gaiji_table``, default: shipped table).
 
-    ``known``: what the month's previous ingest stored (services.intake.unchanged.previous_inputs); the files
+    ``known``: what the previous monthly ingest stored (services.intake.unchanged.previous_inputs); the files
     it stored byte for byte are not read again.
     """
     manifest = read_manifest(inbox_dir)

@@ -23,9 +23,10 @@ its tables are still those the file produced. A file is therefore *unchanged*, a
    against the stored persons may differ once the first run stored its rows, and (b) their bytes cannot hold
    a 外字 (the mapping table may have changed; the list of unmapped ones is rebuilt from the rows).
 
-A skipped file keeps the counts that run recorded and the quarantine stored under its SHA-256 (the month's
-quarantine listing already holds its bad rows). :func:`assert_still_unchanged` repeats check 2 inside the
-persist transaction, so that a writer slipping in between the two stages fails the run instead of being missed.
+A skipped file keeps the counts that run recorded and the quarantine stored under its SHA-256 (the quarantine
+listing of the month, by the SHA-256 of its runs' files, already holds its bad rows).
+:func:`assert_still_unchanged` repeats check 2 inside the persist transaction, so that a writer slipping in
+between the two stages fails the run instead of being missed.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ QUARANTINE_COLUMNS = ["file_name", "file_sha256", "row_number", "column_name", "
 INGEST_VERSION = "1"
 MONTHLY_FLOW = "monthly-run"
 INGEST_PURPOSE = "monthly-ingest"
-#: Flows whose runs never write an input table (their access records do not break the chain of check 2).
 #: Access-record actions that write personal data (privacy.audit.ACTIONS).
 WRITE_ACTIONS = ("create", "update", "delete")
+#: Flows whose runs never write an input table (their access records do not break the chain of check 2).
 READ_ONLY_FLOWS = frozenset({"benefit-run", "pmh-sync", "print-run", "uke-claims"})
 PERSON_FILE_NAMES = ("residents.csv", "resident_events.csv")
 #: The name ending of every check that depends on the extract date (schemas.checks.reference_date).
@@ -69,7 +70,7 @@ class InputsChangedError(RuntimeError):
 
 @dataclass(frozen=True)
 class PreviousFile:
-    """A file as the month's previous ingest recorded it."""
+    """A file as the previous monthly ingest recorded it."""
 
     sha256: str
     context: str | None
@@ -80,7 +81,7 @@ class PreviousFile:
 
 @dataclass
 class Known:
-    """What the month's previous ingest stored, as far as the next one may rely on it (empty: read everything)."""
+    """What the previous monthly ingest stored, as far as the next one may rely on it (empty: read everything)."""
 
     context: str
     files: dict[str, PreviousFile] = field(default_factory=dict)
