@@ -142,7 +142,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
     from policy import load_policy
     from services import runs
     from services.eligibility import decide
-    from services.intake import ingest, persist
+    from services.intake import ingest, persist, unchanged
     from services.notices import lists as export
     from services.notices import summary
     from store import migrate
@@ -166,18 +166,28 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
 
     timed("migrate", lambda: migrate.upgrade(url))
     with engine.begin() as conn:
-        runs.start_run(conn, run_id=run_id, flow_name="benchmark", month=month, operator_id="demo-operator",
-                       policy_version=policy.version)
-    raw = timed("read", lambda: ingest.read_inbox(inbox))
+        runs.start_run(conn, run_id=run_id, flow_name=unchanged.MONTHLY_FLOW, month=month,
+                       operator_id="demo-operator", policy_version=policy.version)
     manifest = json.loads((inbox / "manifest.json").read_text())
-    box = timed("validate", lambda: ingest.validate_inbox(raw, manifest.get("extract_date")))
+
+    def _read():
+        if full:  # the full path reads every file again, as kodomo monthly --full does
+            return ingest.read_inbox(inbox), None
+        with engine.connect() as conn:  # the files the previous (COMPLETED) monthly run stored are not read
+            known = unchanged.previous_inputs(conn, run_id=run_id,
+                                              context=unchanged.ingest_context(manifest))
+        return ingest.read_inbox(inbox, known=known), known
+
+    raw, known = timed("read", _read)
+    box = timed("validate", lambda: ingest.validate_inbox(raw, manifest.get("extract_date"), known=known))
 
     def _persist():
         with session_scope(engine) as session:
             conn = session.connection()
             runs.record_inputs(conn, run_id=run_id, inputs=box.inputs)
+            unchanged.assert_still_unchanged(conn, box.known, run_id)
             runs.record_quarantine(conn, run_id=run_id, quarantine=box.quarantine)
-            persist.persist_inputs(conn, box.frames, ring, run_id)
+            persist.persist_inputs(conn, box.frames, ring, run_id, unchanged=box.unchanged_inputs())
             persist.record_ingest_access(session, inbox=box, operator_id="demo-operator", run_id=run_id)
 
     timed("persist", _persist)
@@ -197,6 +207,8 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
     timed("export", _export)
     with engine.connect() as conn:
         timed("summary", lambda: summary.month_summary(conn, month=month, run_id=run_id, counts={}))
+    with engine.begin() as conn:
+        runs.finish_run(conn, run_id=run_id, status=runs.COMPLETED, counts={})
     engine.dispose()
     timings["_decisions"] = decided.get("new_decisions", 0)
     timings["_children_recomputed"] = decided.get("children_recomputed")

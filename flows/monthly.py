@@ -29,15 +29,16 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
         sync_pmh: drain the PMH outbox at the end (pmh-sync subflow).
         operator_proof: single-use proof of identity from ``kodomo login`` (empty: see
             ``tasks.common.authorise_operator``); a spent proof is worthless in the stored parameters.
-        full: recompute every child instead of only those whose inputs changed or whom a date of the month
-            crosses (the result is the same; ``services.eligibility.incremental``).
+        full: read every input file again and recompute every child, instead of skipping the files stored
+            unchanged (``services.intake.unchanged``) and re-determining only the children whose inputs changed
+            or whom a date of the month crosses (``services.eligibility.incremental``); the result is the same.
     """
     operator = common.authorise_operator(operator_id, "run", operator_proof)
     month = month or previous_month()  # the same default as the run's name
     policy = common.load_run_policy()
     inbox = t.resolve_inbox(month, inbox)
     with common.run_scope("monthly-run", operator, month=month, policy=policy) as run:
-        inbox_data = t.load_inbox(inbox)
+        inbox_data = t.load_inbox(inbox, None if full else run.run_id)  # full: every file read again
         counts = {"ingest": inbox_data.counts()}
         counts["persist"] = t.persist_inputs(inbox_data, run.run_id, operator)
         counts["decide"] = t.decide_month(month, policy, run.run_id, operator, full)

@@ -196,22 +196,55 @@ def _owns_table(conn: Connection, table: Table) -> bool:
     return bool(owned)
 
 
-def _signature(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
-    """A 64-bit hash of the canonical text of ``columns`` per row.
+#: The multiplier (FNV-1a 64-bit prime) that folds the per-column hashes of a row into one.
+_FOLD = np.uint64(0x100000001B3)
+#: Stand-in for a missing integer or boolean before hashing (no stored value takes it).
+_MISSING = np.iinfo(np.int64).min + 1
 
-    Comparable between a fresh frame and a stored one: dates as ISO text, booleans as 0/1, numbers as
-    their decimal text. Used for tables whose rows hold no identifier worth brute-forcing; persons are
-    compared on a keyed HMAC digest instead.
+
+def _column_hash(series: pd.Series, column) -> np.ndarray:
+    """A uint64 hash per value of ``series``, equal for equal values whatever the frame's dtype.
+
+    The table column's type decides the canonical value (a fresh frame and a frame read back from the
+    database hold the same values in different dtypes): dates by day (text dates are parsed), integers
+    and booleans as integers, everything else as text; missing is one value of its own. Vectorised: the
+    hashing runs in pandas' C code (SipHash), no per-row Python.
     """
-    def text(series: pd.Series) -> pd.Series:
-        if pd.api.types.is_datetime64_any_dtype(series):
-            return series.dt.strftime("%Y-%m-%d").fillna("")
-        if pd.api.types.is_bool_dtype(series):
-            return series.astype("boolean").map({True: "1", False: "0"}).astype("string").fillna("")
-        return series.astype("string").fillna("")
+    python_type = _python_type(column) if column is not None else None
+    if python_type in (dt.date, dt.datetime) or pd.api.types.is_datetime64_any_dtype(series):
+        days = pd.to_datetime(series, errors="coerce").to_numpy(dtype="datetime64[D]")
+        return pd.util.hash_array(days.view(np.int64))
+    if python_type is bool or pd.api.types.is_bool_dtype(series):
+        flags = series.astype("boolean")
+        return pd.util.hash_array(flags.astype("Int64").fillna(_MISSING).to_numpy(dtype=np.int64))
+    if python_type is int or (python_type is None and pd.api.types.is_integer_dtype(series)):
+        numbers = pd.to_numeric(series, errors="coerce").astype("Int64")
+        return pd.util.hash_array(numbers.fillna(_MISSING).to_numpy(dtype=np.int64))
+    text = series.astype("string")
+    return pd.util.hash_array(text.to_numpy(dtype=object, na_value=None))
 
-    canonical = pd.DataFrame({c: text(frame[c]).to_numpy(dtype=object) for c in columns})
-    return pd.util.hash_pandas_object(canonical, index=False).reset_index(drop=True)
+
+def _signature(frame: pd.DataFrame, columns: Sequence[str], table: Table | None = None) -> np.ndarray:
+    """A 64-bit hash of the values of ``columns`` per row (see :func:`_column_hash`), as a uint64 array.
+
+    Comparable between a fresh frame and a stored one. In memory only, never stored: persons, whose
+    rows are compared across runs, carry a keyed HMAC digest instead.
+    """
+    folded = np.zeros(len(frame), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in columns:
+            column = table.c.get(name) if table is not None else None
+            folded = (folded * _FOLD) ^ _column_hash(frame[name], column)
+    return folded
+
+
+def _align_keys(fresh: pd.DataFrame, stored: pd.DataFrame, keys: Sequence[str]) -> None:
+    """Give the key columns of both frames one dtype (the DB gives datetime64/int64; the frame may hold text)."""
+    for key in keys:
+        if pd.api.types.is_datetime64_any_dtype(fresh[key]) or pd.api.types.is_datetime64_any_dtype(stored[key]):
+            fresh[key], stored[key] = pd.to_datetime(fresh[key]), pd.to_datetime(stored[key])
+        elif fresh[key].dtype != stored[key].dtype:
+            fresh[key], stored[key] = fresh[key].astype("string"), stored[key].astype("string")
 
 
 def upsert_frame(
@@ -231,18 +264,16 @@ def upsert_frame(
         existing = read_frame(conn, table, [*keys, *compare])
     if existing.empty:  # first load: nothing to compare with
         return UpsertCounts(insert_frame(conn, table, frame), 0, 0, written=frame.index)
-    fresh = frame[keys].assign(_sig=_signature(frame, compare).to_numpy())
-    # Nullable UInt64: a left merge with new keys must not turn the 64-bit hashes into float64, which
-    # rounds them and makes nearly every stored row look changed.
-    stored = existing[keys].assign(_old=pd.array(_signature(existing, compare).to_numpy(), dtype="UInt64"))
-    for key in keys:  # align key dtypes (the DB gives datetime64/int64; the frame may hold text)
-        if pd.api.types.is_datetime64_any_dtype(fresh[key]) or pd.api.types.is_datetime64_any_dtype(stored[key]):
-            fresh[key], stored[key] = pd.to_datetime(fresh[key]), pd.to_datetime(stored[key])
-        elif fresh[key].dtype != stored[key].dtype:
-            fresh[key], stored[key] = fresh[key].astype("string"), stored[key].astype("string")
-    keyed = fresh.merge(stored.assign(_stored_row=np.arange(len(stored))), on=keys, how="left", indicator=True)
+    fresh = frame[keys].reset_index(drop=True)
+    stored = existing[keys].reset_index(drop=True).assign(_position=np.arange(len(existing), dtype=np.int64))
+    _align_keys(fresh, stored, keys)
+    keyed = fresh.merge(stored, on=keys, how="left", indicator=True)
     is_new = (keyed["_merge"] == "left_only").to_numpy()
-    changed = (~is_new) & (keyed["_sig"].to_numpy() != keyed["_old"].fillna(0).to_numpy(dtype="uint64"))
+    # Signatures compared by the stored row's position: a uint64 carried through a left merge would turn
+    # into float64 (NaN for the new rows) and lose the low bits of every hash.
+    positions = keyed["_position"].to_numpy(dtype=np.float64)
+    old = _signature(existing, compare, table)[np.where(is_new, 0, positions).astype(np.int64)]
+    changed = (~is_new) & (_signature(frame, compare, table) != old)
     inserted = insert_frame(conn, table, frame.loc[is_new])
     changed_rows = frame.loc[changed]
     if len(changed_rows):
@@ -256,7 +287,7 @@ def upsert_frame(
                 if isinstance(value, str) and _python_type(table.c.get(name.removeprefix("_k_"))) is dt.date:
                     record[name] = dt.date.fromisoformat(value)
         conn.execute(table.update().where(where).values(values), records)
-    replaced = existing.iloc[keyed.loc[changed, "_stored_row"].to_numpy(dtype=np.int64)]
+    replaced = existing.iloc[positions[changed].astype(np.int64)]
     return UpsertCounts(int(inserted), int(len(changed_rows)), int(len(frame) - inserted - len(changed_rows)),
                         written=frame.index[is_new | changed], replaced=replaced.reset_index(drop=True))
 
@@ -281,9 +312,9 @@ def insert_missing_rows(conn: Connection, table: Table, frame: pd.DataFrame, key
     if existing.empty:
         insert_frame(conn, table, frame)
         return frame
-    probe = _signature(frame, keys)
-    present = _signature(existing, keys)
-    missing = frame.loc[~probe.isin(present).to_numpy()]
+    probe = _signature(frame, keys, table)
+    present = _signature(existing, keys, table)
+    missing = frame.loc[~np.isin(probe, present)]
     insert_frame(conn, table, missing)
     return missing
 

@@ -64,6 +64,8 @@ class RunInput(Base):
     row_count: Mapped[int] = mapped_column(BigInteger)
     accepted_count: Mapped[int] = mapped_column(BigInteger)
     quarantined_count: Mapped[int] = mapped_column(BigInteger)
+    ingest_context: Mapped[str | None] = mapped_column(
+        String(64), doc="Extract date, declared encoding and reader/validator versions the file was read under")
 
 
 class QuarantinedRow(Base):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from config.settings import get_settings
+from connectors.files import read_manifest
 from policy import Policy
 from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.eligibility import decide
-from services.intake import collisions, gaiji, ingest, persist
+from services.intake import collisions, gaiji, ingest, persist, unchanged
 from services.notices import lists as export
 from services.notices import summary
 from store.db import engine_for, session_scope
@@ -46,15 +47,23 @@ def retry_if_transient(task, task_run, state) -> bool:
 
 @pipeline_task(name="load-inbox", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_if_transient)
 @sanitised(stage="load_inbox")
-def load_inbox(inbox_dir: str) -> ingest.Inbox:
+def load_inbox(inbox_dir: str, run_id: str | None = None) -> ingest.Inbox:
     """Read and validate the inbox (retried on I/O trouble only: files may still be arriving).
 
-    Rows whose My Number another person carries (in the inbox or stored) are quarantined here, so that the
-    counts of the run summary include them and the persist step cannot abort on the unique blind index.
+    With the run's ``run_id``, the files the previous monthly ingest stored byte for byte are not read again
+    (services.intake.unchanged). Rows whose My Number another person carries (in the inbox or stored) are
+    quarantined here, so that the counts of the run summary include them and the persist step cannot abort
+    on the unique blind index.
     """
+    engine = engine_for()
+    known = None
+    if run_id is not None:
+        with engine.connect() as conn:
+            known = unchanged.previous_inputs(conn, run_id=run_id,
+                                              context=unchanged.ingest_context(read_manifest(inbox_dir)))
     # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
-    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"))
-    with engine_for().connect() as conn:
+    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"), known)
+    with engine.connect() as conn:
         return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
 
 
@@ -65,9 +74,10 @@ def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
     ring = load_key_ring(get_settings())
     with session_scope(engine_for()) as session:
         conn = session.connection()
+        unchanged.assert_still_unchanged(conn, inbox.known, run_id)
         runs.record_inputs(conn, run_id=run_id, inputs=inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=inbox.quarantine)
-        counts = persist.persist_inputs(conn, inbox.frames, ring, run_id)
+        counts = persist.persist_inputs(conn, inbox.frames, ring, run_id, unchanged=inbox.unchanged_inputs())
         persist.record_ingest_access(session, inbox=inbox, operator_id=operator_id, run_id=run_id)
     return counts.tables
 

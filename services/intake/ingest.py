@@ -8,6 +8,7 @@ and a masked value; the good rows go on.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from schemas.tax import TaxSchema
 from schemas.validate import QUARANTINE_COLUMNS, validate_frame
 from schemas.welfare import WelfareSchema
 from services.intake import gaiji
+from services.intake.unchanged import Known, may_hold_gaiji
 
 #: name → (file name, schema, required)
 INPUT_FILES: dict[str, tuple[str, type, bool]] = {
@@ -56,6 +58,16 @@ class Inbox:
     warnings: list[str] = field(default_factory=list)
     #: Persons whose name, kana or address still holds an unregistered 外字: masked 宛名番号 and count.
     gaiji_unmapped: list[dict] = field(default_factory=list)
+    #: Files not read again: the previous monthly ingest stored them byte for byte (services.intake.unchanged).
+    unchanged_files: list[str] = field(default_factory=list)
+    #: What that check relied on (re-checked in the persist transaction); None when nothing was skipped.
+    known: Known | None = None
+
+    def unchanged_inputs(self) -> pd.DataFrame:
+        """The input rows (file name, counts) of the files not read again."""
+        if self.inputs.empty:
+            return self.inputs
+        return self.inputs[self.inputs["file_name"].isin(self.unchanged_files)]
 
     def counts(self) -> dict:
         """Aggregate counts (safe for logs and artifacts)."""
@@ -65,7 +77,7 @@ class Inbox:
             "quarantined_cells": int(len(self.quarantine)),
             "warnings": list(self.warnings),
             "gaiji_unmapped": list(self.gaiji_unmapped),
-        }
+        } | ({"unchanged_files": list(self.unchanged_files)} if self.unchanged_files else {})
 
 
 def model_columns(schema: type) -> list[str]:
@@ -73,18 +85,20 @@ def model_columns(schema: type) -> list[str]:
     return [name for name in schema.to_schema().columns if name != "source_row"]
 
 
-def read_inbox(inbox_dir: str | Path, names: list[str] | None = None,
-               manifest: dict | None = None) -> dict[str, tuple[pd.DataFrame, str]]:
+def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: dict | None = None,
+               known: Known | None = None) -> dict[str, tuple[pd.DataFrame | None, str]]:
     """Read every present input file (raw strings) with its SHA-256; a missing required file is an error.
 
     With the manifest's control totals (``files``), a file whose SHA-256 or row count differs from what the
     sender stated is an error naming the file: a file truncated at a line boundary is otherwise valid CSV.
+    With ``known`` (services.intake.unchanged), a file the previous monthly ingest stored byte for byte is
+    not read: its frame is ``None`` and its row count the recorded one.
     """
     directory = Path(inbox_dir)
     if not directory.is_dir():
         raise InputFileError(str(directory), "the inbox directory does not exist")
     totals = (manifest or {}).get(CONTROL_TOTALS, {})
-    raw: dict[str, tuple[pd.DataFrame, str]] = {}
+    present: dict[str, Path] = {}
     for name in names or list(INPUT_FILES):
         file_name, schema, required = INPUT_FILES[name]
         path = directory / file_name
@@ -94,7 +108,29 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None,
             if file_name in totals:
                 raise InputFileError(file_name, "the manifest lists this file but it is missing from the inbox")
             continue
-        frame, sha256 = read_input_csv(path, model_columns(schema)), file_sha256(path)
+        present[name] = path
+    skipped: set[str] = set()
+    shas: dict[str, str] = {}
+    if known is not None and known.files:
+        shas, gaiji_bytes = {}, {}
+        for name, path in present.items():
+            if not path.is_file():
+                continue  # read_input_csv names the problem
+            data = path.read_bytes()
+            shas[name] = hashlib.sha256(data).hexdigest()
+            gaiji_bytes[INPUT_FILES[name][0]] = may_hold_gaiji(data)
+            del data
+        skipped = known.select({INPUT_FILES[n][0]: sha for n, sha in shas.items()}, gaiji_bytes)
+    raw: dict[str, tuple[pd.DataFrame | None, str]] = {}
+    for name, path in present.items():
+        file_name, schema, _ = INPUT_FILES[name]
+        if file_name in skipped:
+            check_control_totals(file_name, totals.get(file_name), rows=known.files[file_name].row_count,
+                                 sha256=shas[name])
+            raw[name] = (None, shas[name])
+            continue
+        frame = read_input_csv(path, model_columns(schema))
+        sha256 = shas.get(name) or file_sha256(path)
         check_control_totals(file_name, totals.get(file_name), rows=line_count(frame), sha256=sha256)
         raw[name] = (frame, sha256)
     return raw
@@ -124,13 +160,28 @@ def control_total_warnings(manifest: dict, raw: dict[str, tuple[pd.DataFrame, st
             for name in raw if not {"rows", "sha256"} <= set(totals.get(INPUT_FILES[name][0], {}))]
 
 
-def validate_inbox(raw: dict[str, tuple[pd.DataFrame, str]], extract_date: str | None) -> Inbox:
-    """Validate each raw frame; collect good rows, per-file counts and quarantined cells."""
+def validate_inbox(raw: dict[str, tuple[pd.DataFrame | None, str]], extract_date: str | None,
+                   known: Known | None = None) -> Inbox:
+    """Validate each raw frame; collect good rows, per-file counts and quarantined cells.
+
+    A file not read (frame ``None``, see :func:`read_inbox`) keeps the counts the previous monthly ingest
+    recorded and the quarantine stored under its SHA-256; it adds no good rows.
+    """
     inbox = Inbox(extract_date=extract_date)
     inputs, quarantined = [], []
     with using_reference_date(extract_date):
         for name, (frame, sha256) in raw.items():
             file_name, schema, _ = INPUT_FILES[name]
+            if frame is None:
+                previous = known.files[file_name]
+                inputs.append({"file_name": file_name, "sha256": sha256, "row_count": previous.row_count,
+                               "accepted_count": previous.accepted_count,
+                               "quarantined_count": previous.quarantined_count})
+                stored = known.stored_quarantine(sha256)
+                if not stored.empty:
+                    quarantined.append(stored)
+                inbox.unchanged_files.append(file_name)
+                continue
             result = validate_frame(frame, schema, file_name)
             # source_row stays: later checks (services.intake.collisions) name rows by file and line.
             inbox.frames[name] = result.good
@@ -144,6 +195,9 @@ def validate_inbox(raw: dict[str, tuple[pd.DataFrame, str]], extract_date: str |
             if not table.empty:
                 quarantined.append(table.assign(file_sha256=sha256))
     inbox.inputs = pd.DataFrame(inputs)
+    if known is not None and not inbox.inputs.empty:
+        inbox.inputs["ingest_context"] = known.context
+    inbox.known = known if inbox.unchanged_files else None
     inbox.quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(
         columns=["file_name", "file_sha256", "row_number", "column_name", "check_name", "masked_value", "reason"])
     return inbox
@@ -159,11 +213,16 @@ def unreadable_quarantine(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
                          "reason": [problem for _, problem in lines]})
 
 
-def load_inbox(inbox_dir: str | Path, gaiji_table: gaiji.GaijiTable | None = None) -> Inbox:
-    """Read and validate a whole inbox directory; map registered 外字 (``gaiji_table``, default: shipped table)."""
+def load_inbox(inbox_dir: str | Path, gaiji_table: gaiji.GaijiTable | None = None,
+               known: Known | None = None) -> Inbox:
+    """Read and validate a whole inbox directory; map registered 外字 (``gaiji_table``, default: shipped table).
+
+    ``known``: what the previous monthly ingest stored (services.intake.unchanged.previous_inputs); the files
+    it stored byte for byte are not read again.
+    """
     manifest = read_manifest(inbox_dir)
-    raw = read_inbox(inbox_dir, manifest=manifest)
-    inbox = validate_inbox(raw, manifest.get("extract_date"))
+    raw = read_inbox(inbox_dir, manifest=manifest, known=known)
+    inbox = validate_inbox(raw, manifest.get("extract_date"), known=known)
     inbox.warnings = control_total_warnings(manifest, raw)
     inbox.frames, inbox.gaiji_unmapped = gaiji.map_gaiji(inbox.frames, gaiji_table or gaiji.load_table())
     return inbox

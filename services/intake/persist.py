@@ -76,6 +76,8 @@ def current_persons(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFra
 def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str) -> UpsertCounts:
     """Upsert persons; encrypt My Number and profile only for new or changed rows."""
     table = models.Person.__table__
+    if persons.empty:  # nothing to compare: spare reading every stored digest
+        return UpsertCounts(0, 0, 0)
     frame = persons.copy()
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
@@ -144,14 +146,36 @@ class _Reach:
                     target.update(v for v in frame[column].dropna().astype(str) if v)
 
 
-def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str) -> PersistCounts:
+#: The table each input file is stored in (the person table from residents.csv and resident_events.csv).
+FILE_TABLES = {"residents.csv": "person", "resident_events.csv": "resident_event", "tax.csv": "tax_record",
+               "welfare.csv": "welfare_case", "insurance.csv": "insurance_coverage", "applications.csv": "application",
+               "placements.csv": "placement"}
+
+
+def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
+                   unchanged: pd.DataFrame | None = None) -> PersistCounts:
     """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications).
 
+    ``unchanged``: the input rows (``file_name``, ``accepted_count``) of the files not read again because they
+    are stored already (services.intake.unchanged); their tables count their accepted rows as unchanged.
     The persons and households whose stored inputs changed are queued for the next decided month
-    (:func:`services.eligibility.incremental.record_changes`), in this transaction.
+    (:func:`store.changes.record_changes`), in this transaction.
     """
     counts = PersistCounts()
     reach = _Reach(incremental.tracking(conn))
+    skipped = unchanged if unchanged is not None else pd.DataFrame(columns=["file_name", "accepted_count"])
+    for file_name, accepted in zip(skipped["file_name"], skipped["accepted_count"], strict=True):
+        counts.add(FILE_TABLES[file_name], UpsertCounts(0, 0, int(accepted)))
+    if "residents" in frames or "resident_events" in frames or not len(skipped):
+        _persist_persons_and_events(conn, frames, ring, run_id, counts, reach)
+    _persist_simple(conn, frames, counts, reach)
+    incremental.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
+    return counts
+
+
+def _persist_persons_and_events(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
+                                counts: PersistCounts, reach: _Reach) -> None:
+    """Persons (from the extract and the 異動 events) and the new 異動 events."""
     residents = frames.get("residents", pd.DataFrame(columns=["person_id", *PERSON_SOURCE_COLUMNS]))
     events = frames.get("resident_events")
     if events is None:
@@ -162,7 +186,6 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
     counts.add("person", person_counts)
     reach.add(persons.loc[person_counts.written], ["person_id"], ["household_id"])
     reach.add(person_counts.replaced, [], ["household_id"])
-
     if not events.empty:
         event_rows = events[["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"]]
         new_events = insert_missing_rows(conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id),
@@ -170,6 +193,10 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         counts.add("resident_event", len(new_events))
         reach.add(new_events, ["person_id"], ["household_id"])
 
+
+def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: PersistCounts,
+                    reach: _Reach) -> None:
+    """Upsert the frames stored one row per file row on their natural keys (tax, welfare, insurance, ...)."""
     for name, (table, keys, person_columns, household_columns) in SIMPLE_INPUTS.items():
         frame = frames.get(name)
         if frame is None or frame.empty:
@@ -179,8 +206,6 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         counts.add(table.name, written)
         reach.add(frame.loc[written.written], person_columns, household_columns)
         reach.add(written.replaced, person_columns, household_columns)
-    incremental.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
-    return counts
 
 
 def record_ingest_access(session: Session, *, inbox, operator_id: str, run_id: str) -> None:

@@ -50,6 +50,43 @@ def test_new_keys_do_not_make_unchanged_rows_look_changed(engine):
     assert counts.replaced["case_id"].tolist() == ["C0005"] and pd.isna(counts.replaced["end_date"].iloc[0])
 
 
+def test_new_keys_do_not_turn_unchanged_rows_into_updates(engine):
+    """Issue 13: with new keys in the frame, the stored hashes once went through float64 and lost their low bits:
+    nearly every unchanged row was rewritten and counted as updated."""
+    table = models.TaxRecord.__table__
+    count = 3000
+    rows = pd.DataFrame({
+        "person_id": [f"{n:010d}" for n in range(count)], "tax_year": 2026,
+        "total_income_amount": range(count), "casualty_loss_deduction_amount": 0, "medical_deduction_amount": 0,
+        "small_business_deduction_amount": 0, "disability_deduction_amount": 0, "dependents_count": 1,
+        "elderly_dependents_count": 0,
+    })
+    more = pd.concat([rows, rows.tail(5).assign(tax_year=2027)], ignore_index=True)
+    more.loc[7, "total_income_amount"] = 1  # one real change
+    with engine.begin() as conn:
+        upsert_frame(conn, table, rows, ["person_id", "tax_year"])
+        counts = upsert_frame(conn, table, more, ["person_id", "tax_year"])
+        stored = read_frame(conn, table, ["person_id", "tax_year", "total_income_amount"])
+    assert (counts.inserted, counts.updated, counts.unchanged) == (5, 1, count - 1)
+    assert len(stored) == count + 5
+    assert stored.loc[stored["person_id"] == f"{7:010d}", "total_income_amount"].tolist() == [1]
+
+
+def test_typed_hashes_equal_across_dtypes():
+    """A value compares equal whether the frame holds it as text, a nullable or plain dtype (as read back)."""
+    table = models.WelfareCase.__table__
+    fresh = pd.DataFrame({"household_id": ["0000000001", None], "start_date": ["2024-01-01", "2024-02-01"],
+                          "end_date": pd.to_datetime([None, "2025-01-01"])})
+    stored = pd.DataFrame({"household_id": pd.array(["0000000001", pd.NA], dtype="string"),
+                           "start_date": pd.to_datetime(["2024-01-01", "2024-02-01"]).as_unit("us"),
+                           "end_date": pd.Series([None, "2025-01-01"], dtype=object)})
+    columns = ["household_id", "start_date", "end_date"]
+    assert (bulk._signature(fresh, columns, table) == bulk._signature(stored, columns, table)).all()
+    stored.loc[1, "end_date"] = "2025-01-02"
+    assert (bulk._signature(fresh, columns, table) == bulk._signature(stored, columns, table)).tolist() == [True,
+                                                                                                          False]
+
+
 def test_insert_missing_is_append_only_by_natural_key(engine):
     table = models.WelfareCase.__table__
     with engine.begin() as conn:
