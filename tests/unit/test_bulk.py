@@ -87,6 +87,26 @@ def test_typed_hashes_equal_across_dtypes():
                                                                                                           False]
 
 
+def test_keyed_reads_bind_many_keys_with_a_condition(engine, monkeypatch):
+    """``among`` binds its keys as plain parameters (= ANY on PostgreSQL, chunked IN on SQLite) and keeps
+    ``where``; the answer is the one a compiled IN list gives."""
+    monkeypatch.setattr(bulk, "SQLITE_IN_CHUNK", 7)  # several chunks on SQLite
+    table = models.WelfareCase.__table__
+    cases = pd.DataFrame({"case_id": [f"C{i:03d}" for i in range(40)],
+                          "household_id": [f"{i % 4:010d}" for i in range(40)],
+                          "start_date": pd.to_datetime("2024-01-01") + pd.to_timedelta(range(40), unit="D"),
+                          "end_date": pd.NaT})
+    wanted = [f"C{i:03d}" for i in range(0, 40, 3)] + ["C999"]
+    with engine.begin() as conn:
+        upsert_frame(conn, table, cases, ["case_id"])
+        late = table.c.start_date >= pd.Timestamp("2024-01-10").date()
+        fast = read_frame(conn, table, ["case_id", "start_date"], where=late, among=("case_id", wanted))
+        slow = read_frame(conn, table, ["case_id", "start_date"], where=late & table.c.case_id.in_(wanted))
+        none = bulk.read_frame_in(conn, table, ["case_id"], "case_id", [])
+    assert sorted(fast["case_id"]) == sorted(slow["case_id"]) == [f"C{i:03d}" for i in range(9, 40, 3)]
+    assert fast["start_date"].dtype.kind == "M" and list(none.columns) == ["case_id"] and none.empty
+
+
 def test_insert_missing_is_append_only_by_natural_key(engine):
     table = models.WelfareCase.__table__
     with engine.begin() as conn:
