@@ -214,3 +214,41 @@ def test_the_monthly_flow_decides_a_quiet_month_incrementally_and_full_on_reques
         assert decided[("2026-11", "requested")][1]["new_decisions"] == 0  # the full run finds nothing missing
         text = month_summary(conn, month="2026-11", run_id=run_id, counts={"decide": quiet}).markdown
     assert "判定方式: 差分判定" in text and f"再判定した児童 {quiet['children_recomputed']:,} 人" in text
+
+
+def test_an_input_changed_without_queueing_is_missed_so_every_writer_queues(db_url, tmp_path, key_ring):
+    """The control attacked: a writer that changes an input but does not queue the person makes the
+    incremental month differ from the full one; queued, the two agree (here: insurance ended in the month)."""
+    from sqlalchemy import update
+
+    from devtools.generate import generate_dataset
+
+    inbox = tmp_path / "inbox"
+    generate_dataset(inbox, children=120, seed=29, as_of="2026-10-31")
+    engines = {"queued": _engine(db_url), "full": _engine(f"sqlite:///{tmp_path / 'full.db'}"),
+               "silent": _engine(f"sqlite:///{tmp_path / 'silent.db'}")}
+    for name, engine in engines.items():
+        _run_month(engine, key_ring, "2026-10", inbox, full=name == "full")
+    with engines["full"].connect() as conn:
+        certificates = read_frame(conn, models.Certificate.__table__, ["person_id", "status"])
+    child = sorted(certificates.loc[certificates["status"] == "ELIGIBLE", "person_id"])[0]
+    insurance = models.InsuranceCoverage.__table__
+    for name, engine in engines.items():
+        with engine.begin() as conn:  # the insurer reports the child's coverage ended on November 10
+            conn.execute(update(insurance).where(insurance.c.person_id == child)
+                         .values(valid_to=pd.Timestamp("2026-11-10").date()))
+            if name == "queued":
+                assert incremental.record_changes(conn, "insurer-report", person_ids=[child]) == 1
+    for name, engine in engines.items():  # no new inbox: the insurer's report is the month's only change
+        with Session(engine) as session, session.begin():
+            decide.decide_month(session, month="2026-11", policy=load_policy(), run_id=f"{name}-11",
+                                operator_id="op", full=name == "full")
+    states = {name: _state(engine) for name, engine in engines.items()}
+    for engine in engines.values():
+        engine.dispose()
+
+    losses = states["full"]["decision"]
+    assert ((losses["person_id"] == child) & (losses["decision_type"] == "LOSS_INSURANCE")).any()
+    _assert_same("2026-11", states["full"], states["queued"])
+    with pytest.raises(AssertionError):  # without the queue row the month misses the loss
+        _assert_same("2026-11", states["full"], states["silent"])
