@@ -108,6 +108,13 @@ def _codes(values: pd.Series, categories: pd.Index | pd.Series) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def _via_recipient(claim_rec_code: np.ndarray, code_of_recipient: np.ndarray) -> np.ndarray:
+    """The code of each receipt's person, from the code of each recipient's person (-1 when unregistered)."""
+    if len(code_of_recipient) == 0:
+        return np.full(len(claim_rec_code), -1, dtype=np.int64)
+    return np.where(claim_rec_code >= 0, code_of_recipient[np.maximum(claim_rec_code, 0)], -1)
+
+
 def coalesce_periods(periods: pd.DataFrame) -> pd.DataFrame:
     """Merge adjacent or overlapping periods of one person with the same status into one interval.
 
@@ -166,7 +173,9 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     pers = persons[["person_id", "birth_date"]].drop_duplicates("person_id")
     birth_of = np.append(pd.to_datetime(pers["birth_date"]).to_numpy(dtype="datetime64[ns]"),
                          np.datetime64("NaT", "ns"))
-    person_code = _codes(out["person_id"], pers["person_id"])
+    # Person tables are looked up once per recipient (small), then carried to the receipts by the recipient's
+    # position: one string lookup per receipt instead of one per table.
+    person_code = _via_recipient(claim_rec_code, _codes(rec["person_id"], pers["person_id"]))
     out["birth_date"] = pd.Series(birth_of[np.where(person_code >= 0, person_code, len(pers))], index=out.index)
 
     first = out["first_service_date"]
@@ -193,7 +202,8 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     # Interval join: the latest (coalesced) period starting on or before the first service date.
     merged_periods = coalesce_periods(periods)
     categories = pd.Series(pd.unique(merged_periods["person_id"].to_numpy(dtype=object)))
-    probe = pd.DataFrame({"_row": np.arange(len(out)), "pid": _codes(out["person_id"], categories),
+    probe = pd.DataFrame({"_row": np.arange(len(out)),
+                          "pid": _via_recipient(claim_rec_code, _codes(rec["person_id"], categories)),
                           "on": first.to_numpy(dtype="datetime64[ns]")})
     probe = probe[probe["on"].notna()].sort_values("on", kind="stable")
     table = pd.DataFrame({"pid": _codes(merged_periods["person_id"], categories),
@@ -232,14 +242,17 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     eligible = eligible | partly
     suspended = suspended & ~partly
 
-    reason = np.select(
-        [~registered, late, not_in_kind, suspended, ~eligible, over_out, over_in],
-        ["NOT_REGISTERED", "DEADLINE_PASSED", "NOT_IN_KIND_INSTITUTION", "SUSPENDED_INCOME",
-         "NOT_ELIGIBLE_ON_SERVICE_DATE", "OUTPATIENT_AGE_NOT_COVERED", "INPATIENT_AGE_NOT_COVERED"],
-        default="",
-    )
-    out["rejection_reason"] = pd.Series(np.where(reason == "", None, reason).astype(object), index=out.index)
-    cause = np.where(reason == "NOT_ELIGIBLE_ON_SERVICE_DATE", end_reason, np.where(partly, first_cause, None))
+    # The first test that holds gives the reason, kept as a small integer (0 = payable) and then labelled: no
+    # million-row string arrays.
+    tests = {"NOT_REGISTERED": ~registered, "DEADLINE_PASSED": late, "NOT_IN_KIND_INSTITUTION": not_in_kind,
+             "SUSPENDED_INCOME": suspended, "NOT_ELIGIBLE_ON_SERVICE_DATE": ~eligible,
+             "OUTPATIENT_AGE_NOT_COVERED": over_out, "INPATIENT_AGE_NOT_COVERED": over_in}
+    labels = np.array([None, *REJECTION_REASONS], dtype=object)
+    number = {name: i for i, name in enumerate(labels)}
+    reason = np.select(list(tests.values()), [number[name] for name in tests], default=0)
+    out["rejection_reason"] = pd.Series(labels[reason], index=out.index)
+    not_eligible = reason == number["NOT_ELIGIBLE_ON_SERVICE_DATE"]
+    cause = np.where(not_eligible, end_reason, np.where(partly, first_cause, None))
     out["ineligibility_cause"] = pd.Series(cause.astype(object), index=out.index)
     out["covered_days"] = np.where(partly, covered_days[0], np.where(eligible, covered_days[1], 0)).astype(np.int64)
     out["day_count"] = covered_days[1].astype(np.int64)
