@@ -598,10 +598,12 @@ def age_band(birth: pd.Series, service: pd.Series) -> pd.Series:
 
     PRESCHOOL (to 6歳到達年度末), ELEMENTARY (12), JUNIOR_HIGH (15), HIGH_SCHOOL (18), else OVER_AGE.
     """
-    labels = list(AGE_BANDS)
-    conditions = [copay_rules.within_school_year_after_age(birth, service, np.full(len(service), n))
-                  for n in AGE_BANDS.values()]
-    return pd.Series(np.select(conditions, labels, default="OVER_AGE"), index=service.index, dtype="string")
+    # One school-year index per receipt, compared with each band's age (rules.copay.school_year_index).
+    k, missing = copay_rules.school_year_index(birth, service)
+    labels = np.array([*AGE_BANDS, "OVER_AGE"], dtype=object)
+    band = np.select([~missing & (k < n) for n in AGE_BANDS.values()], np.arange(len(AGE_BANDS)),
+                     default=len(AGE_BANDS))
+    return pd.Series(labels[band], index=service.index, dtype="string")
 
 
 def summarise_for_prefecture(assessed: pd.DataFrame) -> pd.DataFrame:
