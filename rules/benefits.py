@@ -417,9 +417,11 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     computed = np.maximum(self_pay - limit, 0)
     refund = np.where(has_stated, _i64(stated), computed)
     deducted_high_cost = np.where(held, 0, np.minimum(np.maximum(refund, 0), after_other))
+    rule_number = {name: i for i, name in enumerate(HIGH_COST_RULES)}  # selected as codes of the categorical
     high_cost_rule = np.select(
         [has_stated, held, computed == 0, has_category, derived],
-        ["GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT"], default="COMPUTED_FALLBACK")
+        [rule_number[name] for name in ("GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT")],
+        default=rule_number["COMPUTED_FALLBACK"])
     after_high_cost = after_other - deducted_high_cost
 
     # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid;
@@ -457,7 +459,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out["other_public_amount"] = other.astype(np.int64)
     out["high_cost_limit_amount"] = limit
     out["high_cost_deducted_amount"] = deducted_high_cost.astype(np.int64)
-    out["high_cost_rule"] = pd.Categorical(high_cost_rule, categories=list(HIGH_COST_RULES))
+    out["high_cost_rule"] = pd.Categorical.from_codes(high_cost_rule, categories=list(HIGH_COST_RULES))
     out["additional_benefit_deducted_amount"] = added.astype(np.int64)
     out["remaining_self_pay_amount"] = remaining.astype(np.int64)
     out["copay_rule"] = co["copay_rule"]

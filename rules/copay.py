@@ -177,10 +177,12 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         charged_days[rows] = charged
         inpatient_amount[rows] = np.minimum(amount, room)
 
+    rule_number = {name: i for i, name in enumerate(COPAY_RULES)}  # selected as codes of the categorical
     code = np.select(
         [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],
-        ["FREE_AGE_INPATIENT", "INPATIENT_DAYS", "FREE_AGE_OUTPATIENT", "FIRST_VISIT", "REVISIT", "PHARMACY"],
-        default="NONE_ORTHOSIS",
+        [rule_number[name] for name in ("FREE_AGE_INPATIENT", "INPATIENT_DAYS", "FREE_AGE_OUTPATIENT",
+                                        "FIRST_VISIT", "REVISIT", "PHARMACY")],
+        default=rule_number["NONE_ORTHOSIS"],
     )
     amount = np.select(
         [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],
@@ -189,7 +191,7 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     ).astype(np.int64)
     return pd.DataFrame(
         {
-            "copay_rule": pd.Categorical(code, categories=list(COPAY_RULES)),
+            "copay_rule": pd.Categorical.from_codes(code, categories=list(COPAY_RULES)),
             "copay_rule_amount": np.maximum(amount, 0),
             "copay_charged_days": charged_days.astype(np.int64),
         },
