@@ -399,7 +399,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     stated = out["high_cost_amount"] if "high_cost_amount" in out else pd.Series(pd.NA, index=out.index)
     has_stated = stated.notna().to_numpy(dtype=bool)
     category = (out["high_cost_category"] if "high_cost_category" in out
-                else pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+                else pd.Series(pd.NA, index=out.index, dtype=object))  # read as text by high_cost.monthly_limit
     many = (out["high_cost_many_times_flag"] if "high_cost_many_times_flag" in out
             else pd.Series(False, index=out.index))
     total_cost = out["total_cost_amount"].fillna(0).astype("int64")
@@ -407,7 +407,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     exempt = (out["resident_tax_exempt"].astype("boolean").fillna(False).to_numpy(dtype=bool)
               if "resident_tax_exempt" in out else np.zeros(len(out), dtype=bool))
     derived = ~has_stated & ~has_category & exempt
-    lowest = high_cost.monthly_limit(total_cost, pd.Series(high_cost.FALLBACK_KEY, index=out.index, dtype="string"),
+    lowest = high_cost.monthly_limit(total_cost, pd.Series(high_cost.FALLBACK_KEY, index=out.index, dtype=object),
                                      service, policy, many_times=many).to_numpy(dtype=np.int64)
     missing_rule = policy.series(MISSING_CATEGORY_PARAMETER, service).astype("string").fillna("hold").to_numpy(
         dtype=object)
