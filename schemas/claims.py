@@ -63,17 +63,16 @@ def _per_value(values: pd.Series, kernel, missing_result, dtype) -> np.ndarray:
     a dozen months or a few thousand codes among a million rows), else on every present value (ids).
     Missing values get ``missing_result``.
     """
-    present = values.notna().to_numpy(dtype=bool)
-    out = np.full(len(values), missing_result, dtype=dtype)
-    if not present.any():
-        return out
-    text = values.to_numpy(dtype=object)[present]
+    text = values.to_numpy(dtype=object)
     sample = text[:4096]
     if len(pd.unique(sample)) * 2 <= len(sample):
-        codes, distinct = pd.factorize(text)
-        out[present] = kernel(np.asarray(distinct, dtype=object))[codes]
-    else:
-        out[present] = kernel(text)
+        codes, distinct = pd.factorize(text)  # missing values get code -1: the last slot of ``by_code``
+        by_code = np.full(len(distinct) + 1, missing_result, dtype=dtype)
+        by_code[:-1] = kernel(np.asarray(distinct, dtype=object))
+        return by_code[codes]
+    present = values.notna().to_numpy(dtype=bool)
+    out = np.full(len(values), missing_result, dtype=dtype)
+    out[present] = kernel(text[present])
     return out
 
 
