@@ -34,7 +34,7 @@ _KEY_STRIDE = 1_000_000
 
 def _key_code(keys: pd.Series) -> np.ndarray:
     """Integer code of a 区分 key (merge_asof needs the same key dtype on both sides); -1 if unknown."""
-    return pd.Categorical(keys.astype(str), categories=list(CATEGORY_KEYS)).codes.astype(np.int64)
+    return pd.Index(list(CATEGORY_KEYS)).get_indexer(keys.astype(str).to_numpy(dtype=object)).astype(np.int64)
 
 
 def _round_percent(amount: np.ndarray, percent: np.ndarray, mode: np.ndarray) -> np.ndarray:
