@@ -33,7 +33,7 @@ _KEY_STRIDE = 1_000_000
 
 
 def _key_code(keys: pd.Series) -> np.ndarray:
-    """Integer code of a 区分 key (merge_asof needs the same key dtype on both sides); -1 if unknown."""
+    """Integer code of a 区分 key (its position in :data:`CATEGORY_KEYS`); -1 if unknown."""
     return pd.Index(list(CATEGORY_KEYS)).get_indexer(keys.astype(str).to_numpy(dtype=object)).astype(np.int64)
 
 
