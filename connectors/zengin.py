@@ -239,6 +239,28 @@ def _fields(record: bytes, layout: list[tuple[str, int]]) -> dict[str, str]:
     return out
 
 
+def _data_fields(records: list[bytes]) -> pd.DataFrame:
+    """The data records as a frame of :data:`DATA_LAYOUT` fields (text, trailing spaces removed).
+
+    Column-wise: every character of a well-formed record is one byte in CP932, so the records are decoded
+    together and each field is one slice of the decoded text. A record holding anything else is read field by
+    field (:func:`_fields`), which reports it exactly as before.
+    """
+    columns = [name for name, _ in DATA_LAYOUT]
+    try:
+        text = b"".join(records).decode(ENCODING)
+    except UnicodeDecodeError:
+        text = ""
+    if len(text) != RECORD_LENGTH * len(records) or not records:
+        return pd.DataFrame([_fields(r, DATA_LAYOUT) for r in records], columns=columns)
+    lines = pd.Series([text[i:i + RECORD_LENGTH] for i in range(0, len(text), RECORD_LENGTH)], dtype=object)
+    data, position = {}, 0
+    for name, width in DATA_LAYOUT:
+        data[name] = lines.str.slice(position, position + width).str.rstrip(" ").to_numpy(dtype=object)
+        position += width
+    return pd.DataFrame(data, columns=columns)
+
+
 HEADER_LAYOUT = [("data_type", 1), ("type_code", 2), ("code_set", 1), ("remitter_code", 10),
                  ("remitter_name", 40), ("transfer_mmdd", 4), ("bank_code", 4), ("bank_name", 15),
                  ("branch_code", 3), ("branch_name", 15), ("account_type", 1), ("account_number", 7),
@@ -259,8 +281,7 @@ def parse_transfer_file(raw: bytes) -> TransferFile:
     header = _fields(records[0], HEADER_LAYOUT)
     if header["type_code"] != TRANSFER_TYPE_CODE:
         raise ZenginFormatError("header: 種別コード is not 21 (総合振込)")
-    rows = [_fields(r, DATA_LAYOUT) for r in records[1:-2]]
-    data = pd.DataFrame(rows, columns=[name for name, _ in DATA_LAYOUT])
+    data = _data_fields(records[1:-2])
     data["amount"] = data["amount"].astype("int64")
     trailer_raw = _fields(records[-2], TRAILER_LAYOUT)
     trailer = {"count": int(trailer_raw["count"]), "total": int(trailer_raw["total"])}

@@ -108,6 +108,13 @@ def _codes(values: pd.Series, categories: pd.Index | pd.Series) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def _via_recipient(claim_rec_code: np.ndarray, code_of_recipient: np.ndarray) -> np.ndarray:
+    """The code of each receipt's person, from the code of each recipient's person (-1 when unregistered)."""
+    if len(code_of_recipient) == 0:
+        return np.full(len(claim_rec_code), -1, dtype=np.int64)
+    return np.where(claim_rec_code >= 0, code_of_recipient[np.maximum(claim_rec_code, 0)], -1)
+
+
 def coalesce_periods(periods: pd.DataFrame) -> pd.DataFrame:
     """Merge adjacent or overlapping periods of one person with the same status into one interval.
 
@@ -166,7 +173,9 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     pers = persons[["person_id", "birth_date"]].drop_duplicates("person_id")
     birth_of = np.append(pd.to_datetime(pers["birth_date"]).to_numpy(dtype="datetime64[ns]"),
                          np.datetime64("NaT", "ns"))
-    person_code = _codes(out["person_id"], pers["person_id"])
+    # Person tables are looked up once per recipient (small), then carried to the receipts by the recipient's
+    # position: one string lookup per receipt instead of one per table.
+    person_code = _via_recipient(claim_rec_code, _codes(rec["person_id"], pers["person_id"]))
     out["birth_date"] = pd.Series(birth_of[np.where(person_code >= 0, person_code, len(pers))], index=out.index)
 
     first = out["first_service_date"]
@@ -193,7 +202,8 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     # Interval join: the latest (coalesced) period starting on or before the first service date.
     merged_periods = coalesce_periods(periods)
     categories = pd.Series(pd.unique(merged_periods["person_id"].to_numpy(dtype=object)))
-    probe = pd.DataFrame({"_row": np.arange(len(out)), "pid": _codes(out["person_id"], categories),
+    probe = pd.DataFrame({"_row": np.arange(len(out)),
+                          "pid": _via_recipient(claim_rec_code, _codes(rec["person_id"], categories)),
                           "on": first.to_numpy(dtype="datetime64[ns]")})
     probe = probe[probe["on"].notna()].sort_values("on", kind="stable")
     table = pd.DataFrame({"pid": _codes(merged_periods["person_id"], categories),
@@ -232,14 +242,17 @@ def check_claim_eligibility(claims: pd.DataFrame, recipients: pd.DataFrame, pers
     eligible = eligible | partly
     suspended = suspended & ~partly
 
-    reason = np.select(
-        [~registered, late, not_in_kind, suspended, ~eligible, over_out, over_in],
-        ["NOT_REGISTERED", "DEADLINE_PASSED", "NOT_IN_KIND_INSTITUTION", "SUSPENDED_INCOME",
-         "NOT_ELIGIBLE_ON_SERVICE_DATE", "OUTPATIENT_AGE_NOT_COVERED", "INPATIENT_AGE_NOT_COVERED"],
-        default="",
-    )
-    out["rejection_reason"] = pd.Series(np.where(reason == "", None, reason).astype(object), index=out.index)
-    cause = np.where(reason == "NOT_ELIGIBLE_ON_SERVICE_DATE", end_reason, np.where(partly, first_cause, None))
+    # The first test that holds gives the reason, kept as a small integer (0 = payable) and then labelled: no
+    # million-row string arrays.
+    tests = {"NOT_REGISTERED": ~registered, "DEADLINE_PASSED": late, "NOT_IN_KIND_INSTITUTION": not_in_kind,
+             "SUSPENDED_INCOME": suspended, "NOT_ELIGIBLE_ON_SERVICE_DATE": ~eligible,
+             "OUTPATIENT_AGE_NOT_COVERED": over_out, "INPATIENT_AGE_NOT_COVERED": over_in}
+    labels = np.array([None, *REJECTION_REASONS], dtype=object)
+    number = {name: i for i, name in enumerate(labels)}
+    reason = np.select(list(tests.values()), [number[name] for name in tests], default=0)
+    out["rejection_reason"] = pd.Series(labels[reason], index=out.index)
+    not_eligible = reason == number["NOT_ELIGIBLE_ON_SERVICE_DATE"]
+    cause = np.where(not_eligible, end_reason, np.where(partly, first_cause, None))
     out["ineligibility_cause"] = pd.Series(cause.astype(object), index=out.index)
     out["covered_days"] = np.where(partly, covered_days[0], np.where(eligible, covered_days[1], 0)).astype(np.int64)
     out["day_count"] = covered_days[1].astype(np.int64)
@@ -386,7 +399,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     stated = out["high_cost_amount"] if "high_cost_amount" in out else pd.Series(pd.NA, index=out.index)
     has_stated = stated.notna().to_numpy(dtype=bool)
     category = (out["high_cost_category"] if "high_cost_category" in out
-                else pd.Series(pd.NA, index=out.index, dtype="string")).astype("string")
+                else pd.Series(pd.NA, index=out.index, dtype=object))  # read as text by high_cost.monthly_limit
     many = (out["high_cost_many_times_flag"] if "high_cost_many_times_flag" in out
             else pd.Series(False, index=out.index))
     total_cost = out["total_cost_amount"].fillna(0).astype("int64")
@@ -394,7 +407,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     exempt = (out["resident_tax_exempt"].astype("boolean").fillna(False).to_numpy(dtype=bool)
               if "resident_tax_exempt" in out else np.zeros(len(out), dtype=bool))
     derived = ~has_stated & ~has_category & exempt
-    lowest = high_cost.monthly_limit(total_cost, pd.Series(high_cost.FALLBACK_KEY, index=out.index, dtype="string"),
+    lowest = high_cost.monthly_limit(total_cost, pd.Series(high_cost.FALLBACK_KEY, index=out.index, dtype=object),
                                      service, policy, many_times=many).to_numpy(dtype=np.int64)
     missing_rule = policy.series(MISSING_CATEGORY_PARAMETER, service).astype("string").fillna("hold").to_numpy(
         dtype=object)
@@ -404,9 +417,11 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     computed = np.maximum(self_pay - limit, 0)
     refund = np.where(has_stated, _i64(stated), computed)
     deducted_high_cost = np.where(held, 0, np.minimum(np.maximum(refund, 0), after_other))
+    rule_number = {name: i for i, name in enumerate(HIGH_COST_RULES)}  # selected as codes of the categorical
     high_cost_rule = np.select(
         [has_stated, held, computed == 0, has_category, derived],
-        ["GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT"], default="COMPUTED_FALLBACK")
+        [rule_number[name] for name in ("GIVEN", "HELD", "NONE", "COMPUTED", "DERIVED_TAX_EXEMPT")],
+        default=rule_number["COMPUTED_FALLBACK"])
     after_high_cost = after_other - deducted_high_cost
 
     # 3. 付加給付 actually paid (S32: some societies refuse it where a subsidy applies → only what was paid;
@@ -444,7 +459,7 @@ def calculate_benefits(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out["other_public_amount"] = other.astype(np.int64)
     out["high_cost_limit_amount"] = limit
     out["high_cost_deducted_amount"] = deducted_high_cost.astype(np.int64)
-    out["high_cost_rule"] = pd.Categorical(high_cost_rule, categories=list(HIGH_COST_RULES))
+    out["high_cost_rule"] = pd.Categorical.from_codes(high_cost_rule, categories=list(HIGH_COST_RULES))
     out["additional_benefit_deducted_amount"] = added.astype(np.int64)
     out["remaining_self_pay_amount"] = remaining.astype(np.int64)
     out["copay_rule"] = co["copay_rule"]
@@ -585,10 +600,12 @@ def age_band(birth: pd.Series, service: pd.Series) -> pd.Series:
 
     PRESCHOOL (to 6歳到達年度末), ELEMENTARY (12), JUNIOR_HIGH (15), HIGH_SCHOOL (18), else OVER_AGE.
     """
-    labels = list(AGE_BANDS)
-    conditions = [copay_rules.within_school_year_after_age(birth, service, np.full(len(service), n))
-                  for n in AGE_BANDS.values()]
-    return pd.Series(np.select(conditions, labels, default="OVER_AGE"), index=service.index, dtype="string")
+    # One school-year index per receipt, compared with each band's age (rules.copay.school_year_index).
+    k, missing = copay_rules.school_year_index(birth, service)
+    labels = np.array([*AGE_BANDS, "OVER_AGE"], dtype=object)
+    band = np.select([~missing & (k < n) for n in AGE_BANDS.values()], np.arange(len(AGE_BANDS)),
+                     default=len(AGE_BANDS))
+    return pd.Series(labels[band], index=service.index, dtype="string")
 
 
 def summarise_for_prefecture(assessed: pd.DataFrame) -> pd.DataFrame:

@@ -67,21 +67,30 @@ def _year_month(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return months // 12 + 1970, months % 12 + 1, missing
 
 
-def within_school_year_after_age(birth: pd.Series, service: pd.Series, age: pd.Series | np.ndarray) -> np.ndarray:
-    """``service <= rules.dates.school_year_end_after_age(birth, age)``, in integer arithmetic (fast path).
+def school_year_index(birth: pd.Series, service: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(k, missing): the service date is on or before the first March 31 after reaching N exactly when k < N.
 
     N歳に達する日 = the day before the N-th birthday (a Feb 29 birth reaches it on Feb 28, still in February),
     so its first March 31 on or after is March 31 of ``year(birth − 1 day) + N + (month(birth − 1 day) > 3)``
-    (年齢計算ニ関スル法律, 民法143条; domain.md §6, S43–S45). Missing dates or N give False.
+    (年齢計算ニ関スル法律, 民法143条; domain.md §6, S43–S45). A service date lies on or before March 31 of year
+    E exactly when its school year (April–March, named by the year of its April) is before E; hence
+    k = school year of the service − year(birth − 1 day) − (month(birth − 1 day) > 3). ``missing``: either date.
     """
     day_before = np.asarray(birth, dtype="datetime64[D]") - np.timedelta64(1, "D")
     b_year, b_month, b_missing = _year_month(day_before)
+    s_year, s_month, s_missing = _year_month(service)
+    return (s_year - (s_month <= 3)) - b_year - (b_month > 3), b_missing | s_missing
+
+
+def within_school_year_after_age(birth: pd.Series, service: pd.Series, age: pd.Series | np.ndarray) -> np.ndarray:
+    """``service <= rules.dates.school_year_end_after_age(birth, age)``, in integer arithmetic (fast path).
+
+    See :func:`school_year_index`. Missing dates or N give False.
+    """
     n = pd.Series(np.asarray(age)).astype("Float64")
     n_missing = n.isna().to_numpy()
-    end_year = b_year + n.fillna(0).to_numpy(dtype=np.int64) + (b_month > 3)
-    s_year, s_month, s_missing = _year_month(service)
-    inside = (s_year < end_year) | ((s_year == end_year) & (s_month <= 3))
-    return inside & ~b_missing & ~s_missing & ~n_missing
+    k, missing = school_year_index(birth, service)
+    return (k < n.fillna(0).to_numpy(dtype=np.int64)) & ~missing & ~n_missing
 
 
 def in_free_band(birth: pd.Series, service: pd.Series, age: pd.Series, basis: pd.Series) -> pd.Series:
@@ -168,10 +177,12 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         charged_days[rows] = charged
         inpatient_amount[rows] = np.minimum(amount, room)
 
+    rule_number = {name: i for i, name in enumerate(COPAY_RULES)}  # selected as codes of the categorical
     code = np.select(
         [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],
-        ["FREE_AGE_INPATIENT", "INPATIENT_DAYS", "FREE_AGE_OUTPATIENT", "FIRST_VISIT", "REVISIT", "PHARMACY"],
-        default="NONE_ORTHOSIS",
+        [rule_number[name] for name in ("FREE_AGE_INPATIENT", "INPATIENT_DAYS", "FREE_AGE_OUTPATIENT",
+                                        "FIRST_VISIT", "REVISIT", "PHARMACY")],
+        default=rule_number["NONE_ORTHOSIS"],
     )
     amount = np.select(
         [is_in & free_in, is_in, is_out & free_out, is_out & first, is_out, is_pharm],
@@ -180,7 +191,7 @@ def rule_copay(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     ).astype(np.int64)
     return pd.DataFrame(
         {
-            "copay_rule": pd.Categorical(code, categories=list(COPAY_RULES)),
+            "copay_rule": pd.Categorical.from_codes(code, categories=list(COPAY_RULES)),
             "copay_rule_amount": np.maximum(amount, 0),
             "copay_charged_days": charged_days.astype(np.int64),
         },

@@ -27,11 +27,14 @@ CATEGORY_KEYS = tuple(CATEGORY_LABELS)
 #: The key used when a receipt states neither the refund nor the 区分: the lowest limit (区分オ) gives the
 #: largest possible refund and hence never over-pays the subsidy.
 FALLBACK_KEY = "o"
+#: Spacing of the 区分 keys in the (key, day) search of :func:`monthly_limit`: more days than the calendar
+#: pandas can hold (1678–2262), so a key's days never reach the next key's.
+_KEY_STRIDE = 1_000_000
 
 
 def _key_code(keys: pd.Series) -> np.ndarray:
-    """Integer code of a 区分 key (merge_asof needs the same key dtype on both sides); -1 if unknown."""
-    return pd.Categorical(keys.astype(str), categories=list(CATEGORY_KEYS)).codes.astype(np.int64)
+    """Integer code of a 区分 key (its position in :data:`CATEGORY_KEYS`); -1 if unknown."""
+    return pd.Index(list(CATEGORY_KEYS)).get_indexer(keys.astype(str).to_numpy(dtype=object)).astype(np.int64)
 
 
 def _round_percent(amount: np.ndarray, percent: np.ndarray, mode: np.ndarray) -> np.ndarray:
@@ -92,26 +95,32 @@ def monthly_limit(total_cost: pd.Series, category: pd.Series, dates: pd.Series, 
     rate_percent, many_times_amount) and ``high_cost.rate_rounding``.
     """
     index = total_cost.index
-    key = category.astype("string").fillna(FALLBACK_KEY).str.lower()
-    probe = pd.DataFrame({
-        "_row": np.arange(len(index)),
-        "key": _key_code(key),
-        "effective_from": pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]"),
-    }).sort_values("effective_from", kind="stable")
-    table = policy.table("high_cost.limit")[
-        ["key", "effective_from", "base_amount", "threshold", "rate_percent", "many_times_amount"]
-    ]
-    table = table.assign(key=_key_code(table["key"]))
-    merged = pd.merge_asof(probe, table, on="effective_from", by="key", direction="backward")
-    merged = merged.sort_values("_row", kind="stable")
-    if merged["base_amount"].isna().any():
+    stamps = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
+    # The 区分 of each receipt as a key code, worked out once per distinct value (five keys, a million rows).
+    codes, distinct = pd.factorize(category.to_numpy(dtype=object))
+    distinct_keys = _key_code(pd.Series(distinct, dtype=object).astype("string").str.lower())
+    fallback = _key_code(pd.Series([FALLBACK_KEY]))[0]
+    key = np.where(codes < 0, fallback, np.append(distinct_keys, fallback)[codes])
+    # The parameter row in force: the last row of the same key starting on or before the date, found by one
+    # sorted search over (key, start day) pairs.
+    table = policy.table("high_cost.limit")
+    table_key = _key_code(table["key"])
+    table_day = pd.to_datetime(table["effective_from"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    order = np.lexsort((table_day, table_key))
+    table_key, table_day = table_key[order], table_day[order]
+    day = stamps.astype("datetime64[D]").astype(np.int64)
+    position = np.searchsorted(table_key * _KEY_STRIDE + table_day, key * _KEY_STRIDE + day, side="right") - 1
+    found = (position >= 0) & (table_key[np.maximum(position, 0)] == key) & ~np.isnat(stamps)
+    row = order[np.maximum(position, 0)]
+    fields = {}
+    for field in ("base_amount", "threshold", "rate_percent", "many_times_amount"):  # a small table: convert first
+        values = table[field].to_numpy(dtype=object)
+        fields[field] = (np.where(pd.isna(values), 0, values).astype(np.int64)[row], pd.isna(values)[row])
+    if not found.all() or any(missing.any() for _, missing in fields.values()):
         raise ValueError("high_cost_category holds a key without a high_cost.limit parameter on the service date")
-    base = merged["base_amount"].to_numpy(dtype=np.int64)
-    base = _scale_unconfirmed(base, merged["key"].to_numpy(dtype=np.int64), merged["effective_from"], policy)
-    threshold = merged["threshold"].to_numpy(dtype=np.int64)
-    rate = merged["rate_percent"].to_numpy(dtype=np.int64)
-    many = merged["many_times_amount"].to_numpy(dtype=np.int64)
-    mode = policy.series("high_cost.rate_rounding", pd.Series(pd.to_datetime(dates).to_numpy(), index=index))
+    base = _scale_unconfirmed(fields["base_amount"][0], key, pd.Series(stamps), policy)
+    threshold, rate, many = (fields[f][0] for f in ("threshold", "rate_percent", "many_times_amount"))
+    mode = policy.series("high_cost.rate_rounding", pd.Series(stamps, index=index))
     excess = np.maximum(total_cost.to_numpy(dtype=np.int64) - threshold, 0)
     limit = base + _round_percent(excess, rate, mode.fillna("half_up").to_numpy(dtype=object))
     if many_times is not None:

@@ -50,23 +50,42 @@ AMOUNT_COLUMNS = ("other_amount_1", "other_amount_2", "other_amount_3", "high_co
 
 # ---------------------------------------------------------------------------------------------
 # Fast format checks: unicode code points as a numpy matrix (no per-value Python, no regex), so that a
-# year of receipts (1.5 million rows) validates in seconds. Missing values pass (``not_nullable`` reports
-# a missing required value).
+# year of receipts (1.5 million rows) validates in seconds. Each check looks at one value at a time, so it
+# runs once per distinct value where a column repeats (months, codes, amounts) and only on the present
+# values. Missing values pass (``not_nullable`` reports a missing required value).
 # ---------------------------------------------------------------------------------------------
 
 
-def _code_points(values: pd.Series, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(missing, length, code points[n, width] as int32) of each value.
+def _per_value(values: pd.Series, kernel, missing_result, dtype) -> np.ndarray:
+    """``kernel(text)`` (one result per string of the object array ``text``) for every value of ``values``.
+
+    Computed on the distinct values when a sample of the column repeats (most of this file's columns hold
+    a dozen months or a few thousand codes among a million rows), else on every present value (ids).
+    Missing values get ``missing_result``.
+    """
+    text = values.to_numpy(dtype=object)
+    sample = text[:4096]
+    if len(pd.unique(sample)) * 2 <= len(sample):
+        codes, distinct = pd.factorize(text)  # missing values get code -1: the last slot of ``by_code``
+        by_code = np.full(len(distinct) + 1, missing_result, dtype=dtype)
+        by_code[:-1] = kernel(np.asarray(distinct, dtype=object))
+        return by_code[codes]
+    present = values.notna().to_numpy(dtype=bool)
+    out = np.full(len(values), missing_result, dtype=dtype)
+    out[present] = kernel(text[present])
+    return out
+
+
+def _code_points(text: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(length, code points[n, width] as int32) of each string of ``text``.
 
     Values longer than ``width`` get length ``width + 1`` (so every length test fails for them).
     """
-    text = values.to_numpy(dtype=object, na_value="")
-    missing = values.isna().to_numpy()
     if len(text) == 0:
-        return missing, np.zeros(0, dtype=np.int64), np.zeros((0, width), dtype=np.int32)
+        return np.zeros(0, dtype=np.int64), np.zeros((0, width), dtype=np.int32)
     matrix = text.astype(f"U{width + 1}").view(np.int32).reshape(len(text), width + 1)
     length = np.count_nonzero(matrix, axis=1)
-    return missing, length, matrix[:, :width]
+    return length, matrix[:, :width]
 
 
 def _digit_rows(length: np.ndarray, points: np.ndarray, lengths: tuple[int, ...]) -> np.ndarray:
@@ -77,46 +96,58 @@ def _digit_rows(length: np.ndarray, points: np.ndarray, lengths: tuple[int, ...]
 
 def digits_of_length(values: pd.Series, lengths: tuple[int, ...]) -> pd.Series:
     """True where the value is ASCII digits with one of ``lengths`` (or missing)."""
-    missing, length, points = _code_points(values, max(lengths))
-    return pd.Series(missing | _digit_rows(length, points, lengths), index=values.index)
+    def kernel(text: np.ndarray) -> np.ndarray:
+        return _digit_rows(*_code_points(text, max(lengths)), lengths)
+
+    return pd.Series(_per_value(values, kernel, True, bool), index=values.index)
 
 
 def ascii_id(values: pd.Series, max_length: int = 20) -> pd.Series:
     """True where the value is 1…``max_length`` ASCII letters, digits or hyphens (or missing)."""
-    missing, length, points = _code_points(values, max_length)
-    position = np.arange(max_length)
-    allowed = (((points >= 48) & (points <= 57)) | ((points >= 65) & (points <= 90))
-               | ((points >= 97) & (points <= 122)) | (points == 45))
-    ok = (allowed | (position[None, :] >= length[:, None])).all(axis=1) & (length >= 1) & (length <= max_length)
-    return pd.Series(missing | ok, index=values.index)
+    def kernel(text: np.ndarray) -> np.ndarray:
+        length, points = _code_points(text, max_length)
+        position = np.arange(max_length)
+        allowed = (((points >= 48) & (points <= 57)) | ((points >= 65) & (points <= 90))
+                   | ((points >= 97) & (points <= 122)) | (points == 45))
+        return ((allowed | (position[None, :] >= length[:, None])).all(axis=1)
+                & (length >= 1) & (length <= max_length))
+
+    return pd.Series(_per_value(values, kernel, True, bool), index=values.index)
 
 
 def modulus10_w21(values: pd.Series, lengths: tuple[int, ...]) -> pd.Series:
     """モジュラス10 ウエイト2・1分割 check digit valid, or missing (domain.md §5; rules.checkdigits)."""
-    missing, length, points = _code_points(values, max(lengths))
-    well_formed = _digit_rows(length, points, lengths)
-    digits = (points - 48).astype(np.int16)
-    ok = np.zeros(len(values), dtype=bool)
-    for size in lengths:
-        rows = np.flatnonzero(well_formed & (length == size))
-        if len(rows) == 0:
-            continue
-        expected = modulus10_w21_check_digits(digits[rows, : size - 1])
-        ok[rows] = expected == digits[rows, size - 1]
-    return pd.Series(missing | ok, index=values.index)
+    def kernel(text: np.ndarray) -> np.ndarray:
+        length, points = _code_points(text, max(lengths))
+        well_formed = _digit_rows(length, points, lengths)
+        digits = (points - 48).astype(np.int16)
+        ok = np.zeros(len(text), dtype=bool)
+        for size in lengths:
+            rows = np.flatnonzero(well_formed & (length == size))
+            if len(rows) == 0:
+                continue
+            expected = modulus10_w21_check_digits(digits[rows, : size - 1])
+            ok[rows] = expected == digits[rows, size - 1]
+        return ok
+
+    return pd.Series(_per_value(values, kernel, True, bool), index=values.index)
 
 
-def _months(values: pd.Series) -> np.ndarray:
-    """``YYYY-MM`` → datetime64[M] (NaT when missing or malformed), from code points."""
-    missing, length, points = _code_points(values, 7)
+def _months_of_text(text: np.ndarray) -> np.ndarray:
+    length, points = _code_points(text, 7)
     digits = (points - 48).astype(np.int64)
     shape = (length == 7) & (points[:, 4] == 45) & np.delete((points >= 48) & (points <= 57), 4, axis=1).all(axis=1)
     year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
     month = digits[:, 5] * 10 + digits[:, 6]
-    good = shape & ~missing & (month >= 1) & (month <= 12)
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[M]")
+    good = shape & (month >= 1) & (month <= 12)
+    out = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[M]")
     out[good] = ((year[good] - 1970) * 12 + month[good] - 1).astype("datetime64[M]")
     return out
+
+
+def _months(values: pd.Series) -> np.ndarray:
+    """``YYYY-MM`` → datetime64[M] (NaT when missing or malformed), from code points."""
+    return _per_value(values, _months_of_text, np.datetime64("NaT"), "datetime64[M]")
 
 
 def year_month(values: pd.Series) -> pd.Series:
@@ -258,28 +289,33 @@ class ClaimSchema(_ReceiptFields):
                "service_dates are not ';'-separated 2-digit days from first to last service date, one per 実日数")
     @classmethod
     def service_dates_fit_receipt(cls, frame: pd.DataFrame) -> Series[bool]:
-        # Column-wise on the characters (no explode/groupby: 1.5M receipts a year): day j of a row is at
-        # characters 3j and 3j+1 of its text.
-        listed = frame["service_dates"].astype("string")
-        present = listed.notna().to_numpy()
+        # Once per distinct list (a month's calendars repeat), then column-wise per receipt: every listed day
+        # lies between first and last service day ⇔ the smallest ≥ first day and the largest ≤ last day.
+        listed = frame["service_dates"]
+        present = listed.notna().to_numpy(dtype=bool)
         ok = np.ones(len(frame), dtype=bool)
         if not present.any():
             return pd.Series(ok, index=frame.index)
-        text = listed[present]
+        codes, distinct = pd.factorize(listed.to_numpy(dtype=object)[present])
+        text = pd.Series(np.asarray(distinct, dtype=object)).astype("string")
         well_formed = text.str.fullmatch(r"[0-9]{2}(;[0-9]{2})*").fillna(False).to_numpy(dtype=bool)
         count = np.where(well_formed, (text.str.len().to_numpy(dtype=np.int64) + 1) // 3, 0)
         width = 3 * max(int(count.max()), 1)
+        # Day j of a list is at characters 3j and 3j+1 of its text.
         chars = (np.asarray(text.where(well_formed, "").to_numpy(dtype=str), dtype=f"<U{width}")
                  .view(np.uint32).reshape(-1, width).astype(np.int64))
         days = (chars[:, 0::3] - 48) * 10 + (chars[:, 1::3] - 48)
         used = np.arange(days.shape[1])[None, :] < count[:, None]
-        first = frame.loc[present, "first_service_date"].dt.day.to_numpy(dtype="float64")[:, None]
-        last = frame.loc[present, "last_service_date"].dt.day.to_numpy(dtype="float64")[:, None]
-        inside = ~used | np.isnan(first) | np.isnan(last) | ((days >= first) & (days <= last))
+        smallest = np.where(used, days, 99).min(axis=1)
+        largest = np.where(used, days, -1).max(axis=1)
         ordered = np.sort(np.where(used, days, 100 + np.arange(days.shape[1])[None, :]), axis=1)
-        distinct = (np.diff(ordered, axis=1) != 0).all(axis=1)
-        counted = count == frame.loc[present, "service_days"].to_numpy(dtype="float64")
-        ok[present] = well_formed & inside.all(axis=1) & distinct & counted
+        distinct_days = (np.diff(ordered, axis=1) != 0).all(axis=1)
+        count, smallest, largest = count[codes], smallest[codes], largest[codes]
+        first = frame["first_service_date"].dt.day.to_numpy(dtype="float64")[present]
+        last = frame["last_service_date"].dt.day.to_numpy(dtype="float64")[present]
+        inside = (count == 0) | np.isnan(first) | np.isnan(last) | ((smallest >= first) & (largest <= last))
+        counted = count == frame["service_days"].to_numpy(dtype="float64", na_value=np.nan)[present]
+        ok[present] = well_formed[codes] & inside & distinct_days[codes] & counted
         return pd.Series(ok, index=frame.index)
 
     @column_check("institution_code", "institution_code_check_digit", "医療機関コード check digit is wrong")
@@ -371,10 +407,20 @@ STAGE_COLUMNS = [
 
 
 def _amount(values: pd.Series, *, nullable: bool = False) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
+    """Whole yen of each value: ``Int64`` (missing stays missing) when ``nullable``, else int64 (missing = 0)."""
+    present = values.notna().to_numpy(dtype=bool)
+    try:
+        # Validated digit strings (or integers): numpy's own parser, on the present values only (most of
+        # these columns are empty).
+        parsed = values.to_numpy(dtype=object)[present].astype(str).astype(np.int64)
+    except (ValueError, OverflowError):  # anything else: pandas' general parser, unparsable = missing
+        numbers = pd.to_numeric(values, errors="coerce")
+        return numbers.astype("Int64") if nullable else numbers.fillna(0).astype("int64")
+    numbers = np.zeros(len(values), dtype=np.int64)
+    numbers[present] = parsed
     if nullable:
-        return numbers.astype("Int64")
-    return numbers.fillna(0).astype("int64")
+        return pd.Series(pd.arrays.IntegerArray(numbers, ~present), index=values.index, name=values.name)
+    return pd.Series(numbers, index=values.index, name=values.name)
 
 
 def claims_stage_frame(claims: pd.DataFrame | None = None, applications: pd.DataFrame | None = None,

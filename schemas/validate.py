@@ -350,7 +350,7 @@ def validate_frame(
     context = using_reference_date(extract_date) if extract_date is not None else contextlib.nullcontext()
     with context:
         try:
-            check_schema.validate(work, lazy=True, inplace=False)
+            check_schema.validate(work, lazy=True, inplace=True)  # work is this function's own copy (_coerce)
         except pa.errors.SchemaErrors as err:
             cases = err.failure_cases
             frame_level = cases.loc[cases["index"].isna()]

@@ -122,6 +122,22 @@ def test_high_cost_category_u_changes_on_2026_08_01():
     assert got.tolist() == [81_430, 85_800 + 1_140]
 
 
+def test_monthly_limit_of_mixed_keys_and_dates_equals_each_receipt_alone():
+    # One sorted search serves every (区分, date) pair; a missing 区分 uses the fallback key (区分オ).
+    keys = ["a", "U", None, "e", "o", "i", "u", None]
+    days = pd.to_datetime(["2014-12-31", "2015-01-01", "2026-07-31", "2026-08-01", "2020-05-05", "2026-08-01",
+                           "2026-07-31", "2026-08-01"])
+    totals = [1_000_000, 400_000, 300_000, 1_200_000, 50_000, 800_000, 400_000, 90_000]
+    together = high_cost.monthly_limit(pd.Series(totals), pd.Series(keys, dtype=object), pd.Series(days), POLICY)
+    alone = [high_cost.monthly_limit(pd.Series([t]), pd.Series([k if k else "o"]), pd.Series([d]), POLICY).iloc[0]
+             for t, k, d in zip(totals, keys, days, strict=True)]
+    assert together.tolist() == alone
+    assert together.iloc[2] == high_cost.monthly_limit(pd.Series([300_000]), pd.Series(["o"]),
+                                                       pd.Series([days[2]]), POLICY).iloc[0] == 35_400
+    with pytest.raises(ValueError, match="without a high_cost.limit parameter"):
+        high_cost.monthly_limit(pd.Series([1]), pd.Series(["z"]), pd.Series([days[0]]), POLICY)
+
+
 def test_stated_high_cost_wins_and_missing_category_is_held():
     rows = [claim("given", birth=JHS1_2026, first="2026-05-01", care="INPATIENT", total=400_000, admission="G",
                   high_cost=10_000),

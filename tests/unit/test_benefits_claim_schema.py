@@ -121,3 +121,27 @@ def test_service_dates_must_fit_the_receipt(tmp_path, dates, good):
         result = validate_frame(read_input_csv(path, schema.CLAIM_COLUMNS), schema.ClaimSchema, "claims.csv",
                                 extract_date="2025-06-30")
     assert result.quarantine.empty is good
+
+
+@pytest.mark.parametrize(("check", "values"), [
+    (schema.year_month, ["2025-04", "2025-13", "2025-4", "abcd-ef", "", None, "2026-03"]),
+    (lambda v: schema.digits_of_length(v, (2,)), ["12", "1", "123", "1a", "", None, "07"]),
+    (schema.ascii_id, ["A-1", "a" * 21, "ab_c", "", None, "x"]),
+    (lambda v: schema.modulus10_w21(v, (7,)), [with_modulus10_w21("123456"), "1234567", "12345", "abcdefg", None]),
+])
+def test_checks_per_distinct_value_agree_with_checks_per_row(check, values):
+    # A repeating column is checked once per distinct value; one value alone is checked as it stands.
+    column = pd.Series(values * 1000, dtype="str")
+    one_by_one = [bool(check(pd.Series([v], dtype="str")).iloc[0]) for v in values]
+    assert check(column).tolist() == one_by_one * 1000
+    assert not all(one_by_one) and any(one_by_one)
+
+
+def test_amounts_parse_like_pandas():
+    values = pd.Series(["0", "0012", None, "9999999999", "7"], dtype="str")
+    assert schema._amount(values).tolist() == [0, 12, 0, 9_999_999_999, 7]
+    nullable = schema._amount(values, nullable=True)
+    assert str(nullable.dtype) == "Int64" and nullable.isna().tolist() == [False, False, True, False, False]
+    # Anything numpy cannot read as an integer goes through pandas' parser, as before: unparsable = missing.
+    assert schema._amount(pd.Series(["abc", "5"], dtype="str"), nullable=True).isna().tolist() == [True, False]
+    assert schema._amount(pd.Series(["abc", "5"], dtype="str")).tolist() == [0, 5]
