@@ -71,6 +71,53 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(*(_column_values(frame[c]) for c in frame.columns), strict=True)) if len(frame) else []
 
 
+#: COPY text format (PostgreSQL "COPY", File Formats): backslash, newline, carriage return and tab escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_COPY_NULL = "\\N"
+
+
+def _copy_field_texts(values: list) -> list[str] | None:
+    r"""One column's values as COPY text fields, or None when a value type is not rendered here.
+
+    Text is escaped, bytes become bytea hex (``\x…``, its backslash escaped), booleans ``t``/``f``,
+    integers their decimal text, None ``\N``. Each step is one C-level pass over the column.
+    """
+    kinds = set(map(type, values)) - {type(None)}
+    if len(kinds) > 1:
+        return None
+    kind = kinds.pop() if kinds else str
+    if kind is str:
+        joined = "".join(v for v in values if v is not None)
+        if any(c in joined for c in "\\\n\r\t"):
+            texts = [None if v is None else v.translate(_COPY_ESCAPES) for v in values]
+        else:
+            texts = values
+    elif kind is bool:
+        texts = [None if v is None else ("t" if v else "f") for v in values]
+    elif kind is int:
+        texts = [None if v is None else str(v) for v in values]
+    elif kind is bytes:
+        texts = [None if v is None else "\\\\x" + v.hex() for v in values]
+    else:
+        return None
+    return [_COPY_NULL if v is None else v for v in texts] if None in values else texts
+
+
+def _copy_block(frame: pd.DataFrame) -> str | None:
+    """The rows of ``frame`` as one block of COPY text data (tab-separated, one line per row).
+
+    Built column by column: no per-row adaptation by the driver. None when a column holds a value type
+    that only the driver renders faithfully (floats, decimals, mixed types).
+    """
+    columns = []
+    for name in frame.columns:
+        texts = _copy_field_texts(_column_values(frame[name]))
+        if texts is None:
+            return None
+        columns.append(texts)
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+
 def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = None, where=None) -> pd.DataFrame:
     """Read ``columns`` of ``table`` into a frame (dates as ``datetime64``), through the DBAPI cursor."""
     cols = [table.c[name] for name in (columns or table.c.keys())]
@@ -133,8 +180,13 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         with (_gc_paused(), raw.cursor() as cursor,
               cursor.copy(f'COPY "{table.name}" ({cols_sql}) FROM STDIN') as copy):
             for start in range(0, len(frame), _CHUNK):
-                for row in _rows(frame.iloc[start:start + _CHUNK]):
-                    copy.write_row(row)
+                chunk = frame.iloc[start:start + _CHUNK]
+                block = _copy_block(chunk)
+                if block is not None:
+                    copy.write(block)
+                else:  # a value type the block writer does not render: psycopg adapts row by row
+                    for row in _rows(chunk):
+                        copy.write_row(row)
         return len(frame)
     placeholders = ", ".join("?" for _ in columns)
     sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES ({placeholders})'
