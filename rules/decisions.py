@@ -380,8 +380,12 @@ def _explain(out: pd.DataFrame, policy: Any) -> pd.DataFrame:
 def _finish(out: pd.DataFrame, code: pd.Series, source: pd.Series) -> pd.DataFrame:
     out = out.copy()
     out["reason_code"] = pd.Series(code.to_numpy(dtype=object), index=out.index).astype("string")
-    out["rule"] = out["reason_code"].str.split(":").str[0].astype("string")
-    out["parameter"] = out["reason_code"].str.extract(r":([^=]+)=", expand=False).astype("string")
+    # parsed once per distinct code (a handful), then mapped onto the rows
+    distinct = pd.Series(out["reason_code"].dropna().unique(), dtype="string")
+    rules = dict(zip(distinct, distinct.str.split(":").str[0], strict=True))
+    parameters = dict(zip(distinct, distinct.str.extract(r":([^=]+)=", expand=False), strict=True))
+    out["rule"] = out["reason_code"].map(rules).astype("string")
+    out["parameter"] = out["reason_code"].map(parameters).astype("string")
     out["source"] = pd.Series(source.to_numpy(dtype=object), index=out.index).astype("string")
     return out
 

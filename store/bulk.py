@@ -10,8 +10,10 @@ SQL literals, so nothing personal can reach a SQL log line.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,8 +57,72 @@ def _column_values(series: pd.Series) -> list:
     return values.where(series.notna(), None).tolist()
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a bulk read or write builds one tuple per row.
+
+    The rows hold no reference cycles, but every allocation counts towards the collector's thresholds:
+    a read of a million rows would trigger full collections that traverse the whole heap, several times.
+    Reference counting still frees everything; the collector resumes (if it was on) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _rows(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(*(_column_values(frame[c]) for c in frame.columns), strict=True)) if len(frame) else []
+
+
+#: COPY text format (PostgreSQL "COPY", File Formats): backslash, newline, carriage return and tab escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_COPY_NULL = "\\N"
+
+
+def _copy_field_texts(values: list) -> list[str] | None:
+    r"""One column's values as COPY text fields, or None when a value type is not rendered here.
+
+    Text is escaped, bytes become bytea hex (``\x…``, its backslash escaped), booleans ``t``/``f``,
+    integers their decimal text, None ``\N``. Each step is one C-level pass over the column.
+    """
+    kinds = set(map(type, values)) - {type(None)}
+    if len(kinds) > 1:
+        return None
+    kind = kinds.pop() if kinds else str
+    if kind is str:
+        joined = "".join(v for v in values if v is not None)
+        if any(c in joined for c in "\\\n\r\t"):
+            texts = [None if v is None else v.translate(_COPY_ESCAPES) for v in values]
+        else:
+            texts = values
+    elif kind is bool:
+        texts = [None if v is None else ("t" if v else "f") for v in values]
+    elif kind is int:
+        texts = [None if v is None else str(v) for v in values]
+    elif kind is bytes:
+        texts = [None if v is None else "\\\\x" + v.hex() for v in values]
+    else:
+        return None
+    return [_COPY_NULL if v is None else v for v in texts] if None in values else texts
+
+
+def _copy_block(frame: pd.DataFrame) -> str | None:
+    """The rows of ``frame`` as one block of COPY text data (tab-separated, one line per row).
+
+    Built column by column: no per-row adaptation by the driver. None when a column holds a value type
+    that only the driver renders faithfully (floats, decimals, mixed types).
+    """
+    columns = []
+    for name in frame.columns:
+        texts = _copy_field_texts(_column_values(frame[name]))
+        if texts is None:
+            return None
+        columns.append(texts)
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
 
 #: Keys per IN list on SQLite (its limit is 32,766 bound variables per statement).
@@ -80,27 +146,30 @@ def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = N
     sqlite = conn.dialect.name == "sqlite"
     positional = [params[name] for name in compiled.positiontup or []] if sqlite else []
     glue = " AND " if where is not None else " WHERE "
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        if among is None:
-            cursor.execute(sql, positional or ()) if sqlite else cursor.execute(sql, params or None)
-            rows = cursor.fetchall()
-        else:
-            column, keys = among[0], list(among[1])
-            target = f'"{table.name}"."{table.c[column].name}"'
-            rows = []
-            if sqlite:
-                for start in range(0, len(keys), SQLITE_IN_CHUNK):
-                    part = keys[start:start + SQLITE_IN_CHUNK]
-                    cursor.execute(f"{sql}{glue}{target} IN ({','.join('?' * len(part))})", [*positional, *part])
-                    rows += cursor.fetchall()
-            elif keys:
-                cursor.execute(f"{sql}{glue}{target} = ANY(%(_among_keys)s)", {**params, "_among_keys": keys})
-                rows = cursor.fetchall()
-    finally:
-        cursor.close()
     names = [c.name for c in cols]
-    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame({n: [] for n in names})
+    cursor = conn.connection.driver_connection.cursor()
+    with _gc_paused():
+        try:
+            if among is None:
+                cursor.execute(sql, positional or ()) if sqlite else cursor.execute(sql, params or None)
+                rows = cursor.fetchall()
+            else:
+                column, keys = among[0], list(among[1])
+                target = f'"{table.name}"."{table.c[column].name}"'
+                rows = []
+                if sqlite:
+                    for start in range(0, len(keys), SQLITE_IN_CHUNK):
+                        part = keys[start:start + SQLITE_IN_CHUNK]
+                        cursor.execute(f"{sql}{glue}{target} IN ({','.join('?' * len(part))})",
+                                       [*positional, *part])
+                        rows += cursor.fetchall()
+                elif keys:
+                    cursor.execute(f"{sql}{glue}{target} = ANY(%(_among_keys)s)", {**params, "_among_keys": keys})
+                    rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame({n: [] for n in names})
+        del rows
     for col in cols:
         python_type = _python_type(col)
         if python_type in (dt.date, dt.datetime):
@@ -139,19 +208,26 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         cols_sql = ", ".join(f'"{c}"' for c in columns)
-        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({cols_sql}) FROM STDIN') as copy:
+        with (_gc_paused(), raw.cursor() as cursor,
+              cursor.copy(f'COPY "{table.name}" ({cols_sql}) FROM STDIN') as copy):
             for start in range(0, len(frame), _CHUNK):
-                for row in _rows(frame.iloc[start:start + _CHUNK]):
-                    copy.write_row(row)
+                chunk = frame.iloc[start:start + _CHUNK]
+                block = _copy_block(chunk)
+                if block is not None:
+                    copy.write(block)
+                else:  # a value type the block writer does not render: psycopg adapts row by row
+                    for row in _rows(chunk):
+                        copy.write_row(row)
         return len(frame)
     placeholders = ", ".join("?" for _ in columns)
     sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES ({placeholders})'
     cursor = conn.connection.driver_connection.cursor()
     try:
-        for start in range(0, len(frame), _CHUNK):
-            chunk = frame.iloc[start:start + _CHUNK]
-            # rows streamed to sqlite3 straight from the column lists (no list of tuples held)
-            cursor.executemany(sql, zip(*(_column_values(chunk[c]) for c in columns), strict=True))
+        with _gc_paused():
+            for start in range(0, len(frame), _CHUNK):
+                chunk = frame.iloc[start:start + _CHUNK]
+                # rows streamed to sqlite3 straight from the column lists (no list of tuples held)
+                cursor.executemany(sql, zip(*(_column_values(chunk[c]) for c in columns), strict=True))
     finally:
         cursor.close()
     return len(frame)
@@ -160,8 +236,9 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
 def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     """Insert every row of ``frame`` (columns named like the table's).
 
-    A large load (``DEFER_INDEXES_FROM`` rows or more) into an empty table builds the table's non-unique
-    indexes after the rows: one sort over the loaded rows instead of a random B-tree insert per row,
+    A large load (``DEFER_INDEXES_FROM`` rows or more) into an empty table goes in primary-key order when
+    that key is a natural one (see :func:`_natural_key`), and builds the table's non-unique indexes after
+    the rows: one sort over the loaded rows instead of a random B-tree insert per row,
     whose pages spill out of the cache as the index grows. Unique indexes and constraints stay in place
     (they guard the data). Everything happens in the caller's transaction, so a failure leaves the
     indexes as they were.
@@ -171,6 +248,9 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     deferred = []
     if len(frame) >= DEFER_INDEXES_FROM and conn.execute(
             select(literal(1)).select_from(table).limit(1)).first() is None:
+        natural_key = _natural_key(table)
+        if natural_key:  # appends to the primary-key B-tree instead of a random insert per row
+            frame = frame.sort_values(natural_key, kind="stable")
         present = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
         deferred = [ix for ix in table.indexes if not ix.unique and ix.name in present]
         if deferred and not _owns_table(conn, table):
@@ -184,6 +264,17 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     for index in deferred:
         index.create(conn)
     return inserted
+
+
+def _natural_key(table: Table) -> list[str]:
+    """The primary-key columns of ``table`` when they are a natural key (not an autoincrement integer id).
+
+    Rows loaded in that order change no value and no id; only their physical order in the table.
+    """
+    columns = list(table.primary_key.columns)
+    if len(columns) == 1 and columns[0].autoincrement in (True, "auto") and _python_type(columns[0]) is int:
+        return []
+    return [c.name for c in columns]
 
 
 def _owns_table(conn: Connection, table: Table) -> bool:

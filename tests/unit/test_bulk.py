@@ -179,3 +179,61 @@ def test_the_pipeline_role_loads_without_dropping_indexes(engine, monkeypatch):
             for name in roles.values():
                 conn.execute(text(f"DROP OWNED BY {name}"))
                 conn.execute(text(f"DROP ROLE {name}"))
+
+
+def _awkward_persons(count: int) -> pd.DataFrame:
+    """Person rows whose text needs escaping in COPY data, with bytes, booleans, dates and missing values."""
+    texts = ["back\\slash", "tab\there", "line\nbreak", "cr\rhere", "\\N", "山田 太郎", ""]
+    return pd.DataFrame({
+        "person_id": [f"{count - i:010d}" for i in range(count)],  # descending: loaded in key order
+        "household_id": [texts[i % len(texts)] for i in range(count)],
+        "relationship_code": pd.Series(["01" if i % 3 else "03" for i in range(count)], dtype="string"),
+        "my_number_hmac": [None if i % 4 == 0 else f"{i:064x}" for i in range(count)],
+        "my_number_enc": [None if i % 4 == 0 else bytes([i % 256, 0, 92, 10]) for i in range(count)],
+        "profile_enc": [b"\x00\\x\t" + bytes([i % 256]) for i in range(count)],
+        "birth_date": pd.to_datetime(["2015-04-01"] * count),
+        "sex_code": ["1" if i % 2 else "2" for i in range(count)],
+        "dv_support_flag": [bool(i % 2) for i in range(count)],
+        "residence_start_date": pd.to_datetime([None if i % 5 == 0 else "2020-02-29" for i in range(count)]),
+        "row_digest": [f"d{i}" for i in range(count)],
+        "updated_run_id": pd.Series([None if i % 6 == 0 else "run-1" for i in range(count)], dtype="string"),
+    })
+
+
+@pytest.mark.parametrize("count", [7, bulk.DEFER_INDEXES_FROM])
+def test_a_first_load_stores_every_value_as_given(engine, count):
+    """Block COPY (PostgreSQL) and executemany (SQLite) store text, bytes, flags, dates and NULLs unchanged,
+    also when a large first load goes in primary-key order."""
+    frame = _awkward_persons(count)
+    table = models.Person.__table__
+    with engine.begin() as conn:
+        assert bulk.insert_frame(conn, table, frame) == count
+        stored = read_frame(conn, table, list(frame.columns))
+    stored = stored.sort_values("person_id", ignore_index=True)
+    expected = frame.sort_values("person_id", ignore_index=True)
+    for column in frame.columns:
+        got, want = stored[column].tolist(), expected[column].tolist()
+        assert [None if pd.isna(v) else v for v in got] == [None if pd.isna(v) else v for v in want], column
+
+
+def test_the_copy_block_falls_back_to_the_driver_for_values_it_does_not_render():
+    assert bulk._copy_block(pd.DataFrame({"amount": [1.5, 2.0]})) is None
+    assert bulk._copy_block(pd.DataFrame({"mixed": ["a", 1]}, dtype=object)) is None
+    assert bulk._copy_block(pd.DataFrame({"t": ["a\tb", None], "n": [1, 2]})) == "a\\tb\t1\n\\N\t2\n"
+
+
+def test_bulk_reads_leave_the_garbage_collector_as_they_found_it(engine):
+    import gc
+
+    table = models.WelfareCase.__table__
+    with engine.begin() as conn:
+        upsert_frame(conn, table, _cases(), ["case_id"])
+        assert gc.isenabled()
+        read_frame(conn, table)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            read_frame(conn, table)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
