@@ -8,6 +8,7 @@ of the same month finds every effect already present and writes nothing (unique 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import sqlalchemy
 from sqlalchemy import Connection, func, select
@@ -107,10 +108,15 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0
-    delete_keys(conn, table, "person_id", sorted(set(changed) & set(stored["person_id"])))
+    delete_keys(conn, table, "person_id", _sorted_ids(changed[pd.Index(changed).isin(stored["person_id"])]))
     insert_frame(conn, table, fresh[fresh["person_id"].isin(changed)].assign(policy_version=policy_version,
                                                                               run_id=run_id))
     return int(len(changed))
+
+
+def _sorted_ids(values) -> list[str]:
+    """Distinct ids, sorted, as a list (vectorised: no Python set of boxed values)."""
+    return np.sort(pd.unique(np.asarray(values, dtype=object))).tolist()
 
 
 def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
@@ -121,7 +127,7 @@ def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
     rows of a whole-table read change nothing.
     """
     table = models.Recipient.__table__
-    ids = sorted(set(person_ids))
+    ids = _sorted_ids(person_ids)
     if len(ids) > FEW_PERSONS:
         return read_frame(conn, table, ["person_id", "recipient_no"])
     return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", ids)
@@ -133,7 +139,8 @@ def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_numb
     if len(person_ids) == 0:
         return 0
     have = recipients_of(conn, person_ids)
-    need = sorted(set(person_ids) - set(have["person_id"]))
+    ids = pd.Index(pd.unique(np.asarray(person_ids, dtype=object)))
+    need = _sorted_ids(ids[~ids.isin(have["person_id"])])
     if not need:
         return 0
     highest = conn.execute(select(func.max(table.c.recipient_no))).scalar()
@@ -154,8 +161,8 @@ def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: 
     rows = touched.merge(recipients_of(conn, touched["person_id"]),
                          on="person_id", how="inner").assign(last_decision_month=month)
     table = models.Certificate.__table__
-    held = set(previous["person_id"]) if previous is not None and not previous.empty else set()
-    delete_keys(conn, table, "person_id", sorted(set(rows["person_id"]) & held))
+    held = previous["person_id"] if previous is not None and not previous.empty else pd.Series([], dtype=object)
+    delete_keys(conn, table, "person_id", _sorted_ids(rows.loc[rows["person_id"].isin(held), "person_id"]))
     insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status",
                                     "last_decision_month"]])
     return len(rows)
