@@ -171,4 +171,8 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
         "warnings": list(warnings),
         "gaiji_unmapped_persons": len(unmapped),
     }
+    decide = counts.get("decide", {})
+    if decide.get("mode"):  # how the month was decided (services.eligibility.incremental), aggregates only
+        totals["decide"] = {"mode": decide["mode"], "reason": decide["mode_reason"],
+                            "children_recomputed": int(decide.get("children_recomputed", 0))}
     return MonthSummary(decision_rows, quarantine_rows, "\n".join(lines), totals, detail_rows)
