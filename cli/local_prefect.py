@@ -8,7 +8,8 @@ the operator switched it off. :func:`prefect_api` starts the server itself inste
   at once if the parent is already gone, so no kill of the command can orphan it;
 * telemetry is off (``PREFECT_SERVER_ANALYTICS_ENABLED=false``): a city system makes no outside call that
   nobody asked for;
-* it is stopped when the flow returns or raises.
+* it is stopped when the flow returns or raises, after the run's logs and events still queued in this
+  process have been sent (otherwise they are sent at exit to a server that is gone: "Error logging to API").
 
 With ``PREFECT_API_URL`` set (a real server, a worker) nothing is started.
 """
@@ -82,4 +83,15 @@ def prefect_api() -> Iterator[str | None]:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server.api_url
     finally:
+        _send_queued_logs_and_events()
         server.stop()
+
+
+def _send_queued_logs_and_events(timeout_s: float = 5.0) -> None:
+    """Drain Prefect's background log and event senders while the temporary server still runs."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):  # a sender that cannot drain must not hide the flow's own outcome
+            worker.drain_all(timeout=timeout_s)

@@ -144,3 +144,29 @@ def test_killed_command_leaves_no_temporary_prefect_server_and_telemetry_is_off(
         if command.poll() is None:
             command.kill()
 
+
+
+_FLOW_WITH_LOGS = """
+from prefect import flow, get_run_logger
+from cli.local_prefect import prefect_api
+
+@flow(name="log-at-the-end", persist_result=False)
+def log_at_the_end():
+    for n in range(50):
+        get_run_logger().info("line %s", n)
+
+with prefect_api():
+    log_at_the_end()
+"""
+
+
+def test_a_shell_flow_sends_its_logs_before_the_temporary_server_stops(tmp_path):
+    """Logs still queued when the flow returns were sent at exit to a stopped server ("Error logging to
+    API", and a long wait); they are now drained while the server still runs."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PREFECT_LOGGING_LEVEL"] = "INFO"
+    done = subprocess.run([sys.executable, "-c", _FLOW_WITH_LOGS], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Error logging to API" not in done.stderr + done.stdout
