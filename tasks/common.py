@@ -40,6 +40,7 @@ from privacy.operators import (  # noqa: F401 - flow parameter types and pattern
 )
 from privacy.paths import LOCAL_PATH_PATTERN, REFERENCE_PATTERN, LocalPathParam  # noqa: F401 - flow parameter types and patterns
 from services import runs
+from services.runs import RunAlreadyRunningError  # noqa: F401 - flows handle a refused subflow (flows import tasks only)
 from store import migrate
 from store.db import engine_for
 

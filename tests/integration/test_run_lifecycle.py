@@ -14,13 +14,13 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flows import parameters
 from services import runs
 from store import migrate
 from store.db import engine_for
-from store.models import Run
+from store.models import PmhOutbox, Run
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +170,25 @@ def test_a_shell_flow_sends_its_logs_before_the_temporary_server_stops(tmp_path)
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Error logging to API" not in done.stderr + done.stdout
+
+
+def test_a_monthly_run_completes_while_the_daily_pmh_sync_is_running(prefect_harness, kodomo_env, tmp_path):
+    """The month is decided and stored; its PMH step is left to the running sync instead of failing the run."""
+    from devtools.generate import generate_dataset
+    from flows.monthly import monthly_run
+
+    inbox = tmp_path / "inbox"
+    generate_dataset(inbox, children=40, seed=31, as_of="2026-10-31")
+    migrate.upgrade(kodomo_env.resolved_database_url)
+    engine = engine_for(kodomo_env)
+    with engine.begin() as conn:  # the daily sync, RUNNING in a live process (this one)
+        runs.start_run(conn, run_id="daily-sync", flow_name="pmh-sync", month=None, operator_id="demo-operator",
+                       policy_version="n/a", lock=runs.lock_key("pmh-sync", None))
+    summary = monthly_run(month="2026-10", inbox=str(inbox), operator_id="demo-operator", run_benefits=False)
+    assert summary["pmh"] == {"skipped": "pmh-sync already running (it sends this month's rows)"}
+    assert sum(summary["decisions"].values()) > 0
+    statuses = {status for _, status, _ in _run_rows(engine, "monthly-run")}
+    assert statuses == {"COMPLETED"}
+    with engine.connect() as conn:  # the month's PMH rows wait in the outbox for the running sync
+        assert conn.execute(select(func.count()).select_from(PmhOutbox.__table__)
+                            .where(PmhOutbox.status == "PENDING")).scalar() > 0
