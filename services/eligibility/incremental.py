@@ -9,7 +9,7 @@ something only for
 * **changed children**: a child whose own, household's or guardians' inputs changed, or whose periods or
   certificate were changed between two monthly runs (a move-in case, a counter action). Every writer
   records the persons and households it touched in the ``eligibility_change`` queue, in its own
-  transaction (:func:`record_changes`); :func:`changed_children` widens them to the children they reach;
+  transaction (:func:`store.changes.record_changes`); :func:`changed_children` widens them to the children they reach;
 * **crossed children**: a child for whom a date of the month meets a stored boundary
   (:func:`crossed_children`): a period starting or ending in the month or on the day after it (an age limit,
   the end of a school year, an era boundary, a registration start, a loss), or a certificate that ends by
@@ -32,13 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, delete, insert, not_, or_, select
+from sqlalchemy import Connection, and_, insert, not_, or_, select
 
 from rules.dates import month_bounds
 from rules.intervals import ONE_DAY
 from store import models
-from store.bulk import read_frame, read_frame_in
-from store.changes import record_changes, tracking  # noqa: F401 - the writers' side of the queue, re-exported
+from store.bulk import delete_keys, read_frame, read_frame_in
 
 #: The eligibility_basis row (there is one).
 BASIS_ID = 1
@@ -61,10 +60,7 @@ def pending_changes(conn: Connection) -> pd.DataFrame:
 
 def clear_changes(conn: Connection, seqs: Iterable[int]) -> None:
     """Delete exactly the queue rows a run has read (rows queued meanwhile stay for the next run)."""
-    table = models.EligibilityChange.__table__
-    seqs = sorted(int(s) for s in seqs)
-    for start in range(0, len(seqs), 10_000):
-        conn.execute(delete(table).where(table.c.seq.in_(seqs[start:start + 10_000])))
+    delete_keys(conn, models.EligibilityChange.__table__, "seq", sorted(int(s) for s in seqs))
 
 
 def read_basis(conn: Connection):
@@ -133,26 +129,26 @@ def plan(basis, *, derived_under: str, horizon: tuple[pd.Timestamp, pd.Timestamp
     return Plan(False, "incremental")
 
 
+def _membership(conn: Connection, by: str, keys: set[str]) -> pd.DataFrame:
+    """``person_id, household_id`` of every membership whose ``by`` column is in ``keys``.
+
+    The person rows give the household now; their 異動 the households they joined or left.
+    """
+    if not keys:
+        return pd.DataFrame({"person_id": [], "household_id": []})
+    ordered = sorted(keys)
+    return pd.concat([read_frame_in(conn, table, ["person_id", "household_id"], by, ordered)
+                      for table in (models.Person.__table__, models.ResidentEvent.__table__)], ignore_index=True)
+
+
 def _persons_of_households(conn: Connection, households: set[str]) -> set[str]:
-    """Everyone stored as a member of ``households``, now (person) or at an 異動 (resident_event)."""
-    if not households:
-        return set()
-    keys = sorted(households)
-    p, e = models.Person.__table__, models.ResidentEvent.__table__
-    now = read_frame_in(conn, p, ["person_id"], "household_id", keys)
-    then = read_frame_in(conn, e, ["person_id"], "household_id", keys)
-    return set(now["person_id"]) | set(then["person_id"])
+    """Everyone stored as a member of ``households``, now or at an 異動."""
+    return set(_membership(conn, "household_id", households)["person_id"])
 
 
 def _households_of(conn: Connection, persons: set[str]) -> set[str]:
-    """Every household ``persons`` belong or belonged to (person rows and their 異動)."""
-    if not persons:
-        return set()
-    keys = sorted(persons)
-    p, e = models.Person.__table__, models.ResidentEvent.__table__
-    now = read_frame_in(conn, p, ["household_id"], "person_id", keys)
-    then = read_frame_in(conn, e, ["household_id"], "person_id", keys)
-    return {h for h in set(now["household_id"]) | set(then["household_id"]) if h}
+    """Every household ``persons`` belong or belonged to."""
+    return {h for h in _membership(conn, "person_id", persons)["household_id"].dropna() if h}
 
 
 def _registered_children(conn: Connection, persons: set[str]) -> set[str]:

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from schemas.checks import flag_to_bool
-from services.eligibility import incremental
-from store import models
+from store import changes, models
 from store.bulk import UpsertCounts, insert_missing_rows, read_frame, upsert_frame
 
 PERSON_SOURCE_COLUMNS = [
@@ -162,14 +161,14 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
     (:func:`store.changes.record_changes`), in this transaction.
     """
     counts = PersistCounts()
-    reach = _Reach(incremental.tracking(conn))
+    reach = _Reach(changes.tracking(conn))
     skipped = unchanged if unchanged is not None else pd.DataFrame(columns=["file_name", "accepted_count"])
     for file_name, accepted in zip(skipped["file_name"], skipped["accepted_count"], strict=True):
         counts.add(FILE_TABLES[file_name], UpsertCounts(0, 0, int(accepted)))
     if "residents" in frames or "resident_events" in frames or not len(skipped):
         _persist_persons_and_events(conn, frames, ring, run_id, counts, reach)
     _persist_simple(conn, frames, counts, reach)
-    incremental.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
+    changes.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
     return counts
 
 

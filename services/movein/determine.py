@@ -7,7 +7,8 @@ runs touches nobody else:
 
 * inputs: persons of the households (and everyone named by the batch), their tax, insurance and
   applications, the households' welfare cases;
-* the persons are queued for the next monthly run (:mod:`services.eligibility.incremental`);
+* the persons are queued for the next monthly run (:mod:`store.changes`, read by
+  :mod:`services.eligibility.incremental`);
 * stored periods are replaced only for those persons; decisions are keyed (month, person, type) like the
   monthly run's, so the next monthly run finds them present and writes nothing twice;
 * 受給者番号, certificate state and PMH outbox rows go through the same helpers and idempotency keys;
@@ -24,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from rules import decisions, eligibility
 from schemas.stages import DecisionSchema, EligibilityPeriodSchema
-from services.eligibility import decide, incremental
+from services.eligibility import decide
 from services.eligibility.calendar import holidays_for_horizon
-from store import models
+from store import changes, models
 from store.bulk import read_frame
 
 
@@ -76,7 +77,7 @@ def redetermine(session: Session, *, household_ids: set[str], person_ids: set[st
                                      operator_id=operator_id, purpose=purpose, person_ids=scope)
     # The next monthly run re-decides these persons' children: their inputs, periods or certificate may
     # have changed here, between two monthly runs (services.eligibility.incremental).
-    incremental.record_changes(conn, run_id, person_ids=scope, household_ids=household_ids)
+    changes.record_changes(conn, run_id, person_ids=scope, household_ids=household_ids)
     by_type = {str(k): int(v) for k, v in new["decision_type"].value_counts().items()}
     return {
         "month": month,

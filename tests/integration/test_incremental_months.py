@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from policy import load_policy
 from services.eligibility import decide, incremental, reason_sets
 from services.intake import ingest, persist
-from store import migrate, models
+from store import changes, migrate, models
 from store.bulk import read_frame
 from store.db import make_engine
 
@@ -132,7 +132,7 @@ def test_a_change_between_monthly_runs_is_decided_by_the_next_run(engine, key_ri
     with engine.begin() as conn:
         assert incremental.pending_changes(conn).empty
         child = read_frame(conn, models.Application.__table__, ["child_person_id"])["child_person_id"].iloc[0]
-        assert incremental.record_changes(conn, "counter-run", person_ids=[child]) == 1
+        assert changes.record_changes(conn, "counter-run", person_ids=[child]) == 1
     with Session(engine) as session, session.begin():
         counts = decide.decide_month(session, month="2026-11", policy=load_policy(), run_id="r-11",
                                      operator_id="op")
@@ -241,7 +241,7 @@ def test_an_input_changed_without_queueing_is_missed_so_every_writer_queues(db_u
             conn.execute(update(insurance).where(insurance.c.person_id == child)
                          .values(valid_to=pd.Timestamp("2026-11-10").date()))
             if name == "queued":
-                assert incremental.record_changes(conn, "insurer-report", person_ids=[child]) == 1
+                assert changes.record_changes(conn, "insurer-report", person_ids=[child]) == 1
     for name, engine in engines.items():  # no new inbox: the insurer's report is the month's only change
         with Session(engine) as session, session.begin():
             decide.decide_month(session, month="2026-11", policy=load_policy(), run_id=f"{name}-11",
