@@ -68,6 +68,24 @@ class RunInput(Base):
         String(64), doc="Extract date, declared encoding and reader/validator versions the file was read under")
 
 
+class NoticeList(Base):
+    """A staff list file the month's routine export wrote: what a re-run may keep instead of rewriting it.
+
+    services.notices.lists skips the routine export when every file of the month is still on disk with this
+    SHA-256 and nobody wrote personal data after the export's access record (``access_seq``).
+    """
+
+    __tablename__ = "notice_list"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    list_key: Mapped[str] = mapped_column(String(16), primary_key=True, doc="issuance, suspension or loss")
+    file_name: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    access_seq: Mapped[int] = mapped_column(BigInteger, doc="chain position of the export's access record")
+    run_id: Mapped[str] = mapped_column(String(64))
+
+
 class QuarantinedRow(Base):
     """A rejected input cell: file, row, column, check and a masked value (never the full value)."""
 
