@@ -177,8 +177,14 @@ def valid_medical_institution_code(values: pd.Series) -> pd.Series:
     return valid_modulus10_w21(values, (10,))
 
 
+#: The highest 6-digit sequence assigned to a 受給者番号 (7 digits = sequence + check digit, domain.md §5.2):
+#: one 公費負担者番号 numbers at most this many recipients. The all-nines sequence 999999 is not assigned
+#: (a placeholder value in receipt software; docs/assumptions.md).
+LAST_RECIPIENT_SEQUENCE = 999_998
+
+
 def assign_recipient_numbers(first_sequence: int, count: int) -> list[str]:
     """Return ``count`` 7-digit 受給者番号: a 6-digit sequence from ``first_sequence`` plus check digit."""
-    if first_sequence < 0 or first_sequence + count > 999_999:
+    if first_sequence < 1 or first_sequence + count - 1 > LAST_RECIPIENT_SEQUENCE:
         raise ValueError("the 6-digit 受給者番号 sequence is exhausted")
     return [with_modulus10_w21(f"{n:06d}") for n in range(first_sequence, first_sequence + count)]

@@ -133,6 +133,35 @@ def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
     return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", ids)
 
 
+def numbers_left(conn: Connection) -> int:
+    """How many 受給者番号 the 6-digit sequence still has (numbers are never reused)."""
+    highest = conn.execute(select(func.max(models.Recipient.__table__.c.recipient_no))).scalar()
+    return checkdigits.LAST_RECIPIENT_SEQUENCE - (int(highest[:6]) if highest else 0)
+
+
+def hold_beyond_number_capacity(conn: Connection, new_decisions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The new decisions without the children a 受給者番号 cannot be given to; and how many those are.
+
+    A 受給者番号 is a 6-digit sequence plus check digit under one 公費負担者番号 (domain.md §5.2), so one
+    number series holds 999,998 recipients (checkdigits.LAST_RECIPIENT_SEQUENCE). A child who would need a
+    number beyond it cannot be issued a 受給者証 under the law's format, and the system must not invent one:
+    its 新規 is held (no decision, certificate or PMH row) and counted in the run summary, for the city to
+    obtain another 公費負担者番号. The child keeps an eligible period that no certificate holds, so every
+    following month decides it again (services.eligibility.incremental: crossed children). Children are
+    numbered in 宛名番号 order.
+    """
+    new_ids = _sorted_ids(new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"])
+    if not new_ids:
+        return new_decisions, 0
+    ids = pd.Index(new_ids)
+    need = ids[~ids.isin(recipients_of(conn, new_ids)["person_id"])]
+    left = numbers_left(conn)
+    if len(need) <= left:
+        return new_decisions, 0
+    held = need[left:]
+    return new_decisions.loc[~new_decisions["person_id"].isin(held)].reset_index(drop=True), len(held)
+
+
 def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str, run_id: str) -> int:
     """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit)."""
     table = models.Recipient.__table__
@@ -224,6 +253,7 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     inserted, certificates, queued``.
     """
     conn = session.connection()
+    new_decisions, held = hold_beyond_number_capacity(conn, new_decisions)
     assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
                                  policy.at(policy_snapshot_date(month)).get("program.public_payer_number"), run_id)
     decision_table = models.Decision.__table__
@@ -237,7 +267,7 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
         record_access(session, actor_id=operator_id, action="update", purpose=purpose,
                       subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
     return {"assigned": int(assigned), "inserted": int(inserted), "certificates": int(certificates),
-            "queued": int(queued or 0)}
+            "queued": int(queued or 0), "held_no_number": held, "decided": new_decisions}
 
 
 def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -295,13 +325,14 @@ def decide_month(session: Session, *, month: str, policy, run_id: str, operator_
                               operator_id=operator_id, purpose="monthly-eligibility")
     incremental.clear_changes(conn, queued["seq"])
     incremental.write_basis(conn, derived_under=derived_under, horizon=horizon, month=month, run_id=run_id)
-    by_type = new_decisions["decision_type"].value_counts().to_dict()
+    by_type = effects["decided"]["decision_type"].value_counts().to_dict()
     return {"mode": "full" if plan.full else "incremental", "mode_reason": plan.reason,
             "children_recomputed": int(periods["person_id"].nunique()) if plan.full else len(children),
             "periods": int(len(periods)), "children_with_changed_periods": changed_children,
             "new_decisions": effects["inserted"], "by_type": {k: int(v) for k, v in by_type.items()},
             "recipient_numbers_assigned": effects["assigned"], "certificates_updated": effects["certificates"],
-            "pmh_outbox_rows": effects["queued"], "month_start": str(month_start.date())}
+            "pmh_outbox_rows": effects["queued"], "held_no_recipient_number": effects["held_no_number"],
+            "month_start": str(month_start.date())}
 
 
 def determine_periods(conn: Connection, policy, horizon: tuple[pd.Timestamp, pd.Timestamp],

@@ -95,8 +95,13 @@ def decide_mode_lines(decide: dict) -> list[str]:
     reason = decide.get("mode_reason")
     if not reason:
         return []
-    return ["", f"判定方式: {DECIDE_MODE_LABELS.get(reason, reason)}、再判定した児童 "
-                f"{int(decide.get('children_recomputed', 0)):,} 人"]
+    lines = ["", f"判定方式: {DECIDE_MODE_LABELS.get(reason, reason)}、再判定した児童 "
+                 f"{int(decide.get('children_recomputed', 0)):,} 人"]
+    held = int(decide.get("held_no_recipient_number", 0))
+    if held:  # services.eligibility.decide.hold_beyond_number_capacity
+        lines.append(f"**要対応: 受給者番号の枠（6桁の連番）を使い切ったため、新規 {held:,} 人を保留しました。"
+                     f"公費負担者番号の追加が必要です。保留した児童は翌月以降の判定で再び新規の対象になります。**")
+    return lines
 
 
 def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
@@ -174,5 +179,6 @@ def month_summary(conn: Connection, *, month: str, run_id: str, counts: dict,
     decide = counts.get("decide", {})
     if decide.get("mode"):  # how the month was decided (services.eligibility.incremental), aggregates only
         totals["decide"] = {"mode": decide["mode"], "reason": decide["mode_reason"],
-                            "children_recomputed": int(decide.get("children_recomputed", 0))}
+                            "children_recomputed": int(decide.get("children_recomputed", 0)),
+                            "held_no_recipient_number": int(decide.get("held_no_recipient_number", 0))}
     return MonthSummary(decision_rows, quarantine_rows, "\n".join(lines), totals, detail_rows)

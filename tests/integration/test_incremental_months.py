@@ -216,7 +216,7 @@ def test_the_monthly_flow_decides_a_quiet_month_incrementally_and_full_on_reques
         totals = month_summary(conn, month="2026-11", run_id=run_id, counts={"decide": quiet}).totals
     assert "判定方式: 差分判定" in text and f"再判定した児童 {quiet['children_recomputed']:,} 人" in text
     assert totals["decide"] == {"mode": "incremental", "reason": "incremental",
-                                "children_recomputed": quiet["children_recomputed"]}
+                                "children_recomputed": quiet["children_recomputed"], "held_no_recipient_number": 0}
 
 
 def test_an_input_changed_without_queueing_is_missed_so_every_writer_queues(db_url, tmp_path, key_ring):
