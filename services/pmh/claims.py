@@ -109,8 +109,8 @@ def mark_claimed(conn: Connection, batches: list[Batch], run_id: str, now: dt.da
 def mark_sent(conn: Connection, accepted: list[tuple[str, list[int], str | None, dt.datetime]]) -> None:
     """Batches PMH accepted ``(batch id, outbox ids, task id, sent at)``: ``SENT`` or ``WRITTEN`` (file mode).
 
-    Their ``SENDING`` rows become ``SENT``: one statement per batch on the primary key, and one
-    executemany for the ``pmh_batch`` rows.
+    Their ``SENDING`` rows become ``SENT``: one primary-key statement per distinct ``sent at`` (the
+    batches of one coordinator round share it), and one executemany for the ``pmh_batch`` rows.
     """
     if not accepted:
         return
@@ -119,9 +119,36 @@ def mark_sent(conn: Connection, accepted: list[tuple[str, list[int], str | None,
         {"bid": batch_id, "tid": task_id, "st": "SENT" if task_id is not None else "WRITTEN", "at": sent_at}
         for batch_id, _ids, task_id, sent_at in accepted])
     to_db = _bind(conn, OUTBOX.c.sent_at)
-    for batch_id, ids, _task_id, sent_at in accepted:
+    for sent_at, ids in _ids_by_time([(ids, sent_at) for _b, ids, _t, sent_at in accepted]).items():
         update_rows(conn, "status = 'SENT', sent_at = ?, last_error = NULL", (to_db(sent_at),), ids,
-                    "batch_id = ? AND status = 'SENDING'", (batch_id,))
+                    "status = 'SENDING'", ())
+
+
+def mark_sent_completed(conn: Connection,
+                        done: list[tuple[str, list[int], str | None, dt.datetime, dt.datetime]]) -> None:
+    """Batches whose send and results are recorded together: ``SENDING`` → ``COMPLETED``, one write per row.
+
+    ``done`` holds ``(batch id, outbox ids, task id, sent at, received at)``; ``sent_at`` and the task id
+    are written by the same statements that complete the rows and the ``pmh_batch`` row.
+    """
+    if not done:
+        return
+    conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid")).values(
+        status="COMPLETED", task_id=bindparam("tid"), sent_at=bindparam("at"), completed_at=bindparam("done"),
+        last_error=None), [{"bid": batch_id, "tid": task_id, "at": sent_at, "done": received}
+                           for batch_id, _ids, task_id, sent_at, received in done])
+    to_db = _bind(conn, OUTBOX.c.sent_at)
+    for sent_at, ids in _ids_by_time([(ids, sent_at) for _b, ids, _t, sent_at, _r in done]).items():
+        update_rows(conn, "status = 'COMPLETED', sent_at = ?, last_error = NULL", (to_db(sent_at),), ids,
+                    "status = 'SENDING'", ())
+
+
+def _ids_by_time(batches: list[tuple[list[int], dt.datetime]]) -> dict[dt.datetime, list[int]]:
+    """Outbox ids grouped by the time to write with them."""
+    out: dict[dt.datetime, list[int]] = collections.defaultdict(list)
+    for ids, at in batches:
+        out[at].extend(ids)
+    return out
 
 
 def mark_failed(conn: Connection, batch_id: str, reason: str, *, from_status: str) -> None:
