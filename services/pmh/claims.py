@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, exists, func, or_, select, update
 
 from privacy.crypto import KeyRing
 from services.pmh.payload import OUTBOX_ROW_FIELDS, SUBJECT_COLUMNS, ClaimRow
@@ -54,18 +54,21 @@ def unsettled_rows_where(max_attempts: int) -> ColumnElement:
     return and_(OUTBOX.c.status.in_(UNSETTLED), OUTBOX.c.batch_id.is_not(None), OUTBOX.c.attempts < max_attempts)
 
 
-def busy_persons() -> Select:
-    """Persons with a change in flight (claimed, failed, or sent and not settled)."""
+def in_flight(row) -> ColumnElement:
+    """Whether outbox ``row`` (a table or alias) is in flight: claimed, failed, or sent and not settled."""
     open_batches = select(BATCH.c.batch_id).where(BATCH.c.status == "SENT")
-    return select(OUTBOX.c.person_id).where(or_(
-        OUTBOX.c.status.in_(UNSETTLED),
-        and_(OUTBOX.c.status == "SENT", OUTBOX.c.batch_id.in_(open_batches)),
-    ))
+    return or_(row.c.status.in_(UNSETTLED), and_(row.c.status == "SENT", row.c.batch_id.in_(open_batches)))
 
 
 def claimable_rows_where() -> ColumnElement:
-    """PENDING rows of persons with nothing in flight (a person's changes reach PMH in order)."""
-    return and_(OUTBOX.c.status == "PENDING", OUTBOX.c.person_id.not_in(busy_persons()))
+    """PENDING rows of persons with nothing in flight (a person's changes reach PMH in order).
+
+    ``NOT EXISTS`` on the person index costs one short look-up per candidate row; the former ``NOT IN``
+    list of busy persons was rebuilt by every claim from every in-flight row (thousands during a run).
+    """
+    other = OUTBOX.alias("busy")
+    return and_(OUTBOX.c.status == "PENDING",
+                ~exists().where(other.c.person_id == OUTBOX.c.person_id, in_flight(other)))
 
 
 def mark_rejected_locally(conn: Connection, code: str, ids: list[int]) -> None:
