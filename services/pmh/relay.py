@@ -40,6 +40,7 @@ from services.pmh import claims
 from services.pmh.outbox import batch_key
 from services.pmh.payload import ClaimRow, ProgramConfig, prepare_rows
 from services.pmh.states import Batch, FaultHook, no_fault
+from services.pmh.wal import WalCheckpointer
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,10 +127,18 @@ class OutboxRelay:
         self._done: dict[str, tuple[PmhTaskStatus, dt.datetime]] = {}  # batch id -> (task status, received at)
         self._last_flush = time.monotonic()
         self._requeued = False  # a refused batch put rows back to PENDING
+        self._wal = WalCheckpointer(engine, self.options.flush_interval_s)  # started by run()
 
     # -- public ----------------------------------------------------------------------------------------
     def run(self) -> RelayReport:
         """One pass: re-send unsettled batches, claim and send new ones, collect results."""
+        self._wal.start()
+        try:
+            return self._run()
+        finally:
+            self._wal.stop()
+
+    def _run(self) -> RelayReport:
         opts = self.options
         send_queue: collections.deque[Batch] = collections.deque(self._recover())
         awaiting = claims.awaiting_batches(self.engine) if self.client.polls_results else {}
@@ -145,6 +154,9 @@ class OutboxRelay:
             # Sends handed to the pool ahead of the HTTP threads: enough to keep the link busy while the
             # coordinator claims or records (tens of milliseconds each), so its work overlaps the HTTP.
             send_window = opts.senders * 2 + opts.claim_batches
+            # every due poll is handed to the pool at once (the client paces them): capped by the
+            # coordinator's round instead, the polls fell behind the sends and results arrived seconds late
+            poll_window = 4 * send_window
             while True:
                 sends_inflight = sum(1 for kind, _ in inflight.values() if kind == "send")
                 while sends_inflight < send_window and not self._stop_claiming:
@@ -164,7 +176,7 @@ class OutboxRelay:
                 patient = now - last_activity < opts.result_timeout_s  # progress seen recently
                 if opts.wait_for_results and patient:
                     for batch_id, (task_id, _n, due) in awaiting.items():
-                        if due <= now and batch_id not in polling and len(polling) < send_window:
+                        if due <= now and batch_id not in polling and len(polling) < poll_window:
                             polling.add(batch_id)
                             inflight[pollers.submit(self._poll, batch_id, task_id)] = ("poll", batch_id)
                 waiting_results = opts.wait_for_results and awaiting and patient
@@ -210,7 +222,7 @@ class OutboxRelay:
     # -- recovery ----------------------------------------------------------------------------------------
     def _recover(self) -> list[Batch]:
         """Batches whose rows are SENDING or FAILED: re-send each with its original key."""
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             rows = claims.claim_rows(conn, claims.unsettled_rows_where(self.options.max_attempts))
             if not rows:
                 return []
@@ -226,7 +238,7 @@ class OutboxRelay:
             want = min(want, self._claim_budget)
             if want <= 0:
                 return [], False
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             rows = claims.claim_rows(conn, claims.claimable_rows_where(), want)
             if not rows:
                 return [], False
@@ -352,7 +364,7 @@ class OutboxRelay:
         """Refused or unavailable batches, recorded at once (they change what the next claim may take)."""
         for _ in failures:
             self.fault_hook("after_send_before_commit")
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             for batch, kind, outcome in failures:
                 if kind == "rejected":
                     self._record_rejection(conn, batch, outcome)
@@ -399,7 +411,7 @@ class OutboxRelay:
             task_id, tries, _due = awaiting[batch_id]
             if kind == "error" and isinstance(outcome, PmhRejected) and outcome.status == 404:
                 self._flush()  # the batch's send must be recorded before it can fail
-                with self.engine.begin() as conn:  # PMH lost the task: re-send the batch next run
+                with self._wal.transaction() as conn:  # PMH lost the task: re-send the batch next run
                     claims.mark_failed(conn, batch_id, "TASK_NOT_FOUND", from_status="SENT")
                 self.report.error_codes["TASK_NOT_FOUND"] += 1
                 settled.append(batch_id)
@@ -460,7 +472,7 @@ class OutboxRelay:
             self.fault_hook("after_send_before_commit")
         if completed:
             self.fault_hook("after_poll_before_commit")
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             claims.mark_sent(conn, [(b.batch_id, b.ids, r.task_id, at) for b, r, at in sent])
             if completed:
                 self._record_results(conn, completed, {b.batch_id: (r.task_id, at) for b, r, at in direct})
