@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
@@ -146,6 +147,10 @@ class OutboxRelay:
                        + (claims.count_status(self.engine, "SENT_HTTP") if awaiting else 0))
         self._report_progress()
         inflight: dict[Future, tuple[str, object]] = {}
+        # futures report themselves here when done: the coordinator wakes on the first one in O(1), where
+        # concurrent.futures.wait() registered and removed a waiter on every future in flight per round
+        finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        sends_inflight = 0
         polling: set[str] = set()
         pending_exists = True
         last_activity = time.monotonic()
@@ -158,7 +163,6 @@ class OutboxRelay:
             # coordinator's round instead, the polls fell behind the sends and results arrived seconds late
             poll_window = 4 * send_window
             while True:
-                sends_inflight = sum(1 for kind, _ in inflight.values() if kind == "send")
                 while sends_inflight < send_window and not self._stop_claiming:
                     if not send_queue:
                         if not pending_exists:
@@ -170,7 +174,9 @@ class OutboxRelay:
                             break
                         send_queue.extend(claimed)
                     batch = send_queue.popleft()
-                    inflight[pool.submit(self._send, batch)] = ("send", batch)
+                    future = pool.submit(self._send, batch)
+                    inflight[future] = ("send", batch)
+                    future.add_done_callback(finished.put)
                     sends_inflight += 1
                 now = time.monotonic()
                 patient = now - last_activity < opts.result_timeout_s  # progress seen recently
@@ -178,7 +184,9 @@ class OutboxRelay:
                     for batch_id, (task_id, _n, due) in awaiting.items():
                         if due <= now and batch_id not in polling and len(polling) < poll_window:
                             polling.add(batch_id)
-                            inflight[pollers.submit(self._poll, batch_id, task_id)] = ("poll", batch_id)
+                            future = pollers.submit(self._poll, batch_id, task_id)
+                            inflight[future] = ("poll", batch_id)
+                            future.add_done_callback(finished.put)
                 waiting_results = opts.wait_for_results and awaiting and patient
                 if not inflight and not send_queue and not waiting_results:
                     if not self._unrecorded():
@@ -187,16 +195,19 @@ class OutboxRelay:
                     if not pending_exists and not self._stop_claiming:  # settled rows may free persons
                         pending_exists = claims.count_status(self.engine, "PENDING") > 0
                     continue
-                next_due = min((due for _, _, due in awaiting.values()), default=now + 0.2)
+                # batches being polled are not due: counted, they woke the coordinator every millisecond
+                next_due = min((due for batch_id, (_t, _n, due) in awaiting.items() if batch_id not in polling),
+                               default=now + 0.2)
                 pause = max(0.001, min(0.2, next_due - now, self._next_flush_due() - now))
                 if not inflight:
                     time.sleep(pause)
                 else:
-                    done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
+                    done = _drain(finished, pause)
                     sends = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "send"]
                     polls = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "poll"]
                     for f in done:
                         del inflight[f]
+                    sends_inflight -= len(sends)
                     if sends:
                         last_activity = time.monotonic()
                         for batch_id, task_id in self._take_sends(sends).items():
@@ -521,6 +532,19 @@ class OutboxRelay:
     def _report_progress(self) -> None:
         if self.progress is not None:
             self.progress(self._settled + self.report.rejected_local, max(self._total, 1))
+
+
+def _drain(finished: queue.SimpleQueue, timeout: float) -> list[Future]:
+    """The futures done so far, waiting up to ``timeout`` seconds for the first one."""
+    try:
+        done = [finished.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    try:
+        while True:
+            done.append(finished.get_nowait())
+    except queue.Empty:
+        return done
 
 
 def polls_ids(polls: list[tuple[str, tuple]]) -> list[str]:
