@@ -284,8 +284,7 @@ class OutboxRelay:
             return []
         if resend:
             valid.sort(key=lambda v: (str(v[0].batch_id), int(v[0].id)))
-        else:
-            valid.sort(key=lambda v: int(v[0].id))
+        # else: already in id order (the claim query orders by id; the filters keep the order)
         records = [record for _row, record in valid]
         ids = [int(row.id) for row, _record in valid]
         keys = [row.idempotency_key for row, _record in valid]
