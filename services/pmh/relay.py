@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
@@ -40,6 +41,7 @@ from services.pmh import claims
 from services.pmh.outbox import batch_key
 from services.pmh.payload import ClaimRow, ProgramConfig, prepare_rows
 from services.pmh.states import Batch, FaultHook, no_fault
+from services.pmh.wal import WalCheckpointer
 
 
 # --------------------------------------------------------------------------------------------------
@@ -59,6 +61,7 @@ class RelayOptions:
     stop_after_unavailable: int = 3  # consecutive unavailable batches before the run stops claiming
     limit: int | None = None  # claim at most this many new rows in this run
     flush_interval_s: float = 0.2  # sends and results are recorded in bulk at most this often
+    sent_record_delay_s: float = 1.0  # a send still without results is recorded SENT after this long
     program: ProgramConfig = field(default_factory=ProgramConfig)
 
 
@@ -120,14 +123,23 @@ class OutboxRelay:
         self._settled = 0
         self._members: dict[str, list[tuple[int, str]]] = {}  # batch id -> [(outbox id, person id)] in order
         # outcomes noted by the coordinator and not yet recorded (see "recording" below)
-        self._sent: dict[str, tuple[Batch, PmhReceipt, dt.datetime]] = {}  # batch id -> (batch, receipt, sent at)
+        # batch id -> (batch, receipt, sent at, noted at: monotonic)
+        self._sent: dict[str, tuple[Batch, PmhReceipt, dt.datetime, float]] = {}
         self._done: dict[str, tuple[PmhTaskStatus, dt.datetime]] = {}  # batch id -> (task status, received at)
         self._last_flush = time.monotonic()
         self._requeued = False  # a refused batch put rows back to PENDING
+        self._wal = WalCheckpointer(engine, self.options.flush_interval_s)  # started by run()
 
     # -- public ----------------------------------------------------------------------------------------
     def run(self) -> RelayReport:
         """One pass: re-send unsettled batches, claim and send new ones, collect results."""
+        self._wal.start()
+        try:
+            return self._run()
+        finally:
+            self._wal.stop()
+
+    def _run(self) -> RelayReport:
         opts = self.options
         send_queue: collections.deque[Batch] = collections.deque(self._recover())
         awaiting = claims.awaiting_batches(self.engine) if self.client.polls_results else {}
@@ -135,14 +147,23 @@ class OutboxRelay:
                        + (claims.count_status(self.engine, "SENT_HTTP") if awaiting else 0))
         self._report_progress()
         inflight: dict[Future, tuple[str, object]] = {}
+        # futures report themselves here when done: the coordinator wakes on the first one in O(1), where
+        # concurrent.futures.wait() registered and removed a waiter on every future in flight per round
+        finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+        sends_inflight = 0
         polling: set[str] = set()
         pending_exists = True
         last_activity = time.monotonic()
         with ThreadPoolExecutor(max_workers=max(1, opts.senders), thread_name_prefix="pmh-send") as pool, \
                 ThreadPoolExecutor(max_workers=max(1, opts.senders), thread_name_prefix="pmh-poll") as pollers:
+            # Sends handed to the pool ahead of the HTTP threads: enough to keep the link busy while the
+            # coordinator claims or records (tens of milliseconds each), so its work overlaps the HTTP.
+            send_window = opts.senders * 2 + opts.claim_batches
+            # every due poll is handed to the pool at once (the client paces them): capped by the
+            # coordinator's round instead, the polls fell behind the sends and results arrived seconds late
+            poll_window = 4 * send_window
             while True:
-                sends_inflight = sum(1 for kind, _ in inflight.values() if kind == "send")
-                while sends_inflight < opts.senders * 2 and not self._stop_claiming:
+                while sends_inflight < send_window and not self._stop_claiming:
                     if not send_queue:
                         if not pending_exists:
                             break
@@ -153,15 +174,19 @@ class OutboxRelay:
                             break
                         send_queue.extend(claimed)
                     batch = send_queue.popleft()
-                    inflight[pool.submit(self._send, batch)] = ("send", batch)
+                    future = pool.submit(self._send, batch)
+                    inflight[future] = ("send", batch)
+                    future.add_done_callback(finished.put)
                     sends_inflight += 1
                 now = time.monotonic()
                 patient = now - last_activity < opts.result_timeout_s  # progress seen recently
                 if opts.wait_for_results and patient:
                     for batch_id, (task_id, _n, due) in awaiting.items():
-                        if due <= now and batch_id not in polling and len(polling) < opts.senders * 2:
+                        if due <= now and batch_id not in polling and len(polling) < poll_window:
                             polling.add(batch_id)
-                            inflight[pollers.submit(self._poll, batch_id, task_id)] = ("poll", batch_id)
+                            future = pollers.submit(self._poll, batch_id, task_id)
+                            inflight[future] = ("poll", batch_id)
+                            future.add_done_callback(finished.put)
                 waiting_results = opts.wait_for_results and awaiting and patient
                 if not inflight and not send_queue and not waiting_results:
                     if not self._unrecorded():
@@ -170,16 +195,19 @@ class OutboxRelay:
                     if not pending_exists and not self._stop_claiming:  # settled rows may free persons
                         pending_exists = claims.count_status(self.engine, "PENDING") > 0
                     continue
-                next_due = min((due for _, _, due in awaiting.values()), default=now + 0.2)
+                # batches being polled are not due: counted, they woke the coordinator every millisecond
+                next_due = min((due for batch_id, (_t, _n, due) in awaiting.items() if batch_id not in polling),
+                               default=now + 0.2)
                 pause = max(0.001, min(0.2, next_due - now, self._next_flush_due() - now))
                 if not inflight:
                     time.sleep(pause)
                 else:
-                    done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
+                    done = _drain(finished, pause)
                     sends = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "send"]
                     polls = [(inflight[f][1], f.result()) for f in done if inflight[f][0] == "poll"]
                     for f in done:
                         del inflight[f]
+                    sends_inflight -= len(sends)
                     if sends:
                         last_activity = time.monotonic()
                         for batch_id, task_id in self._take_sends(sends).items():
@@ -195,7 +223,7 @@ class OutboxRelay:
                         if settled:
                             last_activity = time.monotonic()
                 if time.monotonic() >= self._next_flush_due():
-                    self._flush()
+                    self._flush(final=False)
                     if not pending_exists and not self._stop_claiming:  # settled rows may free persons
                         pending_exists = claims.count_status(self.engine, "PENDING") > 0
                 self._report_progress()
@@ -205,7 +233,7 @@ class OutboxRelay:
     # -- recovery ----------------------------------------------------------------------------------------
     def _recover(self) -> list[Batch]:
         """Batches whose rows are SENDING or FAILED: re-send each with its original key."""
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             rows = claims.claim_rows(conn, claims.unsettled_rows_where(self.options.max_attempts))
             if not rows:
                 return []
@@ -221,7 +249,7 @@ class OutboxRelay:
             want = min(want, self._claim_budget)
             if want <= 0:
                 return [], False
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             rows = claims.claim_rows(conn, claims.claimable_rows_where(), want)
             if not rows:
                 return [], False
@@ -256,8 +284,7 @@ class OutboxRelay:
             return []
         if resend:
             valid.sort(key=lambda v: (str(v[0].batch_id), int(v[0].id)))
-        else:
-            valid.sort(key=lambda v: int(v[0].id))
+        # else: already in id order (the claim query orders by id; the filters keep the order)
         records = [record for _row, record in valid]
         ids = [int(row.id) for row, _record in valid]
         keys = [row.idempotency_key for row, _record in valid]
@@ -321,11 +348,11 @@ class OutboxRelay:
         to_poll: dict[str, str] = {}
         auth_error: PmhRejected | None = None
         failures: list[tuple[Batch, str, Exception]] = []
-        now = _now()
+        now, noted = _now(), time.monotonic()
         for batch, (kind, outcome) in sends:
             if kind == "ok":
                 self._unavailable_streak = 0
-                self._sent[batch.batch_id] = (batch, outcome, now)
+                self._sent[batch.batch_id] = (batch, outcome, now, noted)
                 if outcome.task_id is not None:
                     to_poll[batch.batch_id] = outcome.task_id
             elif kind == "rejected" and outcome.status in (401, 403):
@@ -347,7 +374,7 @@ class OutboxRelay:
         """Refused or unavailable batches, recorded at once (they change what the next claim may take)."""
         for _ in failures:
             self.fault_hook("after_send_before_commit")
-        with self.engine.begin() as conn:
+        with self._wal.transaction() as conn:
             for batch, kind, outcome in failures:
                 if kind == "rejected":
                     self._record_rejection(conn, batch, outcome)
@@ -394,7 +421,7 @@ class OutboxRelay:
             task_id, tries, _due = awaiting[batch_id]
             if kind == "error" and isinstance(outcome, PmhRejected) and outcome.status == 404:
                 self._flush()  # the batch's send must be recorded before it can fail
-                with self.engine.begin() as conn:  # PMH lost the task: re-send the batch next run
+                with self._wal.transaction() as conn:  # PMH lost the task: re-send the batch next run
                     claims.mark_failed(conn, batch_id, "TASK_NOT_FOUND", from_status="SENT")
                 self.report.error_codes["TASK_NOT_FOUND"] += 1
                 settled.append(batch_id)
@@ -403,58 +430,95 @@ class OutboxRelay:
             awaiting[batch_id] = (task_id, tries + 1, now + delay)
         return settled
 
-    def _flush(self) -> None:
-        """Record the noted sends, then the noted results (a batch's send always commits first)."""
-        self._last_flush = time.monotonic()
-        self._flush_sends()
-        self._flush_results()
+    def _flush(self, *, final: bool = True) -> None:
+        """Record the noted sends and results (a batch's send never commits after its results).
 
-    def _flush_sends(self) -> None:
-        """One transaction: every noted batch → SENT (or WRITTEN in file mode) with its task id."""
-        if not self._sent:
+        The final flush (end of the run, before a refusal or a lost task is recorded) commits every noted
+        send, then every noted result, in two transactions. A periodic flush (``final=False``) commits one
+        transaction in which a batch whose results are noted goes from ``SENDING`` straight to
+        ``COMPLETED`` (``sent_at`` and task id written by the same statements): a record is written twice,
+        not three times. For that it leaves to a later flush the sends noted since the previous flush, and
+        their results; and it records a send still without results as ``SENT`` only once it is
+        ``sent_record_delay_s`` old (results usually come within a few hundred milliseconds). Deferring is
+        safe for the same reason as the flush interval itself: a crash before the commit leaves the rows
+        SENDING, re-sent with the same key, and PMH answers with the original task. File-mode sends (no
+        task to poll) are recorded at once.
+        """
+        now = time.monotonic()
+        previous, self._last_flush = self._last_flush, now
+        if final:
+            self._commit(sent=self._take_noted_sends(lambda _b, _r, _n: True), direct=[], completed=[])
+            self._commit(sent=[], direct=[], completed=self._take_noted_results(lambda _b: True))
             return
-        sent = list(self._sent.values())
-        for _ in sent:
+        oldest = now - self.options.sent_record_delay_s
+        direct = self._take_noted_sends(lambda b, _r, noted: noted <= previous and b in self._done)
+        sent = self._take_noted_sends(lambda _b, r, noted: r.task_id is None or noted <= oldest)
+        # results wait while their send is not recorded: a batch's send never commits after its results
+        completed = self._take_noted_results(lambda b: b not in self._sent)
+        self._commit(sent=sent, direct=direct, completed=completed)
+
+    def _take_noted_sends(self, chosen: Callable) -> list[tuple[Batch, PmhReceipt, dt.datetime]]:
+        """Remove and return the noted sends ``chosen(batch id, receipt, noted at)`` selects."""
+        out = []
+        for batch_id, (batch, receipt, at, noted) in list(self._sent.items()):
+            if chosen(batch_id, receipt, noted):
+                out.append((batch, receipt, at))
+                del self._sent[batch_id]
+        return out
+
+    def _take_noted_results(self, chosen: Callable) -> list[tuple[str, tuple[PmhTaskStatus, dt.datetime]]]:
+        """Remove and return the noted task results ``chosen(batch id)`` selects."""
+        out = [(b, v) for b, v in self._done.items() if chosen(b)]
+        for batch_id, _ in out:
+            del self._done[batch_id]
+        return out
+
+    def _commit(self, *, sent: list, direct: list, completed: list) -> None:
+        """One transaction: ``sent`` → SENT (WRITTEN), ``direct`` and ``completed`` → COMPLETED with results."""
+        if not (sent or direct or completed):
+            return
+        recorded = direct + sent
+        for _ in recorded:
             self.fault_hook("after_send_before_commit")
-        with self.engine.begin() as conn:
+        if completed:
+            self.fault_hook("after_poll_before_commit")
+        with self._wal.transaction() as conn:
             claims.mark_sent(conn, [(b.batch_id, b.ids, r.task_id, at) for b, r, at in sent])
-        self._sent.clear()
-        for batch, receipt, _at in sent:
+            if completed:
+                self._record_results(conn, completed, {b.batch_id: (r.task_id, at) for b, r, at in direct})
+        for batch, receipt, _at in recorded:
             self.report.batches_sent += 1
             self.report.records_sent += len(batch.ids)
             self.report.replayed += int(receipt.replayed)
             if receipt.task_id is None:
                 self._settled += len(batch.ids)  # file mode: nothing to poll
-        for _ in sent:
+        for _ in recorded:
             self.fault_hook("after_send_commit")
 
-    def _flush_results(self) -> None:
-        """One transaction: the results, PMH-IDs and COMPLETED marks of every noted task."""
-        if not self._done:
-            return
-        completed = list(self._done.items())
-        self.fault_hook("after_poll_before_commit")
-        with self.engine.begin() as conn:
-            unknown = [b for b, _ in completed if b not in self._members]
-            ids_by_batch = {**claims.batch_members(conn, unknown), **self._members} if unknown else self._members
-            results, subjects, errors = [], [], []
-            for batch_id, (status, _received) in completed:
-                rows = ids_by_batch.get(batch_id, [])
-                for r in status.results:
-                    if not 0 <= r.index < len(rows):
-                        continue
-                    outbox_id, person_id = rows[r.index]
-                    results.append((outbox_id, batch_id, person_id, r.index, r.result, r.error_code))
-                    if r.result in ("REGISTERED", "DELETED") and r.pmh_id:
-                        subjects.append((person_id, r.pmh_id, r.result, outbox_id))
-                    else:
-                        errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
-            claims.insert_results(conn, results)
-            claims.upsert_subjects(conn, self.ring, subjects)
-            claims.mark_completed(conn, [(b, [i for i, _p in ids_by_batch.get(b, [])], received)
-                                     for b, (_s, received) in completed])
-            claims.mark_records_rejected(conn, [(c, i) for i, c in errors])
-        self._done.clear()
+    def _record_results(self, conn: Connection, completed: list[tuple[str, tuple[PmhTaskStatus, dt.datetime]]],
+                        sent_now: dict[str, tuple[str | None, dt.datetime]]) -> None:
+        """The results, PMH-IDs and COMPLETED marks of every noted task (``sent_now``: sends not yet recorded)."""
+        unknown = [b for b, _ in completed if b not in self._members]
+        ids_by_batch = {**claims.batch_members(conn, unknown), **self._members} if unknown else self._members
+        results, subjects, errors = [], [], []
+        for batch_id, (status, _received) in completed:
+            rows = ids_by_batch.get(batch_id, [])
+            for r in status.results:
+                if not 0 <= r.index < len(rows):
+                    continue
+                outbox_id, person_id = rows[r.index]
+                results.append((outbox_id, batch_id, person_id, r.index, r.result, r.error_code))
+                if r.result in ("REGISTERED", "DELETED") and r.pmh_id:
+                    subjects.append((person_id, r.pmh_id, r.result, outbox_id))
+                else:
+                    errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
+        claims.insert_results(conn, results)
+        claims.upsert_subjects(conn, self.ring, subjects)
+        marks = [(b, [i for i, _p in ids_by_batch.get(b, [])], received) for b, (_s, received) in completed]
+        claims.mark_completed(conn, [m for m in marks if m[0] not in sent_now])
+        claims.mark_sent_completed(conn, [(b, ids, *sent_now[b], received) for b, ids, received in marks
+                                          if b in sent_now])
+        claims.mark_records_rejected(conn, [(c, i) for i, c in errors])
         for _i, code in errors:
             self.report.error_codes[code] += 1
         self.report.rejected += len(errors)
@@ -467,6 +531,19 @@ class OutboxRelay:
     def _report_progress(self) -> None:
         if self.progress is not None:
             self.progress(self._settled + self.report.rejected_local, max(self._total, 1))
+
+
+def _drain(finished: queue.SimpleQueue, timeout: float) -> list[Future]:
+    """The futures done so far, waiting up to ``timeout`` seconds for the first one."""
+    try:
+        done = [finished.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    try:
+        while True:
+            done.append(finished.get_nowait())
+    except queue.Empty:
+        return done
 
 
 def polls_ids(polls: list[tuple[str, tuple]]) -> list[str]:

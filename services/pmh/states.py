@@ -4,12 +4,15 @@ Outbox row (docs/pmh.md):
 
 ``PENDING`` → (claim: one transaction sets ``SENDING`` + ``batch_id`` and inserts the ``pmh_batch`` row) →
 send → ``SENT`` (PMH accepted the task; file mode: the file is complete) → poll → ``COMPLETED`` (PMH-ID
-stored) or ``REJECTED`` (PMH's per-record error code). Rows that fail local validation become
+stored) or ``REJECTED`` (PMH's per-record error code). When the task's results are in before the send is
+recorded, one transaction records both: ``SENDING`` → ``COMPLETED`` (or ``REJECTED``) with ``sent_at`` set
+(``services.pmh.relay.OutboxRelay._flush``). Rows that fail local validation become
 ``REJECTED_LOCAL`` at claim time and are never sent. If PMH stays unavailable the rows become ``FAILED``
 and keep their ``batch_id``; rows found ``SENDING`` or ``FAILED`` at the start of a run are re-sent as the
 same batch with the same Idempotency-Key.
 
-Batch: ``SENDING`` → ``SENT`` (a task to poll) or ``WRITTEN`` (file mode) → ``COMPLETED``; ``REJECTED``
+Batch: ``SENDING`` → ``SENT`` (a task to poll) or ``WRITTEN`` (file mode) → ``COMPLETED`` (or straight
+``SENDING`` → ``COMPLETED``, as its rows); ``REJECTED``
 (4xx) or ``FAILED`` (unavailable, or the task was lost).
 """
 
