@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from privacy.crypto import KeyRing
 from schemas.validate import QUARANTINE_COLUMNS, mask_value
+from services.intake import linediff
 from services.intake.ingest import INPUT_FILES, Inbox
 from store import models
 from store.bulk import read_frame
@@ -62,6 +63,9 @@ def quarantine_my_number_collisions(conn: Connection, inbox: Inbox, ring: KeyRin
     colliding = set(owners.loc[shared.to_numpy(), "person_id"]) | set(against["person_id"])
     if not colliding:
         return inbox
+    if inbox.lines is not None and inbox.lines.person_lines:
+        # The other rows of the persons involved may be on lines not read: only the whole files tell them.
+        raise linediff.LineDiffRefusedError("a My Number collision among the person lines read")
 
     hit = rows[rows["person_id"].isin(colliding)].copy()
     stored_owner = dict(zip(against["hmac"], against["person_id_stored"], strict=True))

@@ -31,6 +31,7 @@ between the two stages fails the run instead of being missed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
+from services.intake import linediff
 from services.intake.persist import PERSON_DIGEST_VERSION
 from store import models
 from store.privacy_models import AccessRecord
@@ -90,6 +92,39 @@ class Known:
     #: The access-record chain position up to which nobody else wrote (check 2).
     checked_seq: int = 0
     previous_run_id: str | None = None
+    #: The key of the line digests (services.intake.linediff); None: no line diff, no digests stored.
+    line_key: str | None = None
+    #: The previous ingest's accepted lines per file (services.intake.linediff.load_previous).
+    lines: dict = field(default_factory=dict)
+    #: Filled while reading this inbox: file name → (SHA-256, its FileLines, or None when skipped whole).
+    current: dict = field(default_factory=dict)
+    #: Whether the person files were line-diffed, and the persons of their event lines read whose residents line
+    #: was skipped (they stay residents: persist.current_persons).
+    person_lines: bool = False
+    residents_elsewhere: frozenset = frozenset()
+
+    def same_rules(self, name: str) -> bool:
+        """Whether a line ``name`` accepted then is accepted now (check 3 without the quarantine condition)."""
+        previous = self.files.get(name)
+        if previous is None or previous.context is None:
+            return False
+        if previous.context == self.context:
+            return True
+        before, _, then = previous.context.rpartition(";")
+        same_rules, _, now = self.context.rpartition(";")
+        # A later extract date fails no value an earlier one passed (schemas.checks.reference_date).
+        return (before == same_rules and _DATE.fullmatch(then) is not None and _DATE.fullmatch(now) is not None
+                and now >= then)
+
+    def line_diffed(self) -> dict[str, int]:
+        """File name → lines skipped, for the files read line-diffed."""
+        return {name: lines.skipped_count for name, (_, lines) in self.current.items()
+                if lines is not None and lines.skipped_count}
+
+    def without_person_lines(self) -> Known:
+        """The same, with the person files read whole (services.intake.linediff.LineDiffRefused)."""
+        lines = {name: value for name, value in self.lines.items() if name not in PERSON_FILE_NAMES}
+        return dataclasses.replace(self, lines=lines, current={}, person_lines=False, residents_elsewhere=frozenset())
 
     def select(self, shas: dict[str, str], may_hold_gaiji: dict[str, bool]) -> set[str]:
         """The file names (of ``shas``: file name → SHA-256 of this inbox) to skip."""
@@ -149,10 +184,14 @@ def _writes_since(conn: Connection, seq: int, allowed_runs: set[str]) -> int:
     return sum(1 for run_id, flow in rows if run_id not in allowed_runs and flow not in READ_ONLY_FLOWS)
 
 
-def previous_inputs(conn: Connection, *, run_id: str, context: str) -> Known:
-    """The files of the previous monthly ingest that this run (``run_id``) may skip when their bytes match."""
+def previous_inputs(conn: Connection, *, run_id: str, context: str, ring=None) -> Known:
+    """The files of the previous monthly ingest that this run (``run_id``) may skip when their bytes match.
+
+    With the key ring ``ring``, also the lines it accepted (services.intake.linediff): this run reads only the
+    others, and stores its own lines' digests for the next month.
+    """
     ar, run, inp = AccessRecord.__table__, models.Run.__table__, models.RunInput.__table__
-    known = Known(context=context)
+    known = Known(context=context, line_key=linediff.line_key(ring.index_key) if ring is not None else None)
     last = conn.execute(select(ar.c.seq, ar.c.run_id).where(ar.c.purpose == INGEST_PURPOSE, ar.c.run_id != run_id)
                         .order_by(ar.c.seq.desc()).limit(1)).first()
     if last is None:
@@ -176,6 +215,9 @@ def previous_inputs(conn: Connection, *, run_id: str, context: str) -> Known:
     known.quarantine = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS).sort_values(
         ["file_name", "row_number", "column_name", "check_name"], kind="stable").reset_index(drop=True)
     known.quarantine["row_number"] = known.quarantine["row_number"].astype("int64")
+    if known.line_key is not None:
+        known.lines = {name: lines for name, lines in linediff.load_previous(conn, last.run_id).items()
+                       if name in known.files and known.files[name].sha256 == lines.sha256}
     return known
 
 
