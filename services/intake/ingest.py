@@ -262,17 +262,6 @@ def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None):
         if _duplicate_key(frame, name, lines, key):
             return None
         out[name] = (frame, hashlib.sha256(data).hexdigest(), lines)
-    # A My Number on a line read that a skipped line of another person carries: a full read quarantines both.
-    skipped = pd.concat([pd.DataFrame({"person": lines.skipped_facets[:, person[INPUT_FILES[n][0]]],
-                                       "number": lines.skipped_facets[:, linediff.NUMBER_FACET[INPUT_FILES[n][0]]]})
-                         for n, (_, _, lines) in out.items()], ignore_index=True).drop_duplicates()
-    read = pd.concat([pd.DataFrame({
-        "person_read": linediff.digest_values(_none(frame["person_id"]), key),
-        "number": linediff.digest_values(_none(frame["my_number"]), key),
-        "has_number": frame["my_number"].notna().to_numpy()}) for frame, _, _ in out.values()], ignore_index=True)
-    pairs = read[read["has_number"]].merge(skipped, on="number")
-    if (pairs["person_read"] != pairs["person"]).any():
-        return None
     # Persons on a skipped residents line stay residents: their event lines never make them events-only.
     if "resident_events" in out and "residents" in out:
         events = out["resident_events"][0]

@@ -273,3 +273,21 @@ def person_total(frames: dict[str, pd.DataFrame], current: dict, key: str) -> in
         if lines is not None and lines.skipped_count:
             digests.append(lines.skipped_facets[:, PERSON_FACET[file_name]])
     return int(len(np.unique(np.concatenate(digests)))) if digests else 0
+
+
+def carried_by_skipped(rows: pd.DataFrame, current: dict, key: str) -> bool:
+    """Whether a My Number of the person ``rows`` read is carried by a skipped line of another person.
+
+    ``rows``: the validated person rows read (person_id, my_number). A read of the whole files would quarantine
+    both persons' rows.
+    """
+    skipped = [pd.DataFrame({"person": lines.skipped_facets[:, PERSON_FACET[name]],
+                             "number": lines.skipped_facets[:, NUMBER_FACET[name]]})
+               for name, (_, lines) in current.items() if name in PERSON_FACET and lines is not None]
+    rows = rows[rows["my_number"].notna()]
+    if not skipped or rows.empty:
+        return False
+    read = pd.DataFrame({"read": digest_values(rows["person_id"].tolist(), key),
+                         "number": digest_values(rows["my_number"].tolist(), key)})
+    pairs = read.merge(pd.concat(skipped, ignore_index=True).drop_duplicates(), on="number")
+    return bool((pairs["read"] != pairs["person"]).any())

@@ -76,15 +76,20 @@ def current_persons(residents: pd.DataFrame, events: pd.DataFrame, also_resident
     return pd.concat([residents[columns], latest[columns]], ignore_index=True)
 
 
-def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str) -> UpsertCounts:
-    """Upsert persons; encrypt My Number and profile only for new or changed rows."""
+def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str,
+                    few: bool = False) -> UpsertCounts:
+    """Upsert persons; encrypt My Number and profile only for new or changed rows.
+
+    ``few``: only some of the persons (the lines read, services.intake.linediff): read just their stored rows.
+    """
     table = models.Person.__table__
     if persons.empty:  # nothing to compare: spare reading every stored digest
         return UpsertCounts(0, 0, 0)
     frame = persons.copy()
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
-    existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"])
+    existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"],
+                          among=("person_id", sorted(set(frame["person_id"].tolist()))) if few else None)
     merged = frame[["person_id", "row_digest"]].merge(
         existing[["person_id", "row_digest"]].rename(columns={"row_digest": "_old"}), on="person_id", how="left"
     )
@@ -174,8 +179,10 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
     diffed = lines.line_diffed() if lines is not None else {}
     if "residents" in frames or "resident_events" in frames or not len(skipped):
         _persist_persons_and_events(conn, frames, ring, run_id, counts, reach,
-                                    lines.residents_elsewhere if lines is not None else frozenset())
-    _persist_simple(conn, frames, counts, reach)
+                                    lines.residents_elsewhere if lines is not None else frozenset(),
+                                    few=lines is not None and lines.person_lines)
+    _persist_simple(conn, frames, counts, reach, {name for name, file_name in INPUT_FILE_NAMES.items()
+                                                  if file_name in diffed})
     if diffed:
         _count_skipped_lines(frames, counts, diffed, lines)
     changes.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
@@ -212,7 +219,8 @@ def _count_skipped_lines(frames: dict[str, pd.DataFrame], counts: PersistCounts,
 
 
 def _persist_persons_and_events(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
-                                counts: PersistCounts, reach: _Reach, also_residents=frozenset()) -> None:
+                                counts: PersistCounts, reach: _Reach, also_residents=frozenset(),
+                                few: bool = False) -> None:
     """Persons (from the extract and the 異動 events) and the new 異動 events."""
     residents = frames.get("residents", pd.DataFrame(columns=["person_id", *PERSON_SOURCE_COLUMNS]))
     events = frames.get("resident_events")
@@ -220,27 +228,36 @@ def _persist_persons_and_events(conn: Connection, frames: dict[str, pd.DataFrame
         events = pd.DataFrame(columns=["event_id", *residents.columns.drop("residence_start_date", errors="ignore"),
                                        "event_code", "event_date", "notified_date"])
     persons = current_persons(residents, events, also_residents)
-    person_counts = persist_persons(conn, persons, ring, run_id)
+    person_counts = persist_persons(conn, persons, ring, run_id, few=few)
     counts.add("person", person_counts)
     reach.add(persons.loc[person_counts.written], ["person_id"], ["household_id"])
     reach.add(person_counts.replaced, [], ["household_id"])
     if not events.empty:
         event_rows = events[["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"]]
         new_events = insert_missing_rows(conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id),
-                                         ["event_id"])
+                                         ["event_id"], among_keys=few)
         counts.add("resident_event", len(new_events))
         reach.add(new_events, ["person_id"], ["household_id"])
 
 
 def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: PersistCounts,
-                    reach: _Reach) -> None:
-    """Upsert the frames stored one row per file row on their natural keys (tax, welfare, insurance, ...)."""
+                    reach: _Reach, few: set[str] = frozenset()) -> None:
+    """Upsert the frames stored one row per file row on their natural keys (tax, welfare, insurance, ...).
+
+    ``few``: the frames holding only the lines read (services.intake.linediff): compared with just the stored
+    rows of their keys' first column.
+    """
     for name, (table, keys, person_columns, household_columns) in SIMPLE_INPUTS.items():
         frame = frames.get(name)
         if frame is None or frame.empty:
             continue
         columns = [c.name for c in table.columns if c.name in frame.columns]
-        written = upsert_frame(conn, table, frame[columns], keys)
+        existing = None
+        if name in few:
+            compare = [c for c in columns if c not in keys]
+            existing = read_frame(conn, table, [*keys, *compare],
+                                  among=(keys[0], sorted(set(frame[keys[0]].dropna().tolist()))))
+        written = upsert_frame(conn, table, frame[columns], keys, existing=existing)
         counts.add(table.name, written)
         reach.add(frame.loc[written.written], person_columns, household_columns)
         reach.add(written.replaced, person_columns, household_columns)
