@@ -231,7 +231,7 @@ def _duplicate_key(frame: pd.DataFrame, name: str, lines: linediff.FileLines, ke
         return False
     work, _ = coerce_frame(frame.reset_index(drop=True), schema.to_schema())
     read = linediff.facet_digests(work, file_name, key)
-    return any(np.isin(read[:, i], lines.skipped_facets[:, i]).any() for i in linediff.UNIQUE[file_name])
+    return any(linediff.member(read[:, i], lines.skipped_facets[:, i]).any() for i in linediff.UNIQUE[file_name])
 
 
 def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None):
@@ -250,7 +250,7 @@ def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None):
         data, frame, lines, body, _ = people["resident_events"]
         facets = known.lines["resident_events.csv"]
         found, positions = facets.lookup(lines.digests)
-        also = found & np.isin(facets.facets[positions, person["resident_events.csv"]], touched)
+        also = found & linediff.member(facets.facets[positions, person["resident_events.csv"]], touched)
         also &= lines.skipped
         if also.any():
             planned = _plan_file("resident_events", data, known, encoding, also=also)
@@ -266,7 +266,7 @@ def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None):
     if "resident_events" in out and "residents" in out:
         events = out["resident_events"][0]
         resident_digests = out["residents"][2].skipped_facets[:, person["residents.csv"]]
-        on_skipped = np.isin(linediff.digest_values(_none(events["person_id"]), key), resident_digests)
+        on_skipped = linediff.member(linediff.digest_values(_none(events["person_id"]), key), resident_digests)
         known.residents_elsewhere = frozenset(events.loc[on_skipped, "person_id"].astype(str))
     known.person_lines = True
     return out
