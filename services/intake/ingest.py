@@ -127,7 +127,9 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
             del data
         skipped = known.select({INPUT_FILES[n][0]: sha for n, sha in shas.items()}, gaiji_bytes)
     raw: dict[str, tuple[pd.DataFrame | None, str]] = {}
-    diffed = _read_changed_lines(present, skipped, known, (manifest or {}).get("encoding"))
+    # The declared encoding, as read_input_csv finds it (the manifest given, else the inbox's manifest.json).
+    encoding = (manifest if manifest is not None else read_manifest(directory)).get("encoding")
+    diffed = _read_changed_lines(present, skipped, known, encoding, shas)
     for name, path in present.items():
         file_name, schema, _ = INPUT_FILES[name]
         if file_name in skipped:
@@ -146,7 +148,6 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
         if known is not None and known.line_key is not None and path.is_file():
             data = path.read_bytes()
             sha256 = hashlib.sha256(data).hexdigest()
-            encoding = (manifest or {}).get("encoding") or read_manifest(directory).get("encoding")
             frame = read_csv_bytes(data, file_name, model_columns(schema), encoding)
             known.current[file_name] = (sha256, linediff.file_lines(file_name, data, known.line_key))
             del data
@@ -158,8 +159,8 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
     return raw
 
 
-def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Known | None,
-                        encoding: str | None) -> dict[str, tuple[pd.DataFrame, str, linediff.FileLines]]:
+def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Known | None, encoding: str | None,
+                        shas: dict[str, str]) -> dict[str, tuple[pd.DataFrame, str, linediff.FileLines]]:
     """The files read line-diffed (services.intake.linediff): name → (frame of the lines read, SHA-256, lines).
 
     A file missing here is read whole (or skipped whole). The person files are line-diffed together or not at all.
@@ -184,10 +185,10 @@ def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Know
         frame, lines, _, _ = planned
         if _duplicate_key(frame, name, lines, known.line_key):
             continue
-        out[name] = (frame, hashlib.sha256(data).hexdigest(), lines)
+        out[name] = (frame, shas.get(name) or hashlib.sha256(data).hexdigest(), lines)
         known.current[file_name] = (out[name][1], lines)
     if people and set(people) == {n for n in ("residents", "resident_events") if n in present}:
-        persons = _person_lines(people, known, encoding)
+        persons = _person_lines(people, known, encoding, shas)
         for name, (frame, sha256, lines) in (persons or {}).items():
             out[name] = (frame, sha256, lines)
             known.current[INPUT_FILES[name][0]] = (sha256, lines)
@@ -234,7 +235,7 @@ def _duplicate_key(frame: pd.DataFrame, name: str, lines: linediff.FileLines, ke
     return any(linediff.member(read[:, i], lines.skipped_facets[:, i]).any() for i in linediff.UNIQUE[file_name])
 
 
-def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None):
+def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None, shas: dict[str, str]):
     """Line-diff residents.csv and resident_events.csv together (see services.intake.linediff), or None."""
     key = known.line_key
     person = linediff.PERSON_FACET
@@ -261,7 +262,7 @@ def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None):
     for name, (data, frame, lines, _, _) in people.items():
         if _duplicate_key(frame, name, lines, key):
             return None
-        out[name] = (frame, hashlib.sha256(data).hexdigest(), lines)
+        out[name] = (frame, shas.get(name) or hashlib.sha256(data).hexdigest(), lines)
     # Persons on a skipped residents line stay residents: their event lines never make them events-only.
     if "resident_events" in out and "residents" in out:
         events = out["resident_events"][0]

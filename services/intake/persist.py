@@ -264,7 +264,11 @@ def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: P
 
 
 def record_ingest_access(session: Session, *, inbox, operator_id: str, run_id: str) -> None:
-    """One access record for the whole ingest: who stored whose data, and how many rows."""
+    """One access record for the whole ingest: who stored whose data, and how many rows.
+
+    The rows and persons are those read and stored by this run: a file or line not read again because it is
+    stored already (services.intake.unchanged, services.intake.linediff) was neither read nor written.
+    """
     person_ids = pd.concat([frame["person_id"] for name, frame in inbox.frames.items()
                             if "person_id" in frame.columns], ignore_index=True) if inbox.frames else []
     rows = int(sum(len(frame) for frame in inbox.frames.values()))
