@@ -116,6 +116,7 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
         present[name] = path
     skipped: set[str] = set()
     shas: dict[str, str] = {}
+    contents: dict[str, bytes] = {}  # kept for the line diff: each file is read from disk once
     if known is not None and known.files:
         shas, gaiji_bytes = {}, {}
         for name, path in present.items():
@@ -124,12 +125,15 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
             data = path.read_bytes()
             shas[name] = hashlib.sha256(data).hexdigest()
             gaiji_bytes[INPUT_FILES[name][0]] = may_hold_gaiji(data)
+            if known.line_key is not None and INPUT_FILES[name][0] in known.lines:
+                contents[name] = data
             del data
         skipped = known.select({INPUT_FILES[n][0]: sha for n, sha in shas.items()}, gaiji_bytes)
     raw: dict[str, tuple[pd.DataFrame | None, str]] = {}
     # The declared encoding, as read_input_csv finds it (the manifest given, else the inbox's manifest.json).
     encoding = (manifest if manifest is not None else read_manifest(directory)).get("encoding")
-    diffed = _read_changed_lines(present, skipped, known, encoding, shas)
+    diffed = _read_changed_lines(present, skipped, known, encoding, shas, contents)
+    contents.clear()
     for name, path in present.items():
         file_name, schema, _ = INPUT_FILES[name]
         if file_name in skipped:
@@ -160,7 +164,8 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
 
 
 def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Known | None, encoding: str | None,
-                        shas: dict[str, str]) -> dict[str, tuple[pd.DataFrame, str, linediff.FileLines]]:
+                        shas: dict[str, str], contents: dict[str, bytes]
+                        ) -> dict[str, tuple[pd.DataFrame, str, linediff.FileLines]]:
     """The files read line-diffed (services.intake.linediff): name → (frame of the lines read, SHA-256, lines).
 
     A file missing here is read whole (or skipped whole). The person files are line-diffed together or not at all.
@@ -175,7 +180,7 @@ def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Know
             continue
         if not path.is_file():
             continue
-        data = path.read_bytes()
+        data = contents.pop(name, None) or path.read_bytes()
         planned = _plan_file(name, data, known, encoding)
         if planned is None:
             continue
@@ -195,8 +200,12 @@ def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Know
     return out
 
 
-def _plan_file(name: str, data: bytes, known: Known, encoding: str | None, also: np.ndarray | None = None):
-    """Read the lines of ``data`` not skipped: (frame, lines, body, encoding), or None to read the whole file."""
+def _plan_file(name: str, data: bytes, known: Known, encoding: str | None, also: np.ndarray | None = None,
+               planned: tuple | None = None):
+    """Read the lines of ``data`` not skipped: (frame, lines, body, encoding), or None to read the whole file.
+
+    ``also``: lines to read although they could be skipped; ``planned``: the plan already made for ``data``.
+    """
     file_name, schema, _ = INPUT_FILES[name]
     if encoding is None:
         try:  # an undeclared encoding is detected on the whole file, as a full read does
@@ -204,8 +213,8 @@ def _plan_file(name: str, data: bytes, known: Known, encoding: str | None, also:
         except UnicodeDecodeError:
             return None
         encoding = "utf-8"
-    planned = linediff.plan(file_name, data, known.line_key, known.lines[file_name],
-                            person_file=file_name in linediff.PERSON_FACET)
+    planned = planned or linediff.plan(file_name, data, known.line_key, known.lines[file_name],
+                                       person_file=file_name in linediff.PERSON_FACET)
     if planned is None:
         return None
     lines, body = planned
@@ -213,7 +222,8 @@ def _plan_file(name: str, data: bytes, known: Known, encoding: str | None, also:
         lines.skipped &= ~also
         found, positions = known.lines[file_name].lookup(lines.digests[lines.skipped])
         lines.skipped_facets = known.lines[file_name].facets[positions]
-    header = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    header = data if end < 0 else data[:end]
     subset, numbers = linediff.subset_bytes(header, body, ~lines.skipped)
     try:
         frame = read_csv_bytes(subset, file_name, model_columns(schema), encoding)
@@ -254,7 +264,7 @@ def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None, 
         also = found & linediff.member(facets.facets[positions, person["resident_events.csv"]], touched)
         also &= lines.skipped
         if also.any():
-            planned = _plan_file("resident_events", data, known, encoding, also=also)
+            planned = _plan_file("resident_events", data, known, encoding, also=also, planned=(lines, body))
             if planned is None:
                 return None
             people["resident_events"] = (data, *planned)
