@@ -219,9 +219,7 @@ def _plan_file(name: str, data: bytes, known: Known, encoding: str | None, also:
         return None
     lines, body = planned
     if also is not None and also.any():
-        lines.skipped &= ~also
-        found, positions = known.lines[file_name].lookup(lines.digests[lines.skipped])
-        lines.skipped_facets = known.lines[file_name].facets[positions]
+        lines.skip_only(lines.skipped & ~also, known.lines[file_name])
     end = data.find(b"\n")
     header = data if end < 0 else data[:end]
     subset, numbers = linediff.subset_bytes(header, body, ~lines.skipped)

@@ -38,7 +38,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,7 +64,6 @@ UNIQUE: dict[str, tuple[int, ...]] = {"residents.csv": (0, 1), "resident_events.
                                       "placements.csv": (0,)}
 PERSON_FACET = {"residents.csv": 0, "resident_events.csv": 1}
 NUMBER_FACET = {"residents.csv": 1, "resident_events.csv": 2}
-_GAIJI_BYTES = re.compile(rb"[\xee\xf0-\xf9]")
 
 
 class LineDiffRefusedError(RuntimeError):
@@ -125,13 +123,20 @@ class PreviousLines:
 
     sha256: str
     header: np.uint64
-    digests: np.ndarray  # sorted uint64
+    digests: np.ndarray  # sorted uint64, unique (a line is accepted once: a repeated line is quarantined)
     facets: np.ndarray  # rows × facets, aligned with ``digests``
+    _index: pd.Index | None = None
 
     def lookup(self, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found mask, positions in ``self.digests``) of ``digests``."""
         if not len(self.digests):
             return np.zeros(len(digests), dtype=bool), np.zeros(len(digests), dtype=np.int64)
+        if self._index is None:
+            self._index = pd.Index(self.digests)
+        if self._index.is_unique:  # a hash table: a binary search of a million random keys misses the caches
+            positions = self._index.get_indexer(digests)
+            found = positions >= 0
+            return found, np.where(found, positions, 0)
         positions = np.minimum(np.searchsorted(self.digests, digests), len(self.digests) - 1)
         return self.digests[positions] == digests, positions
 
@@ -146,8 +151,16 @@ class FileLines:
     digests: np.ndarray
     #: Which data lines were skipped (all False when the whole file was read).
     skipped: np.ndarray
-    #: The stored facets of the skipped lines (in line order).
+    #: The stored facets of the skipped lines (in line order), and their positions among the stored lines.
     skipped_facets: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.uint64))
+    skipped_positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def skip_only(self, skipped: np.ndarray, previous: PreviousLines) -> None:
+        """Skip exactly the lines of ``skipped`` (all of them stored lines)."""
+        found, positions = previous.lookup(self.digests[skipped])
+        self.skipped = skipped
+        self.skipped_positions = positions
+        self.skipped_facets = previous.facets[positions]
 
     @property
     def skipped_count(self) -> int:
@@ -184,17 +197,21 @@ def plan(file_name: str, data: bytes, key: str, previous: PreviousLines | None, 
     if person_file and found.any():
         found[_gaiji_lines(data, len(body))] = False
     lines.skipped = found
-    lines.skipped_facets = previous.facets[positions[found]]
+    lines.skipped_positions = positions[found]
+    lines.skipped_facets = previous.facets[lines.skipped_positions]
     return lines, body
 
 
 def _gaiji_lines(data: bytes, body_lines: int) -> np.ndarray:
     """Positions (in the data lines) of the lines whose bytes might hold a 外字 (unchanged._GAIJI_BYTES)."""
-    starts = [m.start() for m in _GAIJI_BYTES.finditer(data)]
-    if not starts:
+    if data.isascii():
         return np.empty(0, dtype=np.int64)
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    line = np.searchsorted(ends, np.asarray(starts)) - 1  # 0 = the first data line
+    raw = np.frombuffer(data, dtype=np.uint8)
+    starts = np.flatnonzero((raw == 0xEE) | ((raw >= 0xF0) & (raw <= 0xF9)))
+    if not len(starts):
+        return np.empty(0, dtype=np.int64)
+    ends = np.flatnonzero(raw == 10)
+    line = np.searchsorted(ends, starts) - 1  # 0 = the first data line
     return np.unique(line[(line >= 0) & (line < body_lines)])
 
 
@@ -207,11 +224,7 @@ def subset_bytes(header: bytes, body: list[bytes], read: np.ndarray) -> tuple[by
 
 def removed_facets(previous: PreviousLines, lines: FileLines) -> np.ndarray:
     """The stored facets of the previously accepted lines that are no longer in the file."""
-    present = np.sort(lines.digests)
-    if not len(present):
-        return previous.facets
-    positions = np.minimum(np.searchsorted(present, previous.digests), len(present) - 1)
-    return previous.facets[present[positions] != previous.digests]
+    return previous.facets[~member(previous.digests, lines.digests)]
 
 
 def load_previous(conn: Connection, run_id: str) -> dict[str, PreviousLines]:
@@ -250,15 +263,20 @@ def store_lines(conn: Connection, run_id: str, files: dict[str, tuple[str, FileL
         else:
             frame = frames.get(file_name, ("", pd.DataFrame()))[1]
             numbers = frame["source_row"].to_numpy(dtype=np.int64) if len(frame) else np.empty(0, dtype=np.int64)
-            read = lines.digests[numbers - 2]
-            read_facets = (facet_digests(frame, file_name, key) if len(frame)
-                           else np.empty((0, len(FACETS[file_name])), dtype=np.uint64))
-            skipped = lines.digests[lines.skipped]
-            facets = (np.concatenate([read_facets, lines.skipped_facets.reshape(-1, read_facets.shape[1])])
-                      if len(skipped) else read_facets)
-            digests = np.concatenate([read, skipped]) if len(skipped) else read
-            order = np.argsort(digests, kind="stable")
-            digests, facets, header = digests[order], facets[order], lines.header
+            order = np.argsort(lines.digests[numbers - 2], kind="stable")
+            digests = lines.digests[numbers - 2][order]
+            facets = (facet_digests(frame, file_name, key)[order] if len(frame)
+                      else np.empty((0, len(FACETS[file_name])), dtype=np.uint64))
+            header = lines.header
+            if lines.skipped_count:
+                # The skipped lines are stored lines, sorted there already: merge the few lines read into them.
+                before = previous[file_name]
+                keep = np.zeros(len(before.digests), dtype=bool)
+                keep[lines.skipped_positions] = True
+                kept = before.digests[keep]
+                at = np.searchsorted(kept, digests)
+                digests = np.insert(kept, at, digests)
+                facets = np.insert(before.facets[keep], at, facets, axis=0)
         rows.append({"run_id": run_id, "file_name": file_name, "sha256": sha256,
                      "header_digest": int(np.uint64(header).view(np.int64)), "line_count": len(digests),
                      "line_digests": digests.astype("<u8").tobytes(),
@@ -279,7 +297,7 @@ def person_total(frames: dict[str, pd.DataFrame], current: dict, key: str) -> in
         lines = current.get(file_name, (None, None))[1]
         if lines is not None and lines.skipped_count:
             digests.append(lines.skipped_facets[:, PERSON_FACET[file_name]])
-    return int(len(np.unique(np.concatenate(digests)))) if digests else 0
+    return int(len(pd.unique(np.concatenate(digests)))) if digests else 0
 
 
 def carried_by_skipped(rows: pd.DataFrame, current: dict, key: str) -> bool:

@@ -173,6 +173,8 @@ def ingest_context(manifest: dict, today: dt.date | None = None) -> str:
 
 def may_hold_gaiji(data: bytes) -> bool:
     """Whether the bytes might hold a 外字 (see ``_GAIJI_BYTES``)."""
+    if data.isascii():  # a C scan of the whole file, where the regular expression steps byte by byte
+        return False
     return _GAIJI_BYTES.search(data) is not None
 
 
