@@ -20,17 +20,21 @@ cannot answer, the file (both person files together) is read whole instead — c
 * a header that differs, a read that fails or needs the line-by-line reader, an undeclared encoding that is not
   UTF-8 → the whole file (its error or its reader decides);
 * person files: a line that may hold a 外字 is never skipped (the list of unmapped 外字 is rebuilt from the
-  rows read); a My Number of a read line that a skipped line of another person carries → both files whole;
-  a My Number collision among the read lines or with a stored person (services.intake.collisions) →
-  :class:`LineDiffRefusedError`, and the caller reads both files whole;
+  rows read); a My Number of a validated read row that a skipped line of another person carries, or a My
+  Number collision among the rows read or with a stored person (services.intake.collisions) →
+  :class:`LineDiffRefusedError`, and the caller reads both files whole. Skipped lines collide with nothing:
+  they were accepted together, against the stored persons, and nobody wrote since;
 * persons known only from events (``persist.current_persons``: their latest event): every event line of a
   person with a read, added or removed residents or events line is read too, so the latest event is chosen
   among all of them; and an event line of a person on a skipped residents line never makes them events-only.
 
 What the run records for a line-diffed file: ``run_input`` counts the whole file (skipped lines are accepted);
-the tables count the skipped lines as unchanged; the quarantine holds the read lines' bad cells (a skipped
-line was accepted). The access record names the persons and counts the rows *read and stored* by this run:
-a skipped line is neither read nor written.
+the tables count the skipped lines as unchanged (the person table as ``persist_persons`` counts a whole read);
+the quarantine holds the read lines' bad cells (a skipped line was accepted). The access record names the
+persons and counts the rows *read and stored* by this run: a skipped line is neither read nor written.
+
+Only a monthly ingest with a run id stores digests (``kodomo monthly --full`` stores none, so the month after
+it reads every line); each one replaces the previous one's, so the table holds one ingest's lines.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ its tables are still those the file produced. A file is therefore *unchanged*, a
    against the stored persons may differ once the first run stored its rows, and (b) their bytes cannot hold
    a 外字 (the mapping table may have changed; the list of unmapped ones is rebuilt from the rows).
 
+Under conditions 1–3, a file that did change is read line by line: only the lines that run did not accept
+are read (services.intake.linediff).
+
 A skipped file keeps the counts that run recorded and the quarantine stored under its SHA-256 (the quarantine
 listing of the month, by the SHA-256 of its runs' files, already holds its bad rows).
 :func:`assert_still_unchanged` repeats check 2 inside the persist transaction, so that a writer slipping in
