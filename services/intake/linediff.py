@@ -199,24 +199,27 @@ def plan(file_name: str, data: bytes, key: str, previous: PreviousLines | None, 
         # A line repeated within the file duplicates itself: a full read quarantines every copy.
         found &= ~pd.Series(lines.digests).duplicated(keep=False).to_numpy()
     if person_file and found.any():
-        found[_gaiji_lines(data, len(body))] = False
+        found[_gaiji_lines(data, header, body)] = False
     lines.skipped = found
     lines.skipped_positions = positions[found]
     lines.skipped_facets = previous.facets[lines.skipped_positions]
     return lines, body
 
 
-def _gaiji_lines(data: bytes, body_lines: int) -> np.ndarray:
+def _gaiji_lines(data: bytes, header: bytes, body: list[bytes]) -> np.ndarray:
     """Positions (in the data lines) of the lines whose bytes might hold a 外字 (unchanged._GAIJI_BYTES)."""
     if data.isascii():
         return np.empty(0, dtype=np.int64)
-    raw = np.frombuffer(data, dtype=np.uint8)
-    starts = np.flatnonzero((raw == 0xEE) | ((raw >= 0xF0) & (raw <= 0xF9)))
-    if not len(starts):
+    from services.intake.unchanged import GAIJI_BYTE_MARKS  # here: services.intake.unchanged imports this module
+
+    marks = np.flatnonzero(np.frombuffer(data.translate(GAIJI_BYTE_MARKS), dtype=np.uint8))
+    if not len(marks):
         return np.empty(0, dtype=np.int64)
-    ends = np.flatnonzero(raw == 10)
-    line = np.searchsorted(ends, starts) - 1  # 0 = the first data line
-    return np.unique(line[(line >= 0) & (line < body_lines)])
+    # Where each data line starts: after the header and every earlier line with its line end.
+    lengths = np.fromiter(map(len, body), dtype=np.int64, count=len(body)) + 1
+    starts = len(header) + 1 + np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(body) else np.empty(0)
+    line = np.searchsorted(starts, marks, side="right") - 1  # -1 = the header
+    return np.unique(line[line >= 0])
 
 
 def subset_bytes(header: bytes, body: list[bytes], read: np.ndarray) -> tuple[bytes, np.ndarray]:

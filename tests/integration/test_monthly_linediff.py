@@ -306,3 +306,22 @@ def test_a_writer_between_read_and_persist_fails_a_line_diffed_run(kodomo_env, m
                       subject_ids=["0000000001"], record_count=1)
     with pytest.raises(Exception, match="run the month again"):
         t.persist_inputs.fn(inbox, "run-2", "demo-operator")
+
+
+def test_person_lines_with_gaiji_are_always_read_and_listed_as_a_full_read_lists_them(
+        kodomo_env, monkeypatch, db_url, second_db_url, inbox_dir):
+    from tests.integration.test_monthly_unchanged import edit_file
+
+    # Line 5: a mapped 外字 (U+E000, shipped table) and one no table knows (U+E700).
+    edit_file(inbox_dir, "residents.csv", lambda f: f.assign(name=f["name"].where(
+        f.index != 3, "\ue000\ue700" + f["name"])))
+
+    def move_house():
+        edit_file(inbox_dir, "residents.csv", lambda f: f.assign(address=f["address"].where(
+            f.index != 7, "宮城県仙台市青葉区国分町三丁目7番1号")))
+
+    diffed, full = both_ways(monkeypatch, db_url, second_db_url, inbox_dir, move_house)
+    assert diffed["diffed"]["residents.csv"] > 0
+    assert set(diffed["inbox"].frames["residents"]["source_row"]) == {5, 9}  # the 外字 line and the changed one
+    assert diffed["inbox"].gaiji_unmapped == full["inbox"].gaiji_unmapped != []
+    assert_equal_outcome(diffed, full)
