@@ -212,10 +212,10 @@ def _count_skipped_lines(frames: dict[str, pd.DataFrame], counts: PersistCounts,
         counts.tables[table] = now | {"unchanged": now["unchanged"] + skipped}
     if lines.person_lines:
         now = counts.tables.get("person", {"inserted": 0, "updated": 0, "unchanged": 0})
-        total = linediff.person_total(frames, lines.current, lines.line_key)
         # As persist_persons counts a whole read: every person unchanged when none is written, else the upsert's.
         if now["inserted"] + now["updated"] == 0:
-            counts.tables["person"] = now | {"unchanged": total}
+            counts.tables["person"] = now | {"unchanged": linediff.person_total(frames, lines.current,
+                                                                                lines.line_key)}
 
 
 def _persist_persons_and_events(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
