@@ -146,7 +146,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
     from policy import load_policy
     from services import runs
     from services.eligibility import decide
-    from services.intake import ingest, persist, unchanged
+    from services.intake import collisions, ingest, linediff, persist, unchanged
     from services.notices import lists as export
     from services.notices import summary
     from store import migrate
@@ -177,13 +177,27 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
     def _read():
         if full:  # the full path reads every file again, as kodomo monthly --full does
             return ingest.read_inbox(inbox), None
-        with engine.connect() as conn:  # the files the previous (COMPLETED) monthly run stored are not read
-            known = unchanged.previous_inputs(conn, run_id=run_id,
+        # The files and lines the previous (COMPLETED) monthly run stored are not read (services.intake.linediff).
+        with engine.connect() as conn:
+            known = unchanged.previous_inputs(conn, run_id=run_id, ring=ring,
                                               context=unchanged.ingest_context(manifest))
         return ingest.read_inbox(inbox, known=known), known
 
     raw, known = timed("read", _read)
-    box = timed("validate", lambda: ingest.validate_inbox(raw, manifest.get("extract_date"), known=known))
+
+    def _validate():
+        # The monthly task's My Number collision check too: the line diff may refuse there (read persons whole).
+        box = ingest.validate_inbox(raw, manifest.get("extract_date"), known=known)
+        with engine.connect() as conn:
+            try:
+                return collisions.quarantine_my_number_collisions(conn, box, ring)
+            except linediff.LineDiffRefusedError:
+                again = known.without_person_lines()
+                box = ingest.validate_inbox(ingest.read_inbox(inbox, known=again), manifest.get("extract_date"),
+                                            known=again)
+                return collisions.quarantine_my_number_collisions(conn, box, ring)
+
+    box = timed("validate", _validate)
 
     def _persist():
         with session_scope(engine) as session:
@@ -191,7 +205,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
             runs.record_inputs(conn, run_id=run_id, inputs=box.inputs)
             unchanged.assert_still_unchanged(conn, box.known, run_id)
             runs.record_quarantine(conn, run_id=run_id, quarantine=box.quarantine)
-            persist.persist_inputs(conn, box.frames, ring, run_id, unchanged=box.unchanged_inputs())
+            persist.persist_inputs(conn, box.frames, ring, run_id, unchanged=box.unchanged_inputs(), lines=box.lines)
             persist.record_ingest_access(session, inbox=box, operator_id="demo-operator", run_id=run_id)
 
     timed("persist", _persist)

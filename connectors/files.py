@@ -249,10 +249,13 @@ def read_input_csv(path: str | Path, columns: list[str], encoding: str | None = 
             too many fields. The message names the file, the columns and the line, never values.
     """
     path = Path(path)
-    name = path.name
     if encoding is None:
         encoding = read_manifest(path.parent).get("encoding")
-    raw = _read_bytes(path)
+    return read_csv_bytes(_read_bytes(path), path.name, columns, encoding)
+
+
+def read_csv_bytes(raw: bytes, name: str, columns: list[str], encoding: str | None) -> pd.DataFrame:
+    """:func:`read_input_csv` of a file's bytes (``name`` for messages); ``encoding`` None: detected."""
     text, data = _decode(raw, name, encoding)
     if not text.strip():
         raise InputFileError(name, "the file is empty (no header row)", 1)

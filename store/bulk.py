@@ -394,12 +394,16 @@ def insert_missing(conn: Connection, table: Table, frame: pd.DataFrame, key_colu
 
 
 def insert_missing_rows(conn: Connection, table: Table, frame: pd.DataFrame, key_columns: Sequence[str],
-                        where=None) -> pd.DataFrame:
-    """:func:`insert_missing`, returning the rows inserted."""
+                        where=None, *, among_keys: bool = False) -> pd.DataFrame:
+    """:func:`insert_missing`, returning the rows inserted.
+
+    ``among_keys``: read only the stored rows whose first key column is one of the frame's (few rows, big table).
+    """
     if frame.empty:
         return frame
     keys = list(key_columns)
-    existing = read_frame(conn, table, keys, where=where)
+    among = (keys[0], sorted(set(frame[keys[0]].dropna().tolist()))) if among_keys else None
+    existing = read_frame(conn, table, keys, where=where, among=among)
     if existing.empty:
         insert_frame(conn, table, frame)
         return frame

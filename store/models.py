@@ -86,6 +86,28 @@ class NoticeList(Base):
     run_id: Mapped[str] = mapped_column(String(64))
 
 
+class InputLineDigests(Base):
+    """The lines of an input file that a monthly ingest accepted and stored, as keyed 8-byte digests.
+
+    The next monthly ingest skips a line whose digest is here (services.intake.linediff). Only the latest
+    ingest's rows are kept: each ingest replaces them. No personal data: every digest is keyed (SipHash under a
+    key derived from the key ring), never an unkeyed hash.
+    """
+
+    __tablename__ = "input_line_digests"
+    __table_args__ = (UniqueConstraint("run_id", "file_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("run.run_id"))
+    file_name: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    header_digest: Mapped[int] = mapped_column(BigInteger, doc="Keyed digest of the header line (signed 64-bit)")
+    line_count: Mapped[int] = mapped_column(BigInteger, doc="Accepted lines (digests in the blobs)")
+    line_digests: Mapped[bytes] = mapped_column(LargeBinary, doc="Sorted uint64 digests of the accepted lines")
+    facet_digests: Mapped[bytes] = mapped_column(
+        LargeBinary, doc="Per accepted line (same order), uint64 digests of its key columns (linediff.FACETS)")
+
+
 class QuarantinedRow(Base):
     """A rejected input cell: file, row, column, check and a masked value (never the full value)."""
 

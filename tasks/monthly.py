@@ -11,7 +11,7 @@ from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.eligibility import decide
-from services.intake import collisions, gaiji, ingest, persist, unchanged
+from services.intake import collisions, gaiji, ingest, linediff, persist, unchanged
 from services.notices import lists as export
 from services.notices import summary
 from store.db import engine_for, session_scope
@@ -57,14 +57,20 @@ def load_inbox(inbox_dir: str, run_id: str | None = None) -> ingest.Inbox:
     """
     engine = engine_for()
     known = None
+    ring = load_key_ring(get_settings())
     if run_id is not None:
         with engine.connect() as conn:
-            known = unchanged.previous_inputs(conn, run_id=run_id,
+            known = unchanged.previous_inputs(conn, run_id=run_id, ring=ring,
                                               context=unchanged.ingest_context(read_manifest(inbox_dir)))
     # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
-    inbox = ingest.load_inbox(inbox_dir, gaiji.load_table(get_settings().home / "gaiji.csv"), known)
+    table = gaiji.load_table(get_settings().home / "gaiji.csv")
+    inbox = ingest.load_inbox(inbox_dir, table, known)
     with engine.connect() as conn:
-        return collisions.quarantine_my_number_collisions(conn, inbox, load_key_ring(get_settings()))
+        try:
+            return collisions.quarantine_my_number_collisions(conn, inbox, ring)
+        except linediff.LineDiffRefusedError:  # the person files whole: services.intake.linediff
+            inbox = ingest.load_inbox(inbox_dir, table, known.without_person_lines())
+            return collisions.quarantine_my_number_collisions(conn, inbox, ring)
 
 
 @pipeline_task(name="persist-inputs")
@@ -77,7 +83,8 @@ def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
         unchanged.assert_still_unchanged(conn, inbox.known, run_id)
         runs.record_inputs(conn, run_id=run_id, inputs=inbox.inputs)
         runs.record_quarantine(conn, run_id=run_id, quarantine=inbox.quarantine)
-        counts = persist.persist_inputs(conn, inbox.frames, ring, run_id, unchanged=inbox.unchanged_inputs())
+        counts = persist.persist_inputs(conn, inbox.frames, ring, run_id, unchanged=inbox.unchanged_inputs(),
+                                        lines=inbox.lines)
         persist.record_ingest_access(session, inbox=inbox, operator_id=operator_id, run_id=run_id)
     return counts.tables
 

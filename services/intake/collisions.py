@@ -17,9 +17,10 @@ from sqlalchemy import Connection
 
 from privacy.crypto import KeyRing
 from schemas.validate import QUARANTINE_COLUMNS, mask_value
+from services.intake import linediff
 from services.intake.ingest import INPUT_FILES, Inbox
 from store import models
-from store.bulk import read_frame
+from store.bulk import read_frame, read_frame_in
 
 CHECK_NAME = "my_number_collision"
 #: Files whose rows carry a person's My Number: frame name → file name.
@@ -51,17 +52,26 @@ def quarantine_my_number_collisions(conn: Connection, inbox: Inbox, ring: KeyRin
     rows = _person_rows(inbox)
     if rows.empty:
         return inbox
+    diffed = inbox.lines is not None and inbox.lines.person_lines
+    if diffed and linediff.carried_by_skipped(rows, inbox.lines.current, inbox.lines.line_key):
+        raise linediff.LineDiffRefusedError("a My Number of a person line read is carried by a line not read")
     rows["hmac"] = ring.blind_index_many(rows["my_number"].where(rows["my_number"].notna(), None).tolist())
     rows = rows[rows["hmac"].notna()]
     owners = rows.drop_duplicates(["hmac", "person_id"])
     shared = owners["hmac"].duplicated(keep=False)
-    stored = read_frame(conn, models.Person.__table__, ["person_id", "my_number_hmac"])
+    # Only the stored persons carrying one of these numbers matter: read just those when few lines were read.
+    stored = (read_frame_in(conn, models.Person.__table__, ["person_id", "my_number_hmac"], "my_number_hmac",
+                            sorted(set(rows["hmac"]))) if diffed
+              else read_frame(conn, models.Person.__table__, ["person_id", "my_number_hmac"]))
     stored = stored[stored["my_number_hmac"].notna()]
     against = owners.merge(stored, left_on="hmac", right_on="my_number_hmac", suffixes=("", "_stored"))
     against = against[against["person_id"] != against["person_id_stored"]]
     colliding = set(owners.loc[shared.to_numpy(), "person_id"]) | set(against["person_id"])
     if not colliding:
         return inbox
+    if diffed:
+        # The other rows of the persons involved may be on lines not read: only the whole files tell them.
+        raise linediff.LineDiffRefusedError("a My Number collision among the person lines read")
 
     hit = rows[rows["person_id"].isin(colliding)].copy()
     stored_owner = dict(zip(against["hmac"], against["person_id_stored"], strict=True))

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from connectors.files import (
@@ -19,6 +20,7 @@ from connectors.files import (
     UNREADABLE_LINES,
     InputFileError,
     file_sha256,
+    read_csv_bytes,
     read_input_csv,
     read_manifest,
 )
@@ -30,8 +32,9 @@ from schemas.resident_events import ResidentEventSchema
 from schemas.residents import ResidentSchema
 from schemas.tax import TaxSchema
 from schemas.validate import QUARANTINE_COLUMNS, validate_frame
+from schemas.validate import _coerce as coerce_frame
 from schemas.welfare import WelfareSchema
-from services.intake import gaiji
+from services.intake import gaiji, linediff
 from services.intake.unchanged import Known, may_hold_gaiji
 
 #: name → (file name, schema, required)
@@ -62,6 +65,8 @@ class Inbox:
     unchanged_files: list[str] = field(default_factory=list)
     #: What that check relied on (re-checked in the persist transaction); None when nothing was skipped.
     known: Known | None = None
+    #: The line digests of this inbox's files, to store for the next month (services.intake.linediff).
+    lines: Known | None = None
 
     def unchanged_inputs(self) -> pd.DataFrame:
         """The input rows (file name, counts) of the files not read again."""
@@ -111,6 +116,7 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
         present[name] = path
     skipped: set[str] = set()
     shas: dict[str, str] = {}
+    contents: dict[str, bytes] = {}  # kept for the line diff: each file is read from disk once
     if known is not None and known.files:
         shas, gaiji_bytes = {}, {}
         for name, path in present.items():
@@ -119,21 +125,164 @@ def read_inbox(inbox_dir: str | Path, names: list[str] | None = None, manifest: 
             data = path.read_bytes()
             shas[name] = hashlib.sha256(data).hexdigest()
             gaiji_bytes[INPUT_FILES[name][0]] = may_hold_gaiji(data)
+            if known.line_key is not None and INPUT_FILES[name][0] in known.lines:
+                contents[name] = data
             del data
         skipped = known.select({INPUT_FILES[n][0]: sha for n, sha in shas.items()}, gaiji_bytes)
     raw: dict[str, tuple[pd.DataFrame | None, str]] = {}
+    # The declared encoding, as read_input_csv finds it (the manifest given, else the inbox's manifest.json).
+    encoding = (manifest if manifest is not None else read_manifest(directory)).get("encoding")
+    diffed = _read_changed_lines(present, skipped, known, encoding, shas, contents)
+    contents.clear()
     for name, path in present.items():
         file_name, schema, _ = INPUT_FILES[name]
         if file_name in skipped:
             check_control_totals(file_name, totals.get(file_name), rows=known.files[file_name].row_count,
                                  sha256=shas[name])
             raw[name] = (None, shas[name])
+            if known is not None and known.line_key is not None:
+                known.current[file_name] = (shas[name], None)
             continue
-        frame = read_input_csv(path, model_columns(schema))
-        sha256 = shas.get(name) or file_sha256(path)
+        if name in diffed:
+            frame, sha256, lines = diffed[name]
+            check_control_totals(file_name, totals.get(file_name), rows=line_count(frame) + lines.skipped_count,
+                                 sha256=sha256)
+            raw[name] = (frame, sha256)
+            continue
+        if known is not None and known.line_key is not None and path.is_file():
+            data = path.read_bytes()
+            sha256 = hashlib.sha256(data).hexdigest()
+            frame = read_csv_bytes(data, file_name, model_columns(schema), encoding)
+            known.current[file_name] = (sha256, linediff.file_lines(file_name, data, known.line_key))
+            del data
+        else:
+            frame = read_input_csv(path, model_columns(schema))
+            sha256 = shas.get(name) or file_sha256(path)
         check_control_totals(file_name, totals.get(file_name), rows=line_count(frame), sha256=sha256)
         raw[name] = (frame, sha256)
     return raw
+
+
+def _read_changed_lines(present: dict[str, Path], skipped: set[str], known: Known | None, encoding: str | None,
+                        shas: dict[str, str], contents: dict[str, bytes]
+                        ) -> dict[str, tuple[pd.DataFrame, str, linediff.FileLines]]:
+    """The files read line-diffed (services.intake.linediff): name → (frame of the lines read, SHA-256, lines).
+
+    A file missing here is read whole (or skipped whole). The person files are line-diffed together or not at all.
+    """
+    if known is None or known.line_key is None or not known.lines:
+        return {}
+    out: dict[str, tuple[pd.DataFrame, str, linediff.FileLines]] = {}
+    people: dict[str, tuple] = {}
+    for name, path in present.items():
+        file_name, schema, _ = INPUT_FILES[name]
+        if file_name in skipped or file_name not in known.lines or not known.same_rules(file_name):
+            continue
+        if not path.is_file():
+            continue
+        data = contents.pop(name, None) or path.read_bytes()
+        planned = _plan_file(name, data, known, encoding)
+        if planned is None:
+            continue
+        if file_name in linediff.PERSON_FACET:
+            people[name] = (data, *planned)
+            continue
+        frame, lines, _, _ = planned
+        if _duplicate_key(frame, name, lines, known.line_key):
+            continue
+        out[name] = (frame, shas.get(name) or hashlib.sha256(data).hexdigest(), lines)
+        known.current[file_name] = (out[name][1], lines)
+    if people and set(people) == {n for n in ("residents", "resident_events") if n in present}:
+        persons = _person_lines(people, known, encoding, shas)
+        for name, (frame, sha256, lines) in (persons or {}).items():
+            out[name] = (frame, sha256, lines)
+            known.current[INPUT_FILES[name][0]] = (sha256, lines)
+    return out
+
+
+def _plan_file(name: str, data: bytes, known: Known, encoding: str | None, also: np.ndarray | None = None,
+               planned: tuple | None = None):
+    """Read the lines of ``data`` not skipped: (frame, lines, body, encoding), or None to read the whole file.
+
+    ``also``: lines to read although they could be skipped; ``planned``: the plan already made for ``data``.
+    """
+    file_name, schema, _ = INPUT_FILES[name]
+    if encoding is None:
+        try:  # an undeclared encoding is detected on the whole file, as a full read does
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        encoding = "utf-8"
+    planned = planned or linediff.plan(file_name, data, known.line_key, known.lines[file_name],
+                                       person_file=file_name in linediff.PERSON_FACET)
+    if planned is None:
+        return None
+    lines, body = planned
+    if also is not None and also.any():
+        lines.skip_only(lines.skipped & ~also, known.lines[file_name])
+    end = data.find(b"\n")
+    header = data if end < 0 else data[:end]
+    subset, numbers = linediff.subset_bytes(header, body, ~lines.skipped)
+    try:
+        frame = read_csv_bytes(subset, file_name, model_columns(schema), encoding)
+    except InputFileError:
+        return None  # the whole file names the problem with its own line number
+    if frame.attrs.get(UNREADABLE_LINES):
+        return None  # the line-by-line reader reads every line of such a file: so does the whole read
+    frame["source_row"] = numbers[frame["source_row"].to_numpy(dtype="int64") - 2]
+    return frame, lines, body, encoding
+
+
+def _duplicate_key(frame: pd.DataFrame, name: str, lines: linediff.FileLines, key: str) -> bool:
+    """Whether a line read carries a unique key (as validated) that a skipped line carries."""
+    file_name, schema, _ = INPUT_FILES[name]
+    if not lines.skipped_count or frame.empty:
+        return False
+    work, _ = coerce_frame(frame.reset_index(drop=True), schema.to_schema())
+    read = linediff.facet_digests(work, file_name, key)
+    return any(linediff.member(read[:, i], lines.skipped_facets[:, i]).any() for i in linediff.UNIQUE[file_name])
+
+
+def _person_lines(people: dict[str, tuple], known: Known, encoding: str | None, shas: dict[str, str]):
+    """Line-diff residents.csv and resident_events.csv together (see services.intake.linediff), or None."""
+    key = known.line_key
+    person = linediff.PERSON_FACET
+    # Every event line of a person with a line read, added or removed is read too (their latest event).
+    touched = []
+    for name, (_, frame, lines, _, _) in people.items():
+        file_name = INPUT_FILES[name][0]
+        touched.append(linediff.digest_values(frame["person_id"].astype(object).where(frame["person_id"].notna(),
+                                                                                       None).tolist(), key))
+        touched.append(linediff.removed_facets(known.lines[file_name], lines)[:, person[file_name]])
+    touched = np.concatenate(touched)
+    if "resident_events" in people:
+        data, frame, lines, body, _ = people["resident_events"]
+        facets = known.lines["resident_events.csv"]
+        found, positions = facets.lookup(lines.digests)
+        also = found & linediff.member(facets.facets[positions, person["resident_events.csv"]], touched)
+        also &= lines.skipped
+        if also.any():
+            planned = _plan_file("resident_events", data, known, encoding, also=also, planned=(lines, body))
+            if planned is None:
+                return None
+            people["resident_events"] = (data, *planned)
+    out = {}
+    for name, (data, frame, lines, _, _) in people.items():
+        if _duplicate_key(frame, name, lines, key):
+            return None
+        out[name] = (frame, shas.get(name) or hashlib.sha256(data).hexdigest(), lines)
+    # Persons on a skipped residents line stay residents: their event lines never make them events-only.
+    if "resident_events" in out and "residents" in out:
+        events = out["resident_events"][0]
+        resident_digests = out["residents"][2].skipped_facets[:, person["residents.csv"]]
+        on_skipped = linediff.member(linediff.digest_values(_none(events["person_id"]), key), resident_digests)
+        known.residents_elsewhere = frozenset(events.loc[on_skipped, "person_id"].astype(str))
+    known.person_lines = True
+    return out
+
+
+def _none(series: pd.Series) -> list:
+    return series.astype(object).where(series.notna(), None).tolist()
 
 
 def line_count(frame: pd.DataFrame) -> int:
@@ -169,6 +318,7 @@ def validate_inbox(raw: dict[str, tuple[pd.DataFrame | None, str]], extract_date
     """
     inbox = Inbox(extract_date=extract_date)
     inputs, quarantined = [], []
+    diffed = known.line_diffed() if known is not None else {}
     with using_reference_date(extract_date):
         for name, (frame, sha256) in raw.items():
             file_name, schema, _ = INPUT_FILES[name]
@@ -188,16 +338,19 @@ def validate_inbox(raw: dict[str, tuple[pd.DataFrame | None, str]], extract_date
             found = [q for q in (unreadable_quarantine(frame, file_name), result.quarantine) if not q.empty]
             table = pd.concat(found, ignore_index=True) if found else result.quarantine
             bad_rows = table["row_number"].nunique() if not table.empty else 0
-            # Counted by physical line: every non-blank line is either accepted or quarantined.
+            # Counted by physical line: every non-blank line is either accepted or quarantined (a skipped line
+            # was accepted: services.intake.linediff).
+            skipped_lines = diffed.get(file_name, 0)
             inputs.append({"file_name": file_name, "sha256": sha256,
-                           "row_count": len(frame) + len(frame.attrs.get(UNREADABLE_LINES, ())),
-                           "accepted_count": len(result.good), "quarantined_count": int(bad_rows)})
+                           "row_count": len(frame) + len(frame.attrs.get(UNREADABLE_LINES, ())) + skipped_lines,
+                           "accepted_count": len(result.good) + skipped_lines, "quarantined_count": int(bad_rows)})
             if not table.empty:
                 quarantined.append(table.assign(file_sha256=sha256))
     inbox.inputs = pd.DataFrame(inputs)
     if known is not None and not inbox.inputs.empty:
         inbox.inputs["ingest_context"] = known.context
-    inbox.known = known if inbox.unchanged_files else None
+    inbox.known = known if inbox.unchanged_files or diffed else None
+    inbox.lines = known if known is not None and known.line_key is not None else None
     inbox.quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame(
         columns=["file_name", "file_sha256", "row_number", "column_name", "check_name", "masked_value", "reason"])
     return inbox

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from schemas.checks import flag_to_bool
+from services.intake import linediff
 from store import changes, models
 from store.bulk import UpsertCounts, insert_missing_rows, read_frame, upsert_frame
 
@@ -58,29 +59,37 @@ def keyed_digest(frame: pd.DataFrame, columns: list[str], ring: KeyRing) -> list
     return ring.blind_index_many(joined, purpose="row_digest")
 
 
-def current_persons(residents: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def current_persons(residents: pd.DataFrame, events: pd.DataFrame, also_residents=frozenset()) -> pd.DataFrame:
     """The person rows to store: the full extract, plus people known only from 異動 events.
 
     Someone absent from the extract (moved out or died in the events window) keeps the personal data of
     their latest event. Residence spells themselves are derived from the stored events by
-    :func:`rules.residence.apply_events`; nothing derivable is stored here.
+    :func:`rules.residence.apply_events`; nothing derivable is stored here. ``also_residents``: persons of
+    the extract whose line was not read (services.intake.linediff): never events-only.
     """
     columns = ["person_id", *PERSON_SOURCE_COLUMNS]
     only_events = events[~events["person_id"].isin(residents["person_id"])]
+    if also_residents:
+        only_events = only_events[~only_events["person_id"].isin(list(also_residents))]
     latest = only_events.sort_values(["person_id", "event_date", "event_id"]).drop_duplicates("person_id", keep="last")
     latest = latest.assign(residence_start_date=pd.NaT)
     return pd.concat([residents[columns], latest[columns]], ignore_index=True)
 
 
-def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str) -> UpsertCounts:
-    """Upsert persons; encrypt My Number and profile only for new or changed rows."""
+def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_id: str,
+                    few: bool = False) -> UpsertCounts:
+    """Upsert persons; encrypt My Number and profile only for new or changed rows.
+
+    ``few``: only some of the persons (the lines read, services.intake.linediff): read just their stored rows.
+    """
     table = models.Person.__table__
     if persons.empty:  # nothing to compare: spare reading every stored digest
         return UpsertCounts(0, 0, 0)
     frame = persons.copy()
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
-    existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"])
+    existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"],
+                          among=("person_id", sorted(set(frame["person_id"].tolist()))) if few else None)
     merged = frame[["person_id", "row_digest"]].merge(
         existing[["person_id", "row_digest"]].rename(columns={"row_digest": "_old"}), on="person_id", how="left"
     )
@@ -152,11 +161,13 @@ FILE_TABLES = {"residents.csv": "person", "resident_events.csv": "resident_event
 
 
 def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
-                   unchanged: pd.DataFrame | None = None) -> PersistCounts:
+                   unchanged: pd.DataFrame | None = None, lines=None) -> PersistCounts:
     """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications).
 
     ``unchanged``: the input rows (``file_name``, ``accepted_count``) of the files not read again because they
     are stored already (services.intake.unchanged); their tables count their accepted rows as unchanged.
+    ``lines`` (services.intake.unchanged.Known with a line key): the lines of each file as read; the lines not
+    read (services.intake.linediff) count as unchanged rows, and this ingest's line digests are stored.
     The persons and households whose stored inputs changed are queued for the next decided month
     (:func:`store.changes.record_changes`), in this transaction.
     """
@@ -165,50 +176,99 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
     skipped = unchanged if unchanged is not None else pd.DataFrame(columns=["file_name", "accepted_count"])
     for file_name, accepted in zip(skipped["file_name"], skipped["accepted_count"], strict=True):
         counts.add(FILE_TABLES[file_name], UpsertCounts(0, 0, int(accepted)))
+    diffed = lines.line_diffed() if lines is not None else {}
     if "residents" in frames or "resident_events" in frames or not len(skipped):
-        _persist_persons_and_events(conn, frames, ring, run_id, counts, reach)
-    _persist_simple(conn, frames, counts, reach)
+        _persist_persons_and_events(conn, frames, ring, run_id, counts, reach,
+                                    lines.residents_elsewhere if lines is not None else frozenset(),
+                                    few=lines is not None and lines.person_lines)
+    _persist_simple(conn, frames, counts, reach, {name for name, file_name in INPUT_FILE_NAMES.items()
+                                                  if file_name in diffed})
+    if diffed:
+        _count_skipped_lines(frames, counts, diffed, lines)
     changes.record_changes(conn, run_id, person_ids=reach.persons, household_ids=reach.households)
+    if lines is not None:
+        by_file = {INPUT_FILE_NAMES[name]: (name, frame) for name, frame in frames.items() if name in INPUT_FILE_NAMES}
+        linediff.store_lines(conn, run_id, lines.current, by_file, lines.lines, lines.line_key)
     return counts
 
 
+#: Frame name → input file name (services.intake.ingest.INPUT_FILES).
+INPUT_FILE_NAMES = {"residents": "residents.csv", "resident_events": "resident_events.csv", "tax": "tax.csv",
+                    "welfare": "welfare.csv", "insurance": "insurance.csv", "applications": "applications.csv",
+                    "placements": "placements.csv"}
+
+
+def _count_skipped_lines(frames: dict[str, pd.DataFrame], counts: PersistCounts, diffed: dict[str, int],
+                         lines) -> None:
+    """Count the rows of the lines not read as unchanged, as a read of the whole file would have."""
+    for file_name, skipped in diffed.items():
+        table = FILE_TABLES[file_name]
+        now = counts.tables.get(table, {"inserted": 0, "updated": 0, "unchanged": 0})
+        if table == "resident_event":  # counted as inserted rows only (insert_missing_rows)
+            counts.tables[table] = now
+            continue
+        if table == "person":
+            continue
+        counts.tables[table] = now | {"unchanged": now["unchanged"] + skipped}
+    if lines.person_lines:
+        now = counts.tables.get("person", {"inserted": 0, "updated": 0, "unchanged": 0})
+        # As persist_persons counts a whole read: every person unchanged when none is written, else the upsert's.
+        if now["inserted"] + now["updated"] == 0:
+            counts.tables["person"] = now | {"unchanged": linediff.person_total(frames, lines.current,
+                                                                                lines.line_key)}
+
+
 def _persist_persons_and_events(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
-                                counts: PersistCounts, reach: _Reach) -> None:
+                                counts: PersistCounts, reach: _Reach, also_residents=frozenset(),
+                                few: bool = False) -> None:
     """Persons (from the extract and the 異動 events) and the new 異動 events."""
     residents = frames.get("residents", pd.DataFrame(columns=["person_id", *PERSON_SOURCE_COLUMNS]))
     events = frames.get("resident_events")
     if events is None:
         events = pd.DataFrame(columns=["event_id", *residents.columns.drop("residence_start_date", errors="ignore"),
                                        "event_code", "event_date", "notified_date"])
-    persons = current_persons(residents, events)
-    person_counts = persist_persons(conn, persons, ring, run_id)
+    persons = current_persons(residents, events, also_residents)
+    person_counts = persist_persons(conn, persons, ring, run_id, few=few)
     counts.add("person", person_counts)
     reach.add(persons.loc[person_counts.written], ["person_id"], ["household_id"])
     reach.add(person_counts.replaced, [], ["household_id"])
     if not events.empty:
         event_rows = events[["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"]]
         new_events = insert_missing_rows(conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id),
-                                         ["event_id"])
+                                         ["event_id"], among_keys=few)
         counts.add("resident_event", len(new_events))
         reach.add(new_events, ["person_id"], ["household_id"])
 
 
 def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: PersistCounts,
-                    reach: _Reach) -> None:
-    """Upsert the frames stored one row per file row on their natural keys (tax, welfare, insurance, ...)."""
+                    reach: _Reach, few: set[str] = frozenset()) -> None:
+    """Upsert the frames stored one row per file row on their natural keys (tax, welfare, insurance, ...).
+
+    ``few``: the frames holding only the lines read (services.intake.linediff): compared with just the stored
+    rows of their keys' first column.
+    """
     for name, (table, keys, person_columns, household_columns) in SIMPLE_INPUTS.items():
         frame = frames.get(name)
         if frame is None or frame.empty:
             continue
         columns = [c.name for c in table.columns if c.name in frame.columns]
-        written = upsert_frame(conn, table, frame[columns], keys)
+        existing = None
+        if name in few:
+            compare = [c for c in columns if c not in keys]
+            existing = read_frame(conn, table, [*keys, *compare],
+                                  among=(keys[0], sorted(set(frame[keys[0]].dropna().tolist()))))
+        written = upsert_frame(conn, table, frame[columns], keys, existing=existing)
         counts.add(table.name, written)
         reach.add(frame.loc[written.written], person_columns, household_columns)
         reach.add(written.replaced, person_columns, household_columns)
 
 
 def record_ingest_access(session: Session, *, inbox, operator_id: str, run_id: str) -> None:
-    """One access record for the whole ingest: who stored whose data, and how many rows."""
+    """One access record for the whole ingest: who stored whose data, and how many rows.
+
+    The rows and persons are those read and stored by this run: a file or line not read again because it is
+    stored already (services.intake.unchanged, services.intake.linediff) was neither read nor written.
+    """
     person_ids = pd.concat([frame["person_id"] for name, frame in inbox.frames.items()
                             if "person_id" in frame.columns], ignore_index=True) if inbox.frames else []
     rows = int(sum(len(frame) for frame in inbox.frames.values()))

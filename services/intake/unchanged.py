@@ -23,6 +23,9 @@ its tables are still those the file produced. A file is therefore *unchanged*, a
    against the stored persons may differ once the first run stored its rows, and (b) their bytes cannot hold
    a 外字 (the mapping table may have changed; the list of unmapped ones is rebuilt from the rows).
 
+Under conditions 1–3, a file that did change is read line by line: only the lines that run did not accept
+are read (services.intake.linediff).
+
 A skipped file keeps the counts that run recorded and the quarantine stored under its SHA-256 (the quarantine
 listing of the month, by the SHA-256 of its runs' files, already holds its bad rows).
 :func:`assert_still_unchanged` repeats check 2 inside the persist transaction, so that a writer slipping in
@@ -31,6 +34,7 @@ between the two stages fails the run instead of being missed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
+from services.intake import linediff
 from services.intake.persist import PERSON_DIGEST_VERSION
 from store import models
 from store.privacy_models import AccessRecord
@@ -58,6 +63,8 @@ EXTRACT_DATE_CHECKS = "_not_in_future"
 #: Bytes that may start a 外字: UTF-8 U+E000..U+E757 starts with EE; CP932 F040..F9FC with F0..F9 (also a trail
 #: byte of other characters: a false alarm only means the file is read again).
 _GAIJI_BYTES = re.compile(rb"[\xee\xf0-\xf9]")
+#: ``bytes.translate`` table: 1 for the bytes of ``_GAIJI_BYTES``, 0 for every other byte.
+GAIJI_BYTE_MARKS = bytes(1 if _GAIJI_BYTES.fullmatch(bytes([b])) else 0 for b in range(256))
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -90,6 +97,39 @@ class Known:
     #: The access-record chain position up to which nobody else wrote (check 2).
     checked_seq: int = 0
     previous_run_id: str | None = None
+    #: The key of the line digests (services.intake.linediff); None: no line diff, no digests stored.
+    line_key: str | None = None
+    #: The previous ingest's accepted lines per file (services.intake.linediff.load_previous).
+    lines: dict = field(default_factory=dict)
+    #: Filled while reading this inbox: file name → (SHA-256, its FileLines, or None when skipped whole).
+    current: dict = field(default_factory=dict)
+    #: Whether the person files were line-diffed, and the persons of their event lines read whose residents line
+    #: was skipped (they stay residents: persist.current_persons).
+    person_lines: bool = False
+    residents_elsewhere: frozenset = frozenset()
+
+    def same_rules(self, name: str) -> bool:
+        """Whether a line ``name`` accepted then is accepted now (check 3 without the quarantine condition)."""
+        previous = self.files.get(name)
+        if previous is None or previous.context is None:
+            return False
+        if previous.context == self.context:
+            return True
+        before, _, then = previous.context.rpartition(";")
+        same_rules, _, now = self.context.rpartition(";")
+        # A later extract date fails no value an earlier one passed (schemas.checks.reference_date).
+        return (before == same_rules and _DATE.fullmatch(then) is not None and _DATE.fullmatch(now) is not None
+                and now >= then)
+
+    def line_diffed(self) -> dict[str, int]:
+        """File name → lines skipped, for the files read line-diffed."""
+        return {name: lines.skipped_count for name, (_, lines) in self.current.items()
+                if lines is not None and lines.skipped_count}
+
+    def without_person_lines(self) -> Known:
+        """The same, with the person files read whole (services.intake.linediff.LineDiffRefused)."""
+        lines = {name: value for name, value in self.lines.items() if name not in PERSON_FILE_NAMES}
+        return dataclasses.replace(self, lines=lines, current={}, person_lines=False, residents_elsewhere=frozenset())
 
     def select(self, shas: dict[str, str], may_hold_gaiji: dict[str, bool]) -> set[str]:
         """The file names (of ``shas``: file name → SHA-256 of this inbox) to skip."""
@@ -138,7 +178,9 @@ def ingest_context(manifest: dict, today: dt.date | None = None) -> str:
 
 def may_hold_gaiji(data: bytes) -> bool:
     """Whether the bytes might hold a 外字 (see ``_GAIJI_BYTES``)."""
-    return _GAIJI_BYTES.search(data) is not None
+    if data.isascii():  # C scans of the whole file, where the regular expression steps byte by byte
+        return False
+    return b"\x01" in data.translate(GAIJI_BYTE_MARKS)
 
 
 def _writes_since(conn: Connection, seq: int, allowed_runs: set[str]) -> int:
@@ -149,10 +191,14 @@ def _writes_since(conn: Connection, seq: int, allowed_runs: set[str]) -> int:
     return sum(1 for run_id, flow in rows if run_id not in allowed_runs and flow not in READ_ONLY_FLOWS)
 
 
-def previous_inputs(conn: Connection, *, run_id: str, context: str) -> Known:
-    """The files of the previous monthly ingest that this run (``run_id``) may skip when their bytes match."""
+def previous_inputs(conn: Connection, *, run_id: str, context: str, ring=None) -> Known:
+    """The files of the previous monthly ingest that this run (``run_id``) may skip when their bytes match.
+
+    With the key ring ``ring``, also the lines it accepted (services.intake.linediff): this run reads only the
+    others, and stores its own lines' digests for the next month.
+    """
     ar, run, inp = AccessRecord.__table__, models.Run.__table__, models.RunInput.__table__
-    known = Known(context=context)
+    known = Known(context=context, line_key=linediff.line_key(ring.index_key) if ring is not None else None)
     last = conn.execute(select(ar.c.seq, ar.c.run_id).where(ar.c.purpose == INGEST_PURPOSE, ar.c.run_id != run_id)
                         .order_by(ar.c.seq.desc()).limit(1)).first()
     if last is None:
@@ -176,6 +222,9 @@ def previous_inputs(conn: Connection, *, run_id: str, context: str) -> Known:
     known.quarantine = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS).sort_values(
         ["file_name", "row_number", "column_name", "check_name"], kind="stable").reset_index(drop=True)
     known.quarantine["row_number"] = known.quarantine["row_number"].astype("int64")
+    if known.line_key is not None:
+        known.lines = {name: lines for name, lines in linediff.load_previous(conn, last.run_id).items()
+                       if name in known.files and known.files[name].sha256 == lines.sha256}
     return known
 
 

@@ -4,13 +4,13 @@ A re-run of a month whose decisions and persons nobody changed since its lists w
 files (services.notices.lists) instead of reading 150k decisions again to write the same bytes.
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
