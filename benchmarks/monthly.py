@@ -209,6 +209,9 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
             persist.record_ingest_access(session, inbox=box, operator_id="demo-operator", run_id=run_id)
 
     timed("persist", _persist)
+    # The inbox is stored: as in the flow, which hands the month to decide by run id (not the frames),
+    # nothing after this point reads the in-memory files.
+    raw = box = None
 
     def _decide():
         with session_scope(engine) as session:

@@ -41,6 +41,7 @@ def monthly_run(month: Month | None = None, inbox: LocalPathParam | None = None,
         inbox_data = t.load_inbox(inbox, None if full else run.run_id)  # full: every file read again
         counts = {"ingest": inbox_data.counts()}
         counts["persist"] = t.persist_inputs(inbox_data, run.run_id, operator)
+        del inbox_data  # stored: the month is decided from the database, so the frames' memory is let go
         counts["decide"] = t.decide_month(month, policy, run.run_id, operator, full)
         counts["export"] = t.export_lists(month, run.run_id, operator)
         counts["summary"] = t.publish_summary(month, run.run_id, counts)

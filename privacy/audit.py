@@ -62,7 +62,8 @@ def _normalise_subjects(subject_ids: Iterable[object] | None) -> list[str]:
 
     series = pd.Series(subject_ids if hasattr(subject_ids, "__len__") else list(subject_ids), dtype=object)
     series = series[series.notna()].astype(str)
-    values = np.sort(series[series != ""].to_numpy(dtype=str))
+    # distinct first (hashing), then sort: an ingest names each person in several files (tax rows by year)
+    values = np.sort(pd.unique(series[series != ""].to_numpy(dtype=object)).astype(str))
     if len(values) > 1:  # distinct values of a sorted array (faster than np.unique's hashing for str)
         keep = np.empty(len(values), dtype=bool)
         keep[0] = True

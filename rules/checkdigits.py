@@ -187,4 +187,10 @@ def assign_recipient_numbers(first_sequence: int, count: int) -> list[str]:
     """Return ``count`` 7-digit 受給者番号: a 6-digit sequence from ``first_sequence`` plus check digit."""
     if first_sequence < 1 or first_sequence + count - 1 > LAST_RECIPIENT_SEQUENCE:
         raise ValueError("the 6-digit 受給者番号 sequence is exhausted")
-    return [with_modulus10_w21(f"{n:06d}") for n in range(first_sequence, first_sequence + count)]
+    if count <= 0:
+        return []
+    # Vectorised: the six digits of every sequence number as a matrix, their check digits in one pass.
+    sequence = np.arange(first_sequence, first_sequence + count, dtype=np.int64)
+    bodies = (sequence[:, None] // 10 ** np.arange(5, -1, -1, dtype=np.int64)) % 10
+    numbers = sequence * 10 + modulus10_w21_check_digits(bodies)
+    return [f"{n:07d}" for n in numbers.tolist()]

@@ -466,7 +466,14 @@ def apply_decisions(previous_certificates: pd.DataFrame | None, decisions: pd.Da
     ordered = ordered.sort_values(["person_id", "effective_date", "_order"], kind="stable")
     latest = ordered.drop_duplicates("person_id", keep="last")[CERTIFICATE_COLUMNS]
     kept = prev.loc[~prev["person_id"].isin(latest["person_id"])]
-    state = pd.concat([kept, latest], ignore_index=True)
+    if kept.empty:
+        # Nobody keeps a certificate (a first load): concatenating the empty frame, whose columns are
+        # objects, would box every date only for the lines below to unbox it. The ids get the dtype
+        # the concatenation gives them; the other columns are normalised below either way.
+        state = latest.reset_index(drop=True)
+        state["person_id"] = pd.concat([kept["person_id"], latest["person_id"]], ignore_index=True)
+    else:
+        state = pd.concat([kept, latest], ignore_index=True)
     state["valid_from"] = _dates(state["valid_from"])
     state["valid_to"] = _dates(state["valid_to"])
     state["status"] = state["status"].astype("string")

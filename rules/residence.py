@@ -92,12 +92,26 @@ def residence_from_persons(persons: pd.DataFrame, events: pd.DataFrame) -> pd.Da
     return _spells(persons, events, extra_ends=extra)
 
 
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)`` for text ids (missing = -1), sorting only the distinct ids.
+
+    The distinct ids are sorted as fixed-width unicode in C (the code-point order of Python's str sort),
+    not by one Python comparison per pair.
+    """
+    codes, distinct = pd.factorize(values)
+    if pd.api.types.infer_dtype(distinct, skipna=False) != "string":
+        return pd.factorize(values, sort=True)
+    order = np.argsort(distinct.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order), dtype=np.intp)
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), np.asarray(distinct, dtype=object)[order]
+
+
 def _spells(residents: pd.DataFrame, events: pd.DataFrame, extra_ends: pd.DataFrame | None) -> pd.DataFrame:
     # Integer person codes in the order of the ids (one hashing pass): every merge, sort, merge_asof and
     # groupby below works on int64 instead of text, and sorting by code is sorting by id.
     parts = [residents["person_id"], events["person_id"]] + ([] if extra_ends is None else [extra_ends["person_id"]])
-    codes, person_ids = pd.factorize(
-        np.concatenate([part.astype("str").to_numpy(dtype=object) for part in parts]), sort=True)
+    codes, person_ids = _sorted_codes(np.concatenate([part.astype("str").to_numpy(dtype=object) for part in parts]))
     bounds = np.cumsum([0, *(len(part) for part in parts)])
     residents = residents.assign(
         person_id=codes[bounds[0]:bounds[1]],

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ from sqlalchemy import Connection, Table, and_, bindparam, inspect, literal, sel
 from sqlalchemy import text as sql_text
 
 _CHUNK = 50_000
+#: Rows per SQLite INSERT statement, within its limit of bound variables per statement.
+SQLITE_ROWS_PER_INSERT = 50
+SQLITE_MAX_VARIABLES = 32_766
 #: From this many rows, a first load into an empty table builds its secondary indexes after the rows.
 DEFER_INDEXES_FROM = 20_000
 
@@ -219,15 +223,34 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
                     for row in _rows(chunk):
                         copy.write_row(row)
         return len(frame)
-    placeholders = ", ".join("?" for _ in columns)
-    sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES ({placeholders})'
+    width = len(columns)
+    per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_VARIABLES // width))
+    if any(_python_type(table.c[c]) is bytes for c in columns if c in table.c):
+        # Measured on the person table (ciphertexts and a unique blind index): several rows per statement
+        # were slower there than one, so rows holding ciphertexts keep one row per statement.
+        per_statement = 1
+    head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES '
+    one_row = f"({', '.join('?' for _ in columns)})"
+    wide_sql, single_sql = head + ", ".join([one_row] * per_statement), head + one_row
     cursor = conn.connection.driver_connection.cursor()
     try:
         with _gc_paused():
             for start in range(0, len(frame), _CHUNK):
                 chunk = frame.iloc[start:start + _CHUNK]
-                # rows streamed to sqlite3 straight from the column lists (no list of tuples held)
-                cursor.executemany(sql, zip(*(_column_values(chunk[c]) for c in columns), strict=True))
+                # Rows streamed to sqlite3 straight from the column lists (no list of tuples held), several
+                # rows per statement: one statement run per row costs more than a longer VALUES list.
+                rows = zip(*(_column_values(chunk[c]) for c in columns), strict=True)
+                if per_statement == 1:
+                    cursor.executemany(single_sql, rows)
+                    continue
+                values = itertools.chain.from_iterable(rows)
+                wide, rest = divmod(len(chunk), per_statement)
+                step = per_statement * width
+                if wide:
+                    cursor.executemany(wide_sql, (tuple(itertools.islice(values, step)) for _ in range(wide)))
+                if rest:
+                    tail = list(values)
+                    cursor.executemany(single_sql, (tail[i:i + width] for i in range(0, len(tail), width)))
     finally:
         cursor.close()
     return len(frame)

@@ -102,10 +102,12 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
     for frame in (stored, fresh):
         for column in ("valid_from", "valid_to"):
             frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
-    if stored.empty:  # none stored for these persons: an empty read has no text dtype to merge on
-        stored = fresh[compared].iloc[:0]
-    both = fresh.merge(stored, on=compared, how="outer", indicator=True)
-    changed = both.loc[both["_merge"] != "both", "person_id"].unique()
+    if stored.empty:
+        # None stored for these persons (a first load): every fresh period is new, no merge needed.
+        changed = fresh["person_id"].unique()
+    else:
+        both = fresh.merge(stored, on=compared, how="outer", indicator=True)
+        changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0
     delete_keys(conn, table, "person_id", _sorted_ids(changed[pd.Index(changed).isin(stored["person_id"])]))
@@ -116,7 +118,12 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
 
 def _sorted_ids(values) -> list[str]:
     """Distinct ids, sorted, as a list (vectorised: no Python set of boxed values)."""
-    return np.sort(pd.unique(np.asarray(values, dtype=object))).tolist()
+    distinct = pd.unique(np.asarray(values, dtype=object))
+    if pd.api.types.infer_dtype(distinct, skipna=False) == "string":
+        # Text ids sort as fixed-width unicode in C (the same code-point order as Python's str sort)
+        # instead of one Python comparison per pair.
+        return np.sort(distinct.astype(str)).tolist()
+    return np.sort(distinct).tolist()
 
 
 def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
@@ -127,10 +134,10 @@ def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
     rows of a whole-table read change nothing.
     """
     table = models.Recipient.__table__
-    ids = _sorted_ids(person_ids)
-    if len(ids) > FEW_PERSONS:
+    distinct = pd.unique(np.asarray(person_ids, dtype=object))
+    if len(distinct) > FEW_PERSONS:  # counted before sorting: the whole-table read needs no sorted list
         return read_frame(conn, table, ["person_id", "recipient_no"])
-    return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", ids)
+    return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", _sorted_ids(distinct))
 
 
 def numbers_left(conn: Connection) -> int:

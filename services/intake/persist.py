@@ -85,7 +85,7 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     table = models.Person.__table__
     if persons.empty:  # nothing to compare: spare reading every stored digest
         return UpsertCounts(0, 0, 0)
-    frame = persons.copy()
+    frame = persons.copy(deep=False)  # copy-on-write: the digest column is added without copying the rest
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
     existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"],
@@ -103,13 +103,15 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
         for n, k, a in zip(to_write["name"].tolist(), to_write["name_kana"].tolist(), to_write["address"].tolist(),
                            strict=True)  # lists: iterating a pandas string array boxes every value
     ]
+    profile_enc = ring.encrypt_many(profiles, table="person", column="profile", row_keys=keys)
+    del profiles  # the plaintext JSON is not held while the rows are written (peak memory of a first load)
     rows = pd.DataFrame({
         "person_id": to_write["person_id"].to_numpy(),
         "household_id": to_write["household_id"].to_numpy(),
         "relationship_code": to_write["relationship_code"].to_numpy(),
         "my_number_hmac": ring.blind_index_many(my_numbers),
         "my_number_enc": ring.encrypt_many(my_numbers, table="person", column="my_number", row_keys=keys),
-        "profile_enc": ring.encrypt_many(profiles, table="person", column="profile", row_keys=keys),
+        "profile_enc": profile_enc,
         "birth_date": to_write["birth_date"].to_numpy(),
         "sex_code": to_write["sex_code"].to_numpy(),
         "dv_support_flag": flag_to_bool(to_write["dv_support_flag"]).to_numpy(),
