@@ -11,7 +11,7 @@ from privacy.crypto import load_key_ring
 from privacy.errors import sanitised
 from services import runs
 from services.eligibility import decide
-from services.intake import collisions, gaiji, ingest, linediff, persist, unchanged
+from services.intake import collisions, gaiji, ingest, persist, unchanged
 from services.notices import lists as export
 from services.notices import summary
 from store.db import engine_for, session_scope
@@ -64,13 +64,8 @@ def load_inbox(inbox_dir: str, run_id: str | None = None) -> ingest.Inbox:
                                               context=unchanged.ingest_context(read_manifest(inbox_dir)))
     # The city's 外字 table is <KODOMO_HOME>/gaiji.csv when present (docs/formats/gaiji.md).
     table = gaiji.load_table(get_settings().home / "gaiji.csv")
-    inbox = ingest.load_inbox(inbox_dir, table, known)
     with engine.connect() as conn:
-        try:
-            return collisions.quarantine_my_number_collisions(conn, inbox, ring)
-        except linediff.LineDiffRefusedError:  # the person files whole: services.intake.linediff
-            inbox = ingest.load_inbox(inbox_dir, table, known.without_person_lines())
-            return collisions.quarantine_my_number_collisions(conn, inbox, ring)
+        return collisions.checked_inbox(conn, lambda scope: ingest.load_inbox(inbox_dir, table, scope), known, ring)
 
 
 @pipeline_task(name="persist-inputs")

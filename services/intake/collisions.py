@@ -11,6 +11,7 @@ person"), and the rest of the month goes on.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -19,6 +20,7 @@ from privacy.crypto import KeyRing
 from schemas.validate import QUARANTINE_COLUMNS, mask_value
 from services.intake import linediff
 from services.intake.ingest import INPUT_FILES, Inbox
+from services.intake.unchanged import Known
 from store import models
 from store.bulk import read_frame, read_frame_in
 
@@ -41,6 +43,19 @@ def _person_rows(inbox: Inbox) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=["frame", "file_name", "row_number", "person_id", "my_number"])
     return pd.concat(parts, ignore_index=True)
+
+
+def checked_inbox(conn: Connection, load: Callable[[Known | None], Inbox], known: Known | None,
+                  ring: KeyRing) -> Inbox:
+    """``load(known)`` with the My Number collisions quarantined (:func:`quarantine_my_number_collisions`).
+
+    When the changed lines cannot answer the collision check (services.intake.linediff refuses), the person
+    files are loaded again whole (``known.without_person_lines()``) and checked: what a full read gives.
+    """
+    try:
+        return quarantine_my_number_collisions(conn, load(known), ring)
+    except linediff.LineDiffRefusedError:
+        return quarantine_my_number_collisions(conn, load(known.without_person_lines()), ring)
 
 
 def quarantine_my_number_collisions(conn: Connection, inbox: Inbox, ring: KeyRing) -> Inbox:

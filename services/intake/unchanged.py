@@ -183,7 +183,7 @@ def may_hold_gaiji(data: bytes) -> bool:
     return b"\x01" in data.translate(GAIJI_BYTE_MARKS)
 
 
-def _writes_since(conn: Connection, seq: int, allowed_runs: set[str]) -> int:
+def writes_since(conn: Connection, seq: int, allowed_runs: set[str]) -> int:
     """How many access records after ``seq`` wrote personal data outside ``allowed_runs`` and read-only flows."""
     ar, run = AccessRecord.__table__, models.Run.__table__
     rows = conn.execute(select(ar.c.run_id, run.c.flow_name).select_from(
@@ -207,7 +207,7 @@ def previous_inputs(conn: Connection, *, run_id: str, context: str, ring=None) -
                             .where(run.c.run_id == last.run_id)).first()
     if previous is None or (previous.flow_name, previous.status) != (MONTHLY_FLOW, "COMPLETED"):
         return known
-    if _writes_since(conn, last.seq, {last.run_id, run_id}):
+    if writes_since(conn, last.seq, {last.run_id, run_id}):
         return known
     known.checked_seq = int(conn.execute(select(func.coalesce(func.max(ar.c.seq), 0))).scalar())
     known.previous_run_id = last.run_id
@@ -232,7 +232,7 @@ def assert_still_unchanged(conn: Connection, known: Known | None, run_id: str) -
     """Refuse to persist a run that skipped files if personal data was written since the check (check 2)."""
     if known is None or known.previous_run_id is None:
         return
-    if _writes_since(conn, known.checked_seq, {known.previous_run_id, run_id}):
+    if writes_since(conn, known.checked_seq, {known.previous_run_id, run_id}):
         raise InputsChangedError("personal data was written by another run while this run read its inbox; "
                                  "run the month again")
 

@@ -24,7 +24,7 @@ from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from privacy.csv_cells import neutralise_frame
 from privacy.files import write_private_file
-from services.intake.unchanged import _writes_since as personal_data_writes_since
+from services.intake.unchanged import writes_since
 from store import models
 from store.bulk import insert_frame, read_frame
 from store.privacy_models import AccessRecord
@@ -105,7 +105,7 @@ def kept_lists(conn: Connection, month: str, directory: Path, run_id: str) -> di
         if own:
             return None
         allowed.add(run_id)
-    if personal_data_writes_since(conn, seq, allowed):
+    if writes_since(conn, seq, allowed):
         return None
     return {row.list_key: int(row.row_count) for row in state}
 
