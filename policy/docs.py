@@ -29,6 +29,12 @@ _GAPS = [
     "* 初診 definition for the pre-2026 500円 co-pay (several visits, departments or institutions in a",
     "  month; DPC; moving into Sendai during an admission) — FAQ Q1–Q8 answers not read.",
     "* Sendai's 受給者番号 format and 法別番号 (program.public_payer_number is a placeholder).",
+    "* 受給者番号 capacity: one 公費負担者番号 numbers at most 999,998 recipients (6-digit sequence 000001–999998 +",
+    "  check digit; the all-nines 999999 is not assigned, `rules.checkdigits.LAST_RECIPIENT_SEQUENCE`). A 新規 beyond",
+    "  it is held, not numbered: no decision, certificate or PMH row; the run summary asks for another",
+    "  公費負担者番号, and every following month decides the held children again",
+    "  (`services.eligibility.decide.hold_beyond_number_capacity`). How a city numbers recipients under a second",
+    "  公費負担者番号 is not modelled (no Japanese city has a million child recipients).",
     "",
 ]
 
