@@ -33,7 +33,7 @@ _GAPS = [
     "  check digit; the all-nines 999999 is not assigned, `rules.checkdigits.LAST_RECIPIENT_SEQUENCE`). A 新規 beyond",
     "  it is held, not numbered: no decision, certificate or PMH row; the run summary asks for another",
     "  公費負担者番号, and every following month decides the held children again",
-    "  (`services.eligibility.decide.hold_beyond_number_capacity`). How a city numbers recipients under a second",
+    "  (`services.eligibility.decide.assign_recipients`). How a city numbers recipients under a second",
     "  公費負担者番号 is not modelled (no Japanese city has a million child recipients).",
     "",
 ]

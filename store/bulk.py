@@ -185,6 +185,19 @@ def read_frame(conn: Connection, table: Table, columns: Sequence[str] | None = N
     return frame
 
 
+def sorted_distinct(values) -> list:
+    """The distinct non-missing ``values``, sorted, as a list: the keys of an ``among`` read or a delete.
+
+    Vectorised (no Python set of boxed values); text sorts as fixed-width unicode in C, the same code-point
+    order as Python's str sort.
+    """
+    distinct = pd.unique(np.asarray(values, dtype=object))
+    distinct = distinct[pd.notna(distinct)]
+    if pd.api.types.infer_dtype(distinct, skipna=False) == "string":
+        return np.sort(distinct.astype(str)).tolist()
+    return np.sort(distinct).tolist()
+
+
 def read_frame_in(conn: Connection, table: Table, columns: Sequence[str], key_column: str, keys: Sequence,
                   where=None) -> pd.DataFrame:
     """:func:`read_frame` of the rows whose ``key_column`` is in ``keys`` (and ``where``).
@@ -425,7 +438,7 @@ def insert_missing_rows(conn: Connection, table: Table, frame: pd.DataFrame, key
     if frame.empty:
         return frame
     keys = list(key_columns)
-    among = (keys[0], sorted(set(frame[keys[0]].dropna().tolist()))) if among_keys else None
+    among = (keys[0], sorted_distinct(frame[keys[0]])) if among_keys else None
     existing = read_frame(conn, table, keys, where=where, among=among)
     if existing.empty:
         insert_frame(conn, table, frame)

@@ -25,7 +25,7 @@ from services.eligibility import incremental, reason_sets
 from services.eligibility.calendar import holidays_for_horizon
 from services.pmh import outbox
 from store import models
-from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, read_frame_in
+from store.bulk import delete_keys, insert_frame, insert_missing, read_frame, read_frame_in, sorted_distinct
 
 #: Up to this many persons, their 受給者番号 are read by chunked IN lists instead of the whole table.
 FEW_PERSONS = 20_000
@@ -110,20 +110,10 @@ def store_periods(conn: Connection, periods: pd.DataFrame, policy_version: str, 
         changed = both.loc[both["_merge"] != "both", "person_id"].unique()
     if len(changed) == 0:
         return 0
-    delete_keys(conn, table, "person_id", _sorted_ids(changed[pd.Index(changed).isin(stored["person_id"])]))
+    delete_keys(conn, table, "person_id", sorted_distinct(changed[pd.Index(changed).isin(stored["person_id"])]))
     insert_frame(conn, table, fresh[fresh["person_id"].isin(changed)].assign(policy_version=policy_version,
                                                                               run_id=run_id))
     return int(len(changed))
-
-
-def _sorted_ids(values) -> list[str]:
-    """Distinct ids, sorted, as a list (vectorised: no Python set of boxed values)."""
-    distinct = pd.unique(np.asarray(values, dtype=object))
-    if pd.api.types.infer_dtype(distinct, skipna=False) == "string":
-        # Text ids sort as fixed-width unicode in C (the same code-point order as Python's str sort)
-        # instead of one Python comparison per pair.
-        return np.sort(distinct.astype(str)).tolist()
-    return np.sort(distinct).tolist()
 
 
 def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
@@ -137,55 +127,40 @@ def recipients_of(conn: Connection, person_ids) -> pd.DataFrame:
     distinct = pd.unique(np.asarray(person_ids, dtype=object))
     if len(distinct) > FEW_PERSONS:  # counted before sorting: the whole-table read needs no sorted list
         return read_frame(conn, table, ["person_id", "recipient_no"])
-    return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", _sorted_ids(distinct))
+    return read_frame_in(conn, table, ["person_id", "recipient_no"], "person_id", sorted_distinct(distinct))
 
 
-def numbers_left(conn: Connection) -> int:
-    """How many 受給者番号 the 6-digit sequence still has (numbers are never reused)."""
-    highest = conn.execute(select(func.max(models.Recipient.__table__.c.recipient_no))).scalar()
-    return checkdigits.LAST_RECIPIENT_SEQUENCE - (int(highest[:6]) if highest else 0)
+def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str,
+                      run_id: str) -> tuple[int, list[str]]:
+    """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit).
 
-
-def hold_beyond_number_capacity(conn: Connection, new_decisions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The new decisions without the children a 受給者番号 cannot be given to; and how many those are.
-
+    Returns how many were numbered and the children held because the series has no number left for them.
     A 受給者番号 is a 6-digit sequence plus check digit under one 公費負担者番号 (domain.md §5.2), so one
     number series holds 999,998 recipients (checkdigits.LAST_RECIPIENT_SEQUENCE). A child who would need a
     number beyond it cannot be issued a 受給者証 under the law's format, and the system must not invent one:
-    its 新規 is held (no decision, certificate or PMH row) and counted in the run summary, for the city to
-    obtain another 公費負担者番号. The child keeps an eligible period that no certificate holds, so every
-    following month decides it again (services.eligibility.incremental: crossed children). Children are
-    numbered in 宛名番号 order.
+    the caller holds its 新規 (no decision, certificate or PMH row) and counts it in the run summary, for the
+    city to obtain another 公費負担者番号. The child keeps an eligible period that no certificate holds, so
+    every following month decides it again (services.eligibility.incremental: crossed children). Children
+    are numbered in 宛名番号 order.
     """
-    new_ids = _sorted_ids(new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"])
-    if not new_ids:
-        return new_decisions, 0
-    ids = pd.Index(new_ids)
-    need = ids[~ids.isin(recipients_of(conn, new_ids)["person_id"])]
-    left = numbers_left(conn)
-    if len(need) <= left:
-        return new_decisions, 0
-    held = need[left:]
-    return new_decisions.loc[~new_decisions["person_id"].isin(held)].reset_index(drop=True), len(held)
-
-
-def assign_recipients(conn: Connection, person_ids: pd.Series, public_payer_number: str, run_id: str) -> int:
-    """Give each child without one a 受給者番号 (6-digit sequence + モジュラス10 ウエイト2・1 check digit)."""
     table = models.Recipient.__table__
     if len(person_ids) == 0:
-        return 0
+        return 0, []
     have = recipients_of(conn, person_ids)
     ids = pd.Index(pd.unique(np.asarray(person_ids, dtype=object)))
-    need = _sorted_ids(ids[~ids.isin(have["person_id"])])
+    need = sorted_distinct(ids[~ids.isin(have["person_id"])])
     if not need:
-        return 0
+        return 0, []
     highest = conn.execute(select(func.max(table.c.recipient_no))).scalar()
     first = int(highest[:6]) + 1 if highest else 1
-    numbers = checkdigits.assign_recipient_numbers(first, len(need))
-    insert_frame(conn, table, pd.DataFrame({"person_id": need, "recipient_no": numbers,
-                                            "public_payer_number": public_payer_number,
-                                            "assigned_run_id": run_id}))
-    return len(need)
+    room = max(0, checkdigits.LAST_RECIPIENT_SEQUENCE - first + 1)  # numbers left in the series
+    need, held = need[:room], need[room:]
+    if need:
+        numbers = checkdigits.assign_recipient_numbers(first, len(need))
+        insert_frame(conn, table, pd.DataFrame({"person_id": need, "recipient_no": numbers,
+                                                "public_payer_number": public_payer_number,
+                                                "assigned_run_id": run_id}))
+    return len(need), held
 
 
 def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: pd.DataFrame, month: str) -> int:
@@ -198,7 +173,7 @@ def store_certificates(conn: Connection, previous: pd.DataFrame, new_decisions: 
                          on="person_id", how="inner").assign(last_decision_month=month)
     table = models.Certificate.__table__
     held = previous["person_id"] if previous is not None and not previous.empty else pd.Series([], dtype=object)
-    delete_keys(conn, table, "person_id", _sorted_ids(rows.loc[rows["person_id"].isin(held), "person_id"]))
+    delete_keys(conn, table, "person_id", sorted_distinct(rows.loc[rows["person_id"].isin(held), "person_id"]))
     insert_frame(conn, table, rows[["person_id", "recipient_no", "valid_from", "valid_to", "status",
                                     "last_decision_month"]])
     return len(rows)
@@ -260,9 +235,11 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
     inserted, certificates, queued``.
     """
     conn = session.connection()
-    new_decisions, held = hold_beyond_number_capacity(conn, new_decisions)
-    assigned = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
-                                 policy.at(policy_snapshot_date(month)).get("program.public_payer_number"), run_id)
+    assigned, held = assign_recipients(conn, new_decisions.loc[new_decisions["decision_type"] == "NEW", "person_id"],
+                                       policy.at(policy_snapshot_date(month)).get("program.public_payer_number"),
+                                       run_id)
+    if held:  # no 受給者番号 left for them: their 新規 waits (assign_recipients)
+        new_decisions = new_decisions.loc[~new_decisions["person_id"].isin(held)].reset_index(drop=True)
     decision_table = models.Decision.__table__
     inserted = insert_missing(conn, decision_table, new_decisions.assign(month=month, run_id=run_id),
                               ["month", "person_id", "decision_type"], where=decision_table.c.month == month)
@@ -274,7 +251,7 @@ def store_decisions(session: Session, previous: pd.DataFrame, new_decisions: pd.
         record_access(session, actor_id=operator_id, action="update", purpose=purpose,
                       subject_ids=new_decisions["person_id"], record_count=int(len(new_decisions)), run_id=run_id)
     return {"assigned": int(assigned), "inserted": int(inserted), "certificates": int(certificates),
-            "queued": int(queued or 0), "held_no_number": held, "decided": new_decisions}
+            "queued": int(queued or 0), "held_no_number": len(held), "decided": new_decisions}
 
 
 def decision_horizon(month: str, policy) -> tuple[pd.Timestamp, pd.Timestamp]:

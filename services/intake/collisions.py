@@ -22,7 +22,7 @@ from services.intake import linediff
 from services.intake.ingest import INPUT_FILES, Inbox
 from services.intake.unchanged import Known
 from store import models
-from store.bulk import read_frame, read_frame_in
+from store.bulk import read_frame, read_frame_in, sorted_distinct
 
 CHECK_NAME = "my_number_collision"
 #: Files whose rows carry a person's My Number: frame name → file name.
@@ -76,7 +76,7 @@ def quarantine_my_number_collisions(conn: Connection, inbox: Inbox, ring: KeyRin
     shared = owners["hmac"].duplicated(keep=False)
     # Only the stored persons carrying one of these numbers matter: read just those when few lines were read.
     stored = (read_frame_in(conn, models.Person.__table__, ["person_id", "my_number_hmac"], "my_number_hmac",
-                            sorted(set(rows["hmac"]))) if diffed
+                            sorted_distinct(rows["hmac"])) if diffed
               else read_frame(conn, models.Person.__table__, ["person_id", "my_number_hmac"]))
     stored = stored[stored["my_number_hmac"].notna()]
     against = owners.merge(stored, left_on="hmac", right_on="my_number_hmac", suffixes=("", "_stored"))

@@ -19,7 +19,7 @@ from privacy.crypto import KeyRing
 from schemas.checks import flag_to_bool
 from services.intake import linediff
 from store import changes, models
-from store.bulk import UpsertCounts, insert_missing_rows, read_frame, upsert_frame
+from store.bulk import UpsertCounts, insert_missing_rows, read_frame, sorted_distinct, upsert_frame
 
 PERSON_SOURCE_COLUMNS = [
     "household_id", "relationship_code", "my_number", "name", "name_kana", "address", "birth_date",
@@ -89,7 +89,7 @@ def persist_persons(conn: Connection, persons: pd.DataFrame, ring: KeyRing, run_
     frame["row_digest"] = keyed_digest(frame.assign(_digest_version=PERSON_DIGEST_VERSION),
                                        ["person_id", *PERSON_SOURCE_COLUMNS, "_digest_version"], ring)
     existing = read_frame(conn, table, ["person_id", "row_digest", "household_id"],
-                          among=("person_id", sorted(set(frame["person_id"].tolist()))) if few else None)
+                          among=("person_id", sorted_distinct(frame["person_id"])) if few else None)
     merged = frame[["person_id", "row_digest"]].merge(
         existing[["person_id", "row_digest"]].rename(columns={"row_digest": "_old"}), on="person_id", how="left"
     )
@@ -258,7 +258,7 @@ def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: P
         if name in few:
             compare = [c for c in columns if c not in keys]
             existing = read_frame(conn, table, [*keys, *compare],
-                                  among=(keys[0], sorted(set(frame[keys[0]].dropna().tolist()))))
+                                  among=(keys[0], sorted_distinct(frame[keys[0]])))
         written = upsert_frame(conn, table, frame[columns], keys, existing=existing)
         counts.add(table.name, written)
         reach.add(frame.loc[written.written], person_columns, household_columns)

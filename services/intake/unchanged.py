@@ -144,16 +144,10 @@ class Known:
         """Whether reading and validating the same bytes now yields what the previous ingest got (check 3)."""
         previous = self.files[name]
         stored = self.stored_quarantine(previous.sha256)
-        if stored["row_number"].nunique() != previous.quarantined_count:
+        if stored["row_number"].nunique() != previous.quarantined_count or not self.same_rules(name):
             return False
-        if previous.context == self.context:
-            return True
-        if previous.context is None:
-            return False
-        before, _, then = previous.context.rpartition(";")
-        same_rules, _, now = self.context.rpartition(";")
-        return (before == same_rules and _DATE.fullmatch(then) is not None and _DATE.fullmatch(now) is not None
-                and now >= then and not stored["check_name"].str.endswith(EXTRACT_DATE_CHECKS).any())
+        # Under a later extract date, only a row no extract-date check failed is quarantined the same way.
+        return previous.context == self.context or not stored["check_name"].str.endswith(EXTRACT_DATE_CHECKS).any()
 
     def _collided(self, names: list[str]) -> bool:
         if self.quarantine.empty:

@@ -75,7 +75,7 @@ def redetermine(session: Session, *, household_ids: set[str], person_ids: set[st
     new = decide.unrecorded_decisions(conn, month_decisions, month, scope)
     effects = decide.store_decisions(session, previous, new, month=month, policy=policy, run_id=run_id,
                                      operator_id=operator_id, purpose=purpose, person_ids=scope)
-    new = effects["decided"]  # without the 新規 held for want of a 受給者番号 (decide.hold_beyond_number_capacity)
+    new = effects["decided"]  # without the 新規 held for want of a 受給者番号 (decide.assign_recipients)
     # The next monthly run re-decides these persons' children: their inputs, periods or certificate may
     # have changed here, between two monthly runs (services.eligibility.incremental).
     changes.record_changes(conn, run_id, person_ids=scope, household_ids=household_ids)

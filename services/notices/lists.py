@@ -24,7 +24,7 @@ from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from privacy.csv_cells import neutralise_frame
 from privacy.files import write_private_file
-from services.intake.unchanged import writes_since
+from services.intake.unchanged import INGEST_PURPOSE, WRITE_ACTIONS, writes_since
 from store import models
 from store.bulk import insert_frame, read_frame
 from store.privacy_models import AccessRecord
@@ -100,8 +100,8 @@ def kept_lists(conn: Connection, month: str, directory: Path, run_id: str) -> di
     if not conn.execute(select(exists().where(person.c.updated_run_id == run_id))).scalar():
         ar = AccessRecord.__table__
         own = conn.execute(select(func.count()).select_from(ar).where(
-            ar.c.seq > seq, ar.c.run_id == run_id, ar.c.action.in_(("create", "update", "delete")),
-            ar.c.purpose != "monthly-ingest")).scalar()
+            ar.c.seq > seq, ar.c.run_id == run_id, ar.c.action.in_(WRITE_ACTIONS),
+            ar.c.purpose != INGEST_PURPOSE)).scalar()
         if own:
             return None
         allowed.add(run_id)

@@ -98,7 +98,7 @@ def decide_mode_lines(decide: dict) -> list[str]:
     lines = ["", f"判定方式: {DECIDE_MODE_LABELS.get(reason, reason)}、再判定した児童 "
                  f"{int(decide.get('children_recomputed', 0)):,} 人"]
     held = int(decide.get("held_no_recipient_number", 0))
-    if held:  # services.eligibility.decide.hold_beyond_number_capacity
+    if held:  # services.eligibility.decide.assign_recipients
         lines.append(f"**要対応: 受給者番号の枠（6桁の連番）を使い切ったため、新規 {held:,} 人を保留しました。"
                      f"公費負担者番号の追加が必要です。保留した児童は翌月以降の判定で再び新規の対象になります。**")
     return lines
