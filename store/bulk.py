@@ -217,8 +217,12 @@ def _python_type(column) -> type | None:
         return None
 
 
-def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
-    """Insert every row of ``frame`` through the DBAPI (COPY on PostgreSQL, executemany on SQLite)."""
+def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, *, unique_indexes_built: bool = True) -> int:
+    """Insert every row of ``frame`` through the DBAPI (COPY on PostgreSQL, executemany on SQLite).
+
+    ``unique_indexes_built``: whether the table's unique indexes are in place during the insert (not
+    deferred by :func:`insert_frame`); it decides the rows per SQLite statement.
+    """
     if frame.empty:
         return 0
     columns = list(frame.columns)
@@ -238,9 +242,10 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         return len(frame)
     width = len(columns)
     per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, SQLITE_MAX_VARIABLES // width))
-    if any(_python_type(table.c[c]) is bytes for c in columns if c in table.c):
-        # Measured on the person table (ciphertexts and a unique blind index): several rows per statement
-        # were slower there than one, so rows holding ciphertexts keep one row per statement.
+    if unique_indexes_built and any(_python_type(table.c[c]) is bytes for c in columns if c in table.c):
+        # Measured on the person table (326k rows): with ciphertexts and the random-key unique blind index in
+        # place, one row per statement was faster (1.9-2.1 s against 2.4-2.9 s for 50); with that index
+        # deferred, 50 rows per statement were (0.8 s against 1.2-1.5 s).
         per_statement = 1
     head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) VALUES '
     one_row = f"({', '.join('?' for _ in columns)})"
@@ -273,11 +278,12 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     """Insert every row of ``frame`` (columns named like the table's).
 
     A large load (``DEFER_INDEXES_FROM`` rows or more) into an empty table goes in primary-key order when
-    that key is a natural one (see :func:`_natural_key`), and builds the table's non-unique indexes after
-    the rows: one sort over the loaded rows instead of a random B-tree insert per row,
-    whose pages spill out of the cache as the index grows. Unique indexes and constraints stay in place
-    (they guard the data). Everything happens in the caller's transaction, so a failure leaves the
-    indexes as they were.
+    that key is a natural one (see :func:`_natural_key`), and builds the table's secondary indexes after
+    the rows: one sort over the loaded rows instead of a random B-tree insert per row, whose pages spill
+    out of the cache as the index grows (a random-key unique index made the 480k load superlinear).
+    Unique indexes are built after the rows too, in the caller's transaction: a duplicate fails the index
+    build and with it the whole transaction, so nothing duplicate is ever committed, and a failure leaves
+    the indexes as they were. The primary key and table constraints stay in place.
     """
     if frame.empty:
         return 0
@@ -288,7 +294,7 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         if natural_key:  # appends to the primary-key B-tree instead of a random insert per row
             frame = frame.sort_values(natural_key, kind="stable")
         present = {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
-        deferred = [ix for ix in table.indexes if not ix.unique and ix.name in present]
+        deferred = [ix for ix in table.indexes if ix.name in present]
         if deferred and not _owns_table(conn, table):
             deferred = []  # the pipeline role (privacy.dbroles) may write rows but not drop indexes
     raw = conn.connection.driver_connection
@@ -296,7 +302,8 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         raw.execute("BEGIN")  # pysqlite opens transactions only before DML: keep the DROP INDEX in ours
     for index in deferred:
         index.drop(conn)
-    inserted = _insert_rows(conn, table, frame)
+    unique_indexes_built = any(ix.unique for ix in table.indexes if ix not in deferred)
+    inserted = _insert_rows(conn, table, frame, unique_indexes_built=unique_indexes_built)
     for index in deferred:
         index.create(conn)
     return inserted

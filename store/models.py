@@ -129,11 +129,14 @@ class Person(Base):
     """A resident known to the subsidy (child or guardian), keyed by 宛名番号."""
 
     __tablename__ = "person"
+    # A unique index, not a table constraint: a first load builds it after the rows (store.bulk.insert_frame),
+    # in the same transaction, so a duplicate blind index still fails the whole load.
+    __table_args__ = (Index("uq_person_my_number_hmac", "my_number_hmac", unique=True),)
 
     person_id: Mapped[str] = mapped_column(String(15), primary_key=True, doc="宛名番号")
     household_id: Mapped[str] = mapped_column(String(15), index=True, doc="世帯番号")
     relationship_code: Mapped[str] = mapped_column(String(2), doc="続柄")
-    my_number_hmac: Mapped[str | None] = mapped_column(String(64), unique=True, doc="HMAC-SHA-256 blind index")
+    my_number_hmac: Mapped[str | None] = mapped_column(String(64), doc="HMAC-SHA-256 blind index (unique)")
     my_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, doc="AES-256-GCM ciphertext")
     profile_enc: Mapped[bytes | None] = mapped_column(LargeBinary, doc="AES-256-GCM: name, kana, address")
     birth_date: Mapped[dt.date] = mapped_column(Date)
@@ -357,10 +360,11 @@ class PmhOutbox(Base):
     __table_args__ = (
         Index("ix_pmh_outbox_status", "status", "id"),
         Index("ix_pmh_outbox_batch", "batch_id"),
+        Index("uq_pmh_outbox_idempotency_key", "idempotency_key", unique=True),  # an index: see Person
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
     person_id: Mapped[str] = mapped_column(String(15), index=True)
     change_type: Mapped[str] = mapped_column(String(1), doc="1 register/update, 2 delete")
     reason: Mapped[str] = mapped_column(String(20), doc="the decision type or resident change behind it")

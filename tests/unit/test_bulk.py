@@ -156,6 +156,24 @@ def test_a_failed_first_load_keeps_the_indexes(engine, monkeypatch):
         assert "ix_welfare_case_household_id" in {ix["name"] for ix in inspect(conn).get_indexes(table.name)}
 
 
+def test_a_first_load_with_a_duplicate_blind_index_stores_nothing(engine, monkeypatch):
+    """The unique blind index is built after the rows of a first load: a duplicate My Number (HMAC) still
+    fails the load as a whole, and the table keeps its unique index, which refuses the duplicate later too."""
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    table = models.Person.__table__
+    persons = _awkward_persons(6)
+    persons.loc[5, "my_number_hmac"] = persons.loc[1, "my_number_hmac"]  # two persons, one My Number
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        bulk.insert_frame(conn, table, persons)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM person")).scalar() == 0
+        unique = {ix["name"] for ix in inspect(conn).get_indexes("person") if ix["unique"]}
+        assert "uq_person_my_number_hmac" in unique
+        assert bulk.insert_frame(conn, table, persons.drop(index=5)) == 5  # the same load without the duplicate
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        bulk.insert_frame(conn, table, persons.loc[[5]].assign(person_id="9999999999"))
+
+
 def test_the_pipeline_role_loads_without_dropping_indexes(engine, monkeypatch):
     """The app role of privacy.dbroles does not own the tables: a first load keeps the indexes as they are."""
     monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)

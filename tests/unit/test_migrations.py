@@ -76,3 +76,47 @@ def test_0009_stores_each_periods_reason_codes_as_an_id_into_the_lookup(db_url):
         assert not inspect(conn).has_table("eligibility_reason_set")
     assert sorted((p, str(f), c) for p, f, c in back) == sorted(rows)
     engine.dispose()
+
+
+def test_0016_keeps_the_rows_and_their_uniqueness_as_unique_indexes(db_url):
+    """Upgrading a database with persons and outbox rows: every row kept, the constraints now unique indexes
+    that still refuse a duplicate blind index or idempotency key; downgrading restores the constraints."""
+    import pytest
+    from sqlalchemy import text
+
+    persons = [{"p": f"00000000{n}", "h": f"{n:064x}", "d": f"d{n}"} for n in range(1, 4)]
+    outbox = [{"k": f"key-{n}", "p": f"00000000{n}"} for n in range(1, 4)]
+    person_sql = text("INSERT INTO person (person_id, household_id, relationship_code, my_number_hmac, "
+                      "birth_date, sex_code, dv_support_flag, row_digest) "
+                      "VALUES (:p, 'H1', '01', :h, '2015-04-01', '1', false, :d)")
+    outbox_sql = text("INSERT INTO pmh_outbox (idempotency_key, person_id, change_type, reason, event_date, status, "
+                      "attempts, created_run_id) VALUES (:k, :p, '1', 'NEW', '2026-10-01', 'PENDING', 0, 'r')")
+    upgrade(db_url, "0015")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(person_sql, persons)
+        conn.execute(outbox_sql, outbox)
+    engine.dispose()
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        unique = {ix["name"] for table in ("person", "pmh_outbox") for ix in inspect(conn).get_indexes(table)
+                  if ix["unique"]}
+        assert {"uq_person_my_number_hmac", "uq_pmh_outbox_idempotency_key"} <= unique
+        assert conn.execute(text("SELECT person_id, my_number_hmac FROM person ORDER BY person_id")).all() == [
+            (p["p"], p["h"]) for p in persons]
+        assert conn.execute(text("SELECT count(*) FROM pmh_outbox")).scalar() == 3
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        conn.execute(person_sql, {"p": "000000009", "h": persons[0]["h"], "d": "x"})
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        conn.execute(outbox_sql, {"k": "key-1", "p": "000000009"})
+    engine.dispose()
+
+    command.downgrade(alembic_config(db_url), "0015")
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM person")).scalar() == 3
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
+        conn.execute(person_sql, {"p": "000000009", "h": persons[0]["h"], "d": "x"})
+    engine.dispose()
