@@ -35,17 +35,18 @@ from schemas.validate import QUARANTINE_COLUMNS, validate_frame
 from schemas.validate import _coerce as coerce_frame
 from schemas.welfare import WelfareSchema
 from services.intake import gaiji, linediff
+from services.intake.inputs import INPUT_FILE_NAMES
 from services.intake.unchanged import Known, may_hold_gaiji
 
 #: name → (file name, schema, required)
 INPUT_FILES: dict[str, tuple[str, type, bool]] = {
-    "residents": ("residents.csv", ResidentSchema, True),
-    "resident_events": ("resident_events.csv", ResidentEventSchema, False),
-    "tax": ("tax.csv", TaxSchema, False),
-    "welfare": ("welfare.csv", WelfareSchema, False),
-    "insurance": ("insurance.csv", InsuranceSchema, False),
-    "applications": ("applications.csv", ApplicationSchema, False),
-    "placements": ("placements.csv", PlacementSchema, False),
+    "residents": (INPUT_FILE_NAMES["residents"], ResidentSchema, True),
+    "resident_events": (INPUT_FILE_NAMES["resident_events"], ResidentEventSchema, False),
+    "tax": (INPUT_FILE_NAMES["tax"], TaxSchema, False),
+    "welfare": (INPUT_FILE_NAMES["welfare"], WelfareSchema, False),
+    "insurance": (INPUT_FILE_NAMES["insurance"], InsuranceSchema, False),
+    "applications": (INPUT_FILE_NAMES["applications"], ApplicationSchema, False),
+    "placements": (INPUT_FILE_NAMES["placements"], PlacementSchema, False),
 }
 
 

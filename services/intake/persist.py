@@ -18,6 +18,7 @@ from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from schemas.checks import flag_to_bool
 from services.intake import linediff
+from services.intake.inputs import FILE_TABLES, INPUT_FILE_NAMES
 from store import changes, models
 from store.bulk import UpsertCounts, insert_missing_rows, read_frame, sorted_distinct, upsert_frame
 
@@ -156,12 +157,6 @@ class _Reach:
                     target.update(v for v in frame[column].dropna().astype(str) if v)
 
 
-#: The table each input file is stored in (the person table from residents.csv and resident_events.csv).
-FILE_TABLES = {"residents.csv": "person", "resident_events.csv": "resident_event", "tax.csv": "tax_record",
-               "welfare.csv": "welfare_case", "insurance.csv": "insurance_coverage", "applications.csv": "application",
-               "placements.csv": "placement"}
-
-
 def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyRing, run_id: str,
                    unchanged: pd.DataFrame | None = None, lines=None) -> PersistCounts:
     """Write every validated input frame (keys: residents, resident_events, tax, welfare, insurance, applications).
@@ -192,12 +187,6 @@ def persist_inputs(conn: Connection, frames: dict[str, pd.DataFrame], ring: KeyR
         by_file = {INPUT_FILE_NAMES[name]: (name, frame) for name, frame in frames.items() if name in INPUT_FILE_NAMES}
         linediff.store_lines(conn, run_id, lines.current, by_file, lines.lines, lines.line_key)
     return counts
-
-
-#: Frame name → input file name (services.intake.ingest.INPUT_FILES).
-INPUT_FILE_NAMES = {"residents": "residents.csv", "resident_events": "resident_events.csv", "tax": "tax.csv",
-                    "welfare": "welfare.csv", "insurance": "insurance.csv", "applications": "applications.csv",
-                    "placements": "placements.csv"}
 
 
 def _count_skipped_lines(frames: dict[str, pd.DataFrame], counts: PersistCounts, diffed: dict[str, int],

@@ -126,7 +126,7 @@ def assert_equal_outcome(diffed: dict, full: dict) -> None:
     assert counts == full["inbox"].counts()
     # Per table: the same rows written; a line-diffed file's table also counts its skipped lines as unchanged.
     # (A file skipped whole counts its accepted rows as unchanged, services.intake.unchanged; not compared here.)
-    from services.intake.persist import FILE_TABLES
+    from services.intake.inputs import FILE_TABLES
 
     line_diffed = {FILE_TABLES[name] for name in diffed["diffed"]}
     for table, numbers in full["counts"].items():
