@@ -195,9 +195,6 @@ def _count_skipped_lines(frames: dict[str, pd.DataFrame], counts: PersistCounts,
     for file_name, skipped in diffed.items():
         table = FILE_TABLES[file_name]
         now = counts.tables.get(table, {"inserted": 0, "updated": 0, "unchanged": 0})
-        if table == "resident_event":  # counted as inserted rows only (insert_missing_rows)
-            counts.tables[table] = now
-            continue
         if table == "person":
             continue
         counts.tables[table] = now | {"unchanged": now["unchanged"] + skipped}
@@ -227,7 +224,8 @@ def _persist_persons_and_events(conn: Connection, frames: dict[str, pd.DataFrame
         event_rows = events[["event_id", "person_id", "household_id", "event_code", "event_date", "notified_date"]]
         new_events = insert_missing_rows(conn, models.ResidentEvent.__table__, event_rows.assign(run_id=run_id),
                                          ["event_id"], among_keys=few)
-        counts.add("resident_event", len(new_events))
+        # The events stored before count as unchanged rows, as the whole-file skip counts them (unchanged.py).
+        counts.add("resident_event", UpsertCounts(len(new_events), 0, len(event_rows) - len(new_events)))
         reach.add(new_events, ["person_id"], ["household_id"])
 
 
