@@ -246,10 +246,7 @@ def _persist_simple(conn: Connection, frames: dict[str, pd.DataFrame], counts: P
             compare = [c for c in columns if c not in keys]
             existing = read_frame(conn, table, [*keys, *compare],
                                   among=(keys[0], sorted_distinct(frame[keys[0]])))
-        # In natural-key order: the table's unique key index is appended to instead of taking a random insert
-        # per row (the files come in household order); the stored order of these input rows means nothing.
-        written = upsert_frame(conn, table, frame[columns].sort_values(keys, kind="stable"), keys,
-                               existing=existing)
+        written = upsert_frame(conn, table, frame[columns], keys, existing=existing)
         counts.add(table.name, written)
         reach.add(frame.loc[written.written], person_columns, household_columns)
         reach.add(written.replaced, person_columns, household_columns)
