@@ -304,9 +304,35 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
         index.drop(conn)
     unique_indexes_built = any(ix.unique for ix in table.indexes if ix not in deferred)
     inserted = _insert_rows(conn, table, frame, unique_indexes_built=unique_indexes_built)
-    for index in deferred:
-        index.create(conn)
+    if deferred:
+        with _sorter_memory(conn):
+            for index in deferred:
+                index.create(conn)
     return inserted
+
+
+#: SQLite: KiB of memory an index build sorts in before it merges runs from temporary files.
+SQLITE_SORTER_KIB = 16 * 1024
+
+
+@contextlib.contextmanager
+def _sorter_memory(conn: Connection) -> Iterator[None]:
+    """SQLite: build indexes with ``SQLITE_SORTER_KIB`` of sort memory instead of the whole page cache.
+
+    SQLite's sorter keeps up to ``cache_size`` in memory (vdbesort.c), on top of the page cache itself: a
+    deferred index over a 480k load (a million 64-character blind indexes) held another 50 MB at the
+    pipeline's peak. The connection's cache size is restored afterwards.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    cache_size = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+    raw.execute(f"PRAGMA cache_size=-{int(SQLITE_SORTER_KIB)}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size={cache_size}")  # an int read from SQLite: no injection
 
 
 def _natural_key(table: Table) -> list[str]:

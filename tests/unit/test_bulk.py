@@ -4,6 +4,7 @@ import uuid
 
 import pandas as pd
 import pytest
+import sqlalchemy
 from sqlalchemy import inspect, text
 
 from privacy.dbroles import apply_roles, role_names
@@ -172,6 +173,31 @@ def test_a_first_load_with_a_duplicate_blind_index_stores_nothing(engine, monkey
         assert bulk.insert_frame(conn, table, persons.drop(index=5)) == 5  # the same load without the duplicate
     with pytest.raises(Exception, match="(?i)unique|duplicate"), engine.begin() as conn:
         bulk.insert_frame(conn, table, persons.loc[[5]].assign(person_id="9999999999"))
+
+
+def test_deferred_index_builds_sort_in_little_memory_and_restore_the_page_cache(tmp_path, monkeypatch):
+    """SQLite: the index builds of a first load run with SQLITE_SORTER_KIB of cache (SQLite's sorter takes up
+    to the cache size on top of the page cache), and the connection's page cache is as configured after."""
+    from store.db import Base, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'sorter.db'}", sqlite_cache_mib=64)
+    Base.metadata.create_all(engine)
+    monkeypatch.setattr(bulk, "DEFER_INDEXES_FROM", 1)
+    seen = []
+    create = sqlalchemy.Index.create
+
+    def spy(index, bind, **kw):
+        seen.append(bind.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0])
+        return create(index, bind, **kw)
+
+    monkeypatch.setattr(sqlalchemy.Index, "create", spy)
+    with engine.begin() as conn:
+        configured = conn.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0]
+        bulk.insert_frame(conn, models.Person.__table__, _awkward_persons(5))
+        after = conn.connection.driver_connection.execute("PRAGMA cache_size").fetchone()[0]
+    engine.dispose()
+    assert seen and set(seen) == {-bulk.SQLITE_SORTER_KIB}
+    assert after == configured == -64 * 1024
 
 
 def test_the_pipeline_role_loads_without_dropping_indexes(engine, monkeypatch):
