@@ -141,6 +141,11 @@ def _decisions_of(url: str, month: str) -> pd.DataFrame:
     return frame.sort_values(columns[:3]).reset_index(drop=True)
 
 
+def _stage_seconds(timings: dict) -> dict[str, float]:
+    """The timed stages of a :func:`run_stages` result (no migration, no ``_`` side values)."""
+    return {k: v for k, v in timings.items() if not k.startswith("_") and k != "migrate"}
+
+
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -321,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         held = first.pop("_held")
         cpu_s = first.pop("_cpu_s")
         first.pop("_children_recomputed")
-        stages = {k: v for k, v in first.items() if k != "migrate"}
+        stages = _stage_seconds(first)
         result = {
             "children": args.children,
             "database": url.split(":", 1)[0],
@@ -335,8 +340,7 @@ def main(argv: list[str] | None = None) -> None:
             "peak_rss_kb_per_child": round(peak_kib / args.children, 2),
         }
         if repeats:
-            runs_total = [result["total_s"]] + [
-                round(sum(v for k, v in r.items() if not k.startswith("_") and k != "migrate"), 3) for r in repeats]
+            runs_total = [result["total_s"]] + [round(sum(_stage_seconds(r).values()), 3) for r in repeats]
             runs_cpu = [cpu_s] + [r["_cpu_s"] for r in repeats]
             result.update(total_s_runs=runs_total, total_s_min=min(runs_total),
                           cpu_s_runs=runs_cpu, cpu_s_min=min(runs_cpu))
@@ -348,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
             result["rerun_cpu_s"] = second.pop("_cpu_s")
             result["rerun_children_recomputed"] = second.pop("_children_recomputed")
             second.pop("_held")
-            rerun_stages = {k: v for k, v in second.items() if k != "migrate"}
+            rerun_stages = _stage_seconds(second)
             result["rerun_total_s"] = round(sum(rerun_stages.values()), 3)
             result["rerun_stages_s"] = rerun_stages
             result["rerun_new_decisions"] = rerun_decisions
@@ -357,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
             result["changes_cpu_s"] = changed.pop("_cpu_s")
             result["changes_children_recomputed"] = changed.pop("_children_recomputed")
             changed.pop("_held")
-            changes_stages = {k: v for k, v in changed.items() if k != "migrate"}
+            changes_stages = _stage_seconds(changed)
             result["changes_share"] = args.changes
             result["changes_total_s"] = round(sum(changes_stages.values()), 3)
             result["changes_stages_s"] = changes_stages
@@ -366,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
             result["changes_full_cpu_s"] = changed_full.pop("_cpu_s")
             changed_full.pop("_children_recomputed")
             changed_full.pop("_held")
-            full_stages = {k: v for k, v in changed_full.items() if k != "migrate"}
+            full_stages = _stage_seconds(changed_full)
             result["changes_full_total_s"] = round(sum(full_stages.values()), 3)
             result["changes_full_stages_s"] = full_stages
             result["changes_full_new_decisions"] = full_decisions

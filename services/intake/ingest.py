@@ -38,15 +38,12 @@ from services.intake import gaiji, linediff
 from services.intake.inputs import INPUT_FILE_NAMES
 from services.intake.unchanged import Known, may_hold_gaiji
 
-#: name → (file name, schema, required)
+#: name → (file name, schema, required): only the 住民票 extract is required.
 INPUT_FILES: dict[str, tuple[str, type, bool]] = {
-    "residents": (INPUT_FILE_NAMES["residents"], ResidentSchema, True),
-    "resident_events": (INPUT_FILE_NAMES["resident_events"], ResidentEventSchema, False),
-    "tax": (INPUT_FILE_NAMES["tax"], TaxSchema, False),
-    "welfare": (INPUT_FILE_NAMES["welfare"], WelfareSchema, False),
-    "insurance": (INPUT_FILE_NAMES["insurance"], InsuranceSchema, False),
-    "applications": (INPUT_FILE_NAMES["applications"], ApplicationSchema, False),
-    "placements": (INPUT_FILE_NAMES["placements"], PlacementSchema, False),
+    name: (INPUT_FILE_NAMES[name], schema, name == "residents")
+    for name, schema in {"residents": ResidentSchema, "resident_events": ResidentEventSchema, "tax": TaxSchema,
+                         "welfare": WelfareSchema, "insurance": InsuranceSchema, "applications": ApplicationSchema,
+                         "placements": PlacementSchema}.items()
 }
 
 
