@@ -4,7 +4,9 @@ pandas 3 stores inferred text with pyarrow whenever pyarrow is installed; ``conf
 storage instead. A month run in a process that can import pyarrow must use that storage and store the
 same periods, decisions, certificates and tax rows. pyarrow is not a project dependency: that test runs
 where pyarrow is importable, or with ``KODOMO_TEST_PYARROW_PATH`` naming a directory that holds it
-(e.g. ``pip install --target DIR pyarrow``), and is skipped otherwise.
+(e.g. ``pip install --target DIR pyarrow``). ``scripts/test`` (the README's test command, and CI) installs it
+there and sets the variable, so there the test must run: with the variable set and no pyarrow in that
+directory it fails. A bare ``pytest`` without either skips it, saying why.
 """
 
 from __future__ import annotations
@@ -77,11 +79,18 @@ def _month(url: str, inbox: Path, key_ring) -> dict[str, pd.DataFrame]:
 
 
 def _pyarrow_path() -> str | None:
-    """Where pyarrow can be imported from: this environment, or ``KODOMO_TEST_PYARROW_PATH`` (a site dir)."""
+    """Where pyarrow can be imported from: this environment, or ``KODOMO_TEST_PYARROW_PATH`` (a site dir).
+
+    A variable naming a directory without pyarrow is an error, not a skip (scripts/test always sets it).
+    """
     if importlib.util.find_spec("pyarrow") is not None:
         return ""
     extra = os.environ.get("KODOMO_TEST_PYARROW_PATH")
-    return extra if extra and (Path(extra) / "pyarrow").is_dir() else None
+    if not extra:
+        return None
+    if not (Path(extra) / "pyarrow").is_dir():
+        pytest.fail(f"KODOMO_TEST_PYARROW_PATH={extra} holds no pyarrow: the pyarrow trap test must run")
+    return extra
 
 
 _CHILD = """
