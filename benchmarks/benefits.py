@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.host import probe_s
+
 
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -237,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         generate = generate_uke_files if args.format == "uke" else generate_files
         generate(Path(args.generate_into), args.claims, args.seed)
         return 0
+    probe_before = probe_s()
     result = run_uke(args.claims, args.seed) if args.format == "uke" else run(args.claims, args.seed)
+    result["host_probe_s"] = [probe_before, probe_s()]  # benchmarks.host: the machine's speed, before/after
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

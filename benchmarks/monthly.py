@@ -21,6 +21,7 @@ functions the Prefect tasks wrap — on a fresh database and prints per-stage se
 
 The last line printed is one JSON object (``load_avg`` = the 1-minute load average before and after;
 ``cpu_s`` = this process's CPU seconds over the stages, steadier than wall time on a shared machine;
+``host_probe_s`` = :func:`benchmarks.host.probe_s` before and after, the machine's speed at the time;
 ``peak_rss_mb`` and ``peak_rss_kb_per_child`` = this process's peak memory — the inbox is generated in a
 child process, so the generator's memory is not counted).
 """
@@ -41,6 +42,8 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Column, MetaData, Table, create_engine, text
+
+from benchmarks.host import probe_s
 
 
 def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
@@ -287,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.changes is not None:
                 pool.submit(_generate_changes, inbox, workdir / "inbox-next", args.changes, args.seed + 1,
                             str(next_month.end_time.date())).result()
-        load_before = _load()
+        load_before, probe_before = _load(), probe_s()
         url, drop = _fresh_database(args.database_url, workdir)
         floor_s = None
         try:
@@ -376,6 +379,7 @@ def main(argv: list[str] | None = None) -> None:
             result["changes_full_new_decisions"] = full_decisions
             result["changes_same_decisions"] = bool(same)
         result["load_avg"] = [load_before, _load()]
+        result["host_probe_s"] = [probe_before, probe_s()]  # benchmarks.host: the machine's speed, before/after
         print(json.dumps(result))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -27,6 +27,8 @@ import time
 
 import requests
 
+from benchmarks.host import probe_s
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from store.pmh_models import PmhSubject
 
     token = "bench-token"
+    probe_before = probe_s()
     sim_config = {"token": token, "latency_ms": args.latency_ms, "error_rate": args.error_rate,
                   "rate_limit": args.rate, "poll_rate_limit": args.poll_rate, "max_records": 100,
                   "task_delay_ms": args.task_delay_ms, "seed": 42}
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_bound_s": round((client_cpu_s + sim_cpu_s) / (os.cpu_count() or 1), 3),
             "client_cpu_share_of_wall": round(client_cpu_s / total_s, 3),
             "load_average_1m": round(os.getloadavg()[0], 2),
+            "host_probe_s": [probe_before, probe_s()],  # benchmarks.host: the machine's speed, before/after
             "requests_register": stats.get("requests_register", 0),
             "requests_poll": stats.get("requests_poll", 0),
             "responses_503": stats.get("responses_503", 0),
