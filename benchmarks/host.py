@@ -1,8 +1,8 @@
 """The machine's speed at the moment of a benchmark, measured by a fixed workload.
 
 The benchmarks' wall and CPU seconds move together with the host's speed: on this shared 2-core machine,
-identical runs of the same code have differed by 40 % within a session and by 2× between sessions, with
-the load average near 1.0 each time. The load average cannot show that; a fixed workload can.
+identical runs of the same code have differed by 40 % within a session and by 1.6–2× between sessions,
+with the load average near 1.0 each time. The load average cannot show that; a fixed workload can.
 :func:`probe_s` times one (pure Python bytecode, the kind of work that dominates the pipeline's CPU), so a
 figure can be read next to the speed of the machine that produced it: two runs are comparable side by side
 when their probes agree, and a figure from another session can be scaled by the ratio of the probes.

@@ -22,7 +22,8 @@ functions the Prefect tasks wrap — on a fresh database and prints per-stage se
 The last line printed is one JSON object (``load_avg`` = the 1-minute load average before and after;
 ``cpu_s`` = this process's CPU seconds over the stages, steadier than wall time on a shared machine;
 ``host_probe_s`` = :func:`benchmarks.host.probe_s` before and after, the machine's speed at the time;
-``peak_rss_mb`` and ``peak_rss_kb_per_child`` = this process's peak memory — the inbox is generated in a
+``peak_rss_mb`` and ``peak_rss_kb_per_child`` = the first load's peak memory (``peak_rss_mb_runs`` each
+load's with ``--repeat``; ``peak_rss_mb_process`` the process's over every run) — the inbox is generated in a
 child process, so the generator's memory is not counted).
 """
 
@@ -151,6 +152,28 @@ def _stage_seconds(timings: dict) -> dict[str, float]:
 
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def _reset_peak_rss() -> bool:
+    """Start a new peak-memory measurement (Linux: ``clear_refs`` 5 resets VmHWM); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory since the last :func:`_reset_peak_rss` (else since it started)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool = False) -> dict[str, float]:
@@ -295,12 +318,18 @@ def main(argv: list[str] | None = None) -> None:
         floor_s = None
         try:
             ring = KeyRing.generate()  # one key ring for every run, as in production
+            # Each first load's own peak: a later run starts on the heap the previous one left behind, and
+            # the process's overall peak (peak_rss_mb_process) also covers --rerun, --changes and --floor.
+            _reset_peak_rss()
             first = run_stages(inbox, args.month, url, workdir, ring)
+            peaks_kib = [_peak_rss_kib()]
             repeats = []
             for number in range(1, max(1, args.repeat)):
                 again_url, drop_again = _fresh_database(args.database_url, workdir / f"repeat-{number}")
                 try:
+                    _reset_peak_rss()
                     repeats.append(run_stages(inbox, args.month, again_url, workdir, ring))
+                    peaks_kib.append(_peak_rss_kib())
                 finally:
                     drop_again()
                     shutil.rmtree(workdir / f"repeat-{number}", ignore_errors=True)  # SQLite: the file
@@ -324,7 +353,8 @@ def main(argv: list[str] | None = None) -> None:
                     drop_clone()
         finally:
             drop()
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        process_peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak_kib = peaks_kib[0]
         decisions = first.pop("_decisions")
         held = first.pop("_held")
         cpu_s = first.pop("_cpu_s")
@@ -339,14 +369,16 @@ def main(argv: list[str] | None = None) -> None:
             "cpu_s": cpu_s,  # this process's CPU seconds over the stages: less noisy than wall time on a busy machine
             "decisions": decisions,
             "held_no_recipient_number": held,
-            "peak_rss_mb": round(peak_kib / 1024, 1),  # the stages' peak (the inbox is generated elsewhere)
+            "peak_rss_mb": round(peak_kib / 1024, 1),  # the first load's peak (the inbox is generated elsewhere)
             "peak_rss_kb_per_child": round(peak_kib / args.children, 2),
+            "peak_rss_mb_process": round(process_peak_kib / 1024, 1),  # every run of this process
         }
         if repeats:
             runs_total = [result["total_s"]] + [round(sum(_stage_seconds(r).values()), 3) for r in repeats]
             runs_cpu = [cpu_s] + [r["_cpu_s"] for r in repeats]
             result.update(total_s_runs=runs_total, total_s_min=min(runs_total),
-                          cpu_s_runs=runs_cpu, cpu_s_min=min(runs_cpu))
+                          cpu_s_runs=runs_cpu, cpu_s_min=min(runs_cpu),
+                          peak_rss_mb_runs=[round(k / 1024, 1) for k in peaks_kib])
         if floor_s is not None:
             result["floor_s"] = floor_s
             result["floor_ratio"] = round((stages["persist"] + stages["decide"]) / floor_s, 2) if floor_s else None

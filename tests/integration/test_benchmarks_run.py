@@ -44,7 +44,7 @@ def test_the_host_probe_times_a_fixed_workload():
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_monthly_benchmark_reports_a_silent_rerun_and_an_incremental_month_equal_to_the_full_one(database):
-    args = ["--children", "400", "--rerun", "--changes", "0.05", "--floor"]
+    args = ["--children", "400", "--rerun", "--changes", "0.05", "--floor", "--repeat", "2"]
     if database == "postgresql":
         args += ["--database-url", PG_ADMIN_URL]
     result = _run("benchmarks.monthly", *args)
@@ -55,6 +55,9 @@ def test_the_monthly_benchmark_reports_a_silent_rerun_and_an_incremental_month_e
     assert result["changes_children_recomputed"] < result["decisions"]  # and it decided fewer children
     assert result["floor_s"] > 0 and result["floor_ratio"] > 0
     assert set(result["stages_s"]) == {"read", "validate", "persist", "decide", "export", "summary"}
+    assert len(result["total_s_runs"]) == len(result["peak_rss_mb_runs"]) == 2
+    # the first load's own peak, within the process's peak over every run
+    assert result["peak_rss_mb"] == result["peak_rss_mb_runs"][0] <= result["peak_rss_mb_process"]
     _probe_pair_is_reported(result)
 
 
