@@ -154,7 +154,9 @@ class ResidentEvent(Base):
 
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     person_id: Mapped[str] = mapped_column(String(15), index=True)
-    household_id: Mapped[str] = mapped_column(String(15))
+    # Indexed: an incremental month reads the members of changed households from their 異動
+    # (services.eligibility.incremental); without the index every run scanned the whole event history.
+    household_id: Mapped[str] = mapped_column(String(15), index=True)
     event_code: Mapped[str] = mapped_column(String(2))
     event_date: Mapped[dt.date] = mapped_column(Date)
     notified_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -223,9 +225,12 @@ class Application(Base):
 
     application_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     child_person_id: Mapped[str] = mapped_column(String(15), index=True)
+    # Indexed: an incremental month finds the children whose 資格登録届 names a changed parent
+    # (services.eligibility.incremental); without the indexes every run scanned every application ever filed.
     guardian_person_id: Mapped[str | None] = mapped_column(
-        String(15), doc="the applying 保護者; none when a child of 15+ applies alone (規則第4条)")
-    spouse_person_id: Mapped[str | None] = mapped_column(String(15), doc="the applicant's spouse (保護者)")
+        String(15), index=True, doc="the applying 保護者; none when a child of 15+ applies alone (規則第4条)")
+    spouse_person_id: Mapped[str | None] = mapped_column(String(15), index=True,
+                                                         doc="the applicant's spouse (保護者)")
     application_date: Mapped[dt.date] = mapped_column(Date)
 
 
