@@ -146,7 +146,9 @@ def load_print_rows(session: Session, ring: KeyRing, policy: Policy, decisions: 
     joined = rows[["_row", "person_id", "card_from"]].merge(insurance, on="person_id", how="inner")
     joined = joined[joined["ins_from"] <= joined["card_from"]].sort_values(["_row", "ins_from"])
     latest = joined.drop_duplicates("_row", keep="last").set_index("_row")["insurer_number"]
-    rows["insurer_number"] = rows["_row"].map(latest).fillna("")
+    # object before the fill: with no coverage on file the mapped column is float NaN, and pandas 4 refuses a
+    # text fill on a float column (an empty 保険者番号 is printed as blank)
+    rows["insurer_number"] = rows["_row"].map(latest).astype(object).fillna("")
     rows["copay"] = copay_text(policy, pd.to_datetime(rows["birth_date"]), rows["card_from"])
     return rows.drop(columns=["_row"])
 

@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 import stat
 import subprocess
+import warnings
 
 import orjson
 import pytest
@@ -118,3 +119,18 @@ def test_month_print_matches_decisions_and_is_recorded(decided, key_ring, tmp_pa
         month_print.print_month(session, month=MONTH, ring=key_ring, policy=policy, home=tmp_path / "home",
                                 issue_date=ISSUE, operator_id="demo-operator", run_id="run-print-2")
     assert issuance.files[0].read_bytes() == before
+
+
+def test_cards_of_children_without_insurance_on_file_print_a_blank_insurer_number(decided, key_ring):
+    """No coverage row for anyone: every card's 保険者番号 is blank text, with no dtype warning on the way
+    (pandas 4 refuses a text fill on the float column that an all-missing look-up gives)."""
+    engine = decided
+    with engine.begin() as conn:
+        conn.execute(models.InsuranceCoverage.__table__.delete())
+    with session_scope(engine) as session:
+        decisions = month_print.month_decision_frame(session, MONTH)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            rows = month_print.load_print_rows(session, key_ring, load_policy(), decisions)
+    assert len(rows) == len(decisions) > 0
+    assert rows["insurer_number"].tolist() == [""] * len(rows)
