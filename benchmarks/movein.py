@@ -25,6 +25,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
+from benchmarks.host import probe_s
+
 AS_OF = dt.date(2026, 11, 2)
 
 
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inquiry-latency", type=float, default=0.0, help="simulated seconds per inquiry")
     args = parser.parse_args(argv)
 
+    probe_before = probe_s()
     workdir = Path(tempfile.mkdtemp(prefix="kodomo-bench-movein-"))
     url, drop = _fresh_database(args.database_url, workdir)
     os.environ.update({"KODOMO_HOME": str(workdir / "home"), "KODOMO_DATABASE_URL": url})
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_s": max(totals),
         "all_registered": all(t["registered"] for t in timings) and warm["registered"],
         "target_s": 5.0,
+        "host_probe_s": [probe_before, probe_s()],  # benchmarks.host: the machine's speed, before/after
     }
     print(json.dumps(result))
     return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.host import probe_s
 from devtools.generate import population
 from devtools.generate.names import ADULT_FEMALE, SURNAMES
 from policy import load_policy
@@ -87,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="rendering processes (the machine has 2 cores)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.certificates, args.workers, args.seed)))
+    probe_before = probe_s()
+    result = run(args.certificates, args.workers, args.seed)
+    result["host_probe_s"] = [probe_before, probe_s()]  # benchmarks.host: the machine's speed, before/after
+    print(json.dumps(result))
     return 0
 
 
