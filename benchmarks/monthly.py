@@ -320,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
             ring = KeyRing.generate()  # one key ring for every run, as in production
             # Each first load's own peak: a later run starts on the heap the previous one left behind, and
             # the process's overall peak (peak_rss_mb_process) also covers --rerun, --changes and --floor.
+            setup_peak_kib = _peak_rss_kib()
             _reset_peak_rss()
             first = run_stages(inbox, args.month, url, workdir, ring)
             peaks_kib = [_peak_rss_kib()]
@@ -353,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
                     drop_clone()
         finally:
             drop()
-        process_peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # a reset also resets getrusage's ru_maxrss: the process's peak is the largest of the measured spans
+        process_peak_kib = max(setup_peak_kib, *peaks_kib, _peak_rss_kib())
         peak_kib = peaks_kib[0]
         decisions = first.pop("_decisions")
         held = first.pop("_held")
