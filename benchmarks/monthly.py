@@ -154,14 +154,13 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _reset_peak_rss() -> bool:
-    """Start a new peak-memory measurement (Linux: ``clear_refs`` 5 resets VmHWM); False where unsupported."""
+def _reset_peak_rss() -> None:
+    """Start a new peak-memory measurement (Linux: ``clear_refs`` 5 resets VmHWM; elsewhere nothing happens)."""
     try:
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")
-        return True
     except OSError:
-        return False
+        pass
 
 
 def _peak_rss_kib() -> int:

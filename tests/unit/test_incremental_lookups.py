@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 from sqlalchemy import text
 
 from services.eligibility import incremental
@@ -52,8 +53,6 @@ def test_the_children_a_change_reaches_are_found_through_indexes(tmp_path):
                               "spouse_person_id, application_date) VALUES (:a, :c, :g, :s, '2026-04-01')"),
                          {"a": f"A{n}", "c": f"{n:010d}", "g": f"{n + 100:010d}", "s": f"{n + 200:010d}"})
     changes = {"person_id": ["0000000101", "0000000203", "0000000007"], "household_id": ["H000000004", None, None]}
-    import pandas as pd
-
     with engine.connect() as conn:
         reached: set[str] = set()
         plans = _traced_plans(conn, lambda: reached.update(incremental.changed_children(conn, pd.DataFrame(changes))))
