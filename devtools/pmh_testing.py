@@ -16,7 +16,7 @@ from connectors.pmh import HttpPmhClient, make_retry
 from devtools.faults import FAULT_ENV
 from privacy.crypto import KeyRing
 from store.models import PmhOutbox
-from store.pmh_models import PmhResult, PmhSubject
+from store.pmh_models import PmhSubject
 
 TOKEN = "test-pmh-token"
 
@@ -52,9 +52,10 @@ def stored_pmh_ids(engine: Engine, ring: KeyRing) -> dict[str, str]:
 
 
 def result_count(engine: Engine) -> int:
-    """Rows in ``pmh_result``."""
+    """Outbox rows with PMH's answer stored (``pmh_outbox.result``)."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(PmhResult)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(PmhOutbox)
+                                .where(PmhOutbox.result.is_not(None))).scalar_one())
 
 
 def subprocess_env(db_url: str, pmh_url: str | None, ring: KeyRing, home: str, fault: str | None = None) -> dict:

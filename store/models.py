@@ -384,6 +384,9 @@ class PmhOutbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     batch_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(String(256), doc="error code only, no personal data")
+    result: Mapped[str | None] = mapped_column(
+        String(16), doc="PMH's answer for this record in its task's results: REGISTERED, DELETED or ERROR "
+                        "(the error code is in last_error); empty until the results are stored")
     created_run_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

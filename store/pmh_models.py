@@ -1,10 +1,11 @@
-"""PMH linkage tables: one row per registration request, per-record results and the PMH-ID per person.
+"""PMH linkage tables: one row per registration request and the PMH-ID per person.
 
 * ``pmh_batch`` — one registration request (≤ 100 records). ``batch_id`` is the request's
   Idempotency-Key (derived from the sorted record keys, :func:`services.pmh.outbox.batch_key`), so a
   re-sent batch is recognised by PMH and returns the original task.
-* ``pmh_result`` — the per-record outcome PMH reported for an outbox row (PMH-ID assigned, deleted, or an
-  error code). Error codes only; never personal data.
+* PMH's per-record answer (PMH-ID assigned, deleted, or an error code) is kept on the outbox row itself
+  (``pmh_outbox.result``, the code in ``last_error``), written by the statement that settles the row: a
+  table of its own (``pmh_result`` until migration 0018) cost three more B-tree writes per record.
 * ``pmh_subject`` — the PMH-ID per person. It is personal data (linkable to the My Number at PMH), so it is
   stored only as AES-256-GCM ciphertext (table ``"pmh_subject"``, column ``"pmh_id"``, row key
   ``person_id``; docs/architecture.md "Encryption conventions").
@@ -38,22 +39,6 @@ class PmhBatch(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class PmhResult(Base):
-    """PMH's per-record answer for one outbox row."""
-
-    __tablename__ = "pmh_result"
-
-    outbox_id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
-    batch_id: Mapped[str] = mapped_column(String(64), index=True)
-    person_id: Mapped[str] = mapped_column(String(15), index=True)
-    record_index: Mapped[int] = mapped_column(Integer, doc="position in the request array")
-    result: Mapped[str] = mapped_column(String(16), doc="REGISTERED, DELETED or ERROR")
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class PmhSubject(Base):

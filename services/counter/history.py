@@ -21,7 +21,7 @@ from services.eligibility import reason_sets
 from store import models
 from store.benefit_models import BenefitClaim, BenefitPayment, Receivable, ReceivablePayment
 from store.counter_models import CertificateIssue, CounterAction
-from store.pmh_models import PmhResult, PmhSubject
+from store.pmh_models import PmhSubject
 
 
 class PersonNotFoundError(LookupError):
@@ -171,19 +171,24 @@ def build_history(session: Session, ring: KeyRing, person_id: str) -> PersonHist
                         "入金": "、".join(collected.get(r.id, []))} for r in receivables]
     outbox = session.execute(select(models.PmhOutbox).where(models.PmhOutbox.person_id == person_id)
                              .order_by(models.PmhOutbox.id)).scalars().all()
-    results = {r.outbox_id: r for r in session.execute(
-        select(PmhResult).where(PmhResult.person_id == person_id)).scalars().all()}
     s["PMH連携"] = [{"登録日": _date(o.event_date),
                    "区分": {"1": "登録・更新", "2": "削除"}.get(o.change_type, o.change_type),
                    "理由": labels.DECISION_LABELS.get(o.reason, o.reason),
                    "状態": labels.PMH_STATUS.get(o.status, o.status),
-                   "結果": (results[o.id].error_code or results[o.id].result) if o.id in results else ""}
+                   "結果": _pmh_answer(o)}
                   for o in outbox]
     subject = session.get(PmhSubject, person_id)
     if subject is not None:  # the PMH-ID itself stays encrypted: staff need the state, not the id
         s["PMH連携"].append({"登録日": "", "区分": "PMH上の状態", "理由": "",
                            "状態": labels.PMH_STATUS.get(subject.status, subject.status), "結果": ""})
     return history
+
+
+def _pmh_answer(row: models.PmhOutbox) -> str:
+    """PMH's answer for an outbox row as staff read it: 登録済み / 削除済み, or エラー with PMH's code."""
+    if row.result == "ERROR":
+        return f"エラー（{(row.last_error or '').removeprefix('PMH_')}）"
+    return labels.PMH_STATUS.get(row.result, row.result) if row.result else ""
 
 
 def show_person(session: Session, ring: KeyRing, *, operator_id: str, purpose: str, person_id: str | None = None,

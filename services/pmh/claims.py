@@ -17,11 +17,10 @@ from privacy.crypto import KeyRing
 from services.pmh.payload import OUTBOX_ROW_FIELDS, SUBJECT_COLUMNS, ClaimRow
 from services.pmh.states import UNSETTLED, Batch
 from store.models import Person, PmhOutbox, Recipient
-from store.pmh_models import PmhBatch, PmhResult, PmhSubject
+from store.pmh_models import PmhBatch, PmhSubject
 
 OUTBOX = PmhOutbox.__table__
 BATCH = PmhBatch.__table__
-RESULT = PmhResult.__table__
 SUBJECT = PmhSubject.__table__
 
 
@@ -128,11 +127,13 @@ def mark_sent(conn: Connection, accepted: list[tuple[str, list[int], str | None,
 
 
 def mark_sent_completed(conn: Connection,
-                        done: list[tuple[str, list[int], str | None, dt.datetime, dt.datetime]]) -> None:
+                        done: list[tuple[str, list[int], str | None, dt.datetime, dt.datetime]],
+                        answers: dict[int, str]) -> None:
     """Batches whose send and results are recorded together: ``SENDING`` → ``COMPLETED``, one write per row.
 
-    ``done`` holds ``(batch id, outbox ids, task id, sent at, received at)``; ``sent_at`` and the task id
-    are written by the same statements that complete the rows and the ``pmh_batch`` row.
+    ``done`` holds ``(batch id, outbox ids, task id, sent at, received at)``; ``answers`` PMH's result per
+    outbox id. ``sent_at``, the task id and the result are written by the same statements that complete
+    the rows and the ``pmh_batch`` row.
     """
     if not done:
         return
@@ -142,8 +143,9 @@ def mark_sent_completed(conn: Connection,
                            for batch_id, _ids, task_id, sent_at, received in done])
     to_db = _bind(conn, OUTBOX.c.sent_at)
     for sent_at, ids in _ids_by_time([(ids, sent_at) for _b, ids, _t, sent_at, _r in done]).items():
-        update_rows(conn, "status = 'COMPLETED', sent_at = ?, last_error = NULL", (to_db(sent_at),), ids,
-                    "status = 'SENDING'", ())
+        for result, same in _ids_by_answer(ids, answers).items():
+            update_rows(conn, "status = 'COMPLETED', sent_at = ?, result = ?, last_error = NULL",
+                        (to_db(sent_at), result), same, "status = 'SENDING'", ())
 
 
 def _ids_by_time(batches: list[tuple[list[int], dt.datetime]]) -> dict[dt.datetime, list[int]]:
@@ -151,6 +153,14 @@ def _ids_by_time(batches: list[tuple[list[int], dt.datetime]]) -> dict[dt.dateti
     out: dict[dt.datetime, list[int]] = collections.defaultdict(list)
     for ids, at in batches:
         out[at].extend(ids)
+    return out
+
+
+def _ids_by_answer(ids: list[int], answers: dict[int, str]) -> dict[str | None, list[int]]:
+    """Outbox ids grouped by PMH's answer (``None``: the task's results named no such record)."""
+    out: dict[str | None, list[int]] = collections.defaultdict(list)
+    for outbox_id in ids:
+        out[answers.get(outbox_id)].append(outbox_id)
     return out
 
 
@@ -184,16 +194,18 @@ def requeue(conn: Connection, ids: list[int]) -> None:
                      .values(status="PENDING", batch_id=None, last_error=None))
 
 
-def mark_completed(conn: Connection, completed: list[tuple[str, list[int], dt.datetime]]) -> None:
+def mark_completed(conn: Connection, completed: list[tuple[str, list[int], dt.datetime]],
+                   answers: dict[int, str]) -> None:
     """Batches whose task results are stored ``(batch id, outbox ids, received at)``: ``COMPLETED``.
 
-    So do their ``SENT`` rows: one statement per chunk of rows on the primary key, and one executemany
-    for the ``pmh_batch`` rows.
+    So do their ``SENT`` rows, each with PMH's answer from ``answers`` (outbox id → result): one statement
+    per answer and chunk of rows on the primary key, and one executemany for the ``pmh_batch`` rows.
     """
     if not completed:
         return
-    update_rows(conn, "status = 'COMPLETED'", (), [i for _b, ids, _at in completed for i in ids],
-                "status = 'SENT'", ())
+    ids = [i for _b, batch_ids, _at in completed for i in batch_ids]
+    for result, same in _ids_by_answer(ids, answers).items():
+        update_rows(conn, "status = 'COMPLETED', result = ?", (result,), same, "status = 'SENT'", ())
     conn.execute(update(BATCH).where(BATCH.c.batch_id == bindparam("bid"))
                  .values(status="COMPLETED", completed_at=bindparam("at")),
                  [{"bid": batch_id, "at": received} for batch_id, _ids, received in completed])
@@ -261,12 +273,6 @@ def execute_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
     if conn.dialect.paramstyle in ("format", "pyformat"):
         sql = sql.replace("?", "%s")
     conn.exec_driver_sql(sql, rows)
-
-
-def insert_results(conn: Connection, results: list[tuple]) -> None:
-    """Per-record results of completed tasks (idempotent: keyed by outbox id)."""
-    execute_many(conn, "INSERT INTO pmh_result (outbox_id, batch_id, person_id, record_index, result, error_code)"
-                       " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING", results)
 
 
 def upsert_subjects(conn: Connection, ring: KeyRing, subjects: list[tuple]) -> None:

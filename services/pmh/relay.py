@@ -11,7 +11,8 @@ Reliability (security.md REL-01…REL-04):
   between claim and commit, a timeout, a dropped response) are re-sent as the *same* batch with the *same*
   key; PMH answers with the original task, so there is never a second effect.
 * A task whose results were not stored (crash after the poll) is polled again; storing results is
-  idempotent (``pmh_result`` keyed by outbox id; ``pmh_subject`` only moves forward in outbox order).
+  idempotent (a row's result is written only by the statement that settles it; ``pmh_subject`` only moves
+  forward in outbox order).
 * At most one in-flight row per person: a person's later change waits until the earlier one is settled,
   so PMH sees a person's changes in order.
 * At each named point of :data:`services.pmh.states.FAULT_POINTS` the relay calls its ``fault_hook``
@@ -500,30 +501,30 @@ class OutboxRelay:
         """The results, PMH-IDs and COMPLETED marks of every noted task (``sent_now``: sends not yet recorded)."""
         unknown = [b for b, _ in completed if b not in self._members]
         ids_by_batch = {**claims.batch_members(conn, unknown), **self._members} if unknown else self._members
-        results, subjects, errors = [], [], []
+        answers: dict[int, str] = {}  # outbox id -> PMH's result, written with the row's COMPLETED mark
+        subjects, errors = [], []
         for batch_id, (status, _received) in completed:
             rows = ids_by_batch.get(batch_id, [])
             for r in status.results:
-                if not 0 <= r.index < len(rows):
-                    continue
+                if not 0 <= r.index < len(rows) or rows[r.index][0] in answers:
+                    continue  # the first answer for a record wins, as PMH gave it
                 outbox_id, person_id = rows[r.index]
-                results.append((outbox_id, batch_id, person_id, r.index, r.result, r.error_code))
+                answers[outbox_id] = str(r.result)[:16]
                 if r.result in ("REGISTERED", "DELETED") and r.pmh_id:
                     subjects.append((person_id, r.pmh_id, r.result, outbox_id))
                 else:
                     errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
-        claims.insert_results(conn, results)
         claims.upsert_subjects(conn, self.ring, subjects)
         marks = [(b, [i for i, _p in ids_by_batch.get(b, [])], received) for b, (_s, received) in completed]
-        claims.mark_completed(conn, [m for m in marks if m[0] not in sent_now])
+        claims.mark_completed(conn, [m for m in marks if m[0] not in sent_now], answers)
         claims.mark_sent_completed(conn, [(b, ids, *sent_now[b], received) for b, ids, received in marks
-                                          if b in sent_now])
+                                          if b in sent_now], answers)
         claims.mark_records_rejected(conn, [(c, i) for i, c in errors])
         for _i, code in errors:
             self.report.error_codes[code] += 1
         self.report.rejected += len(errors)
-        self.report.completed += len(results) - len(errors)
-        self._settled += len(results)
+        self.report.completed += len(answers) - len(errors)
+        self._settled += len(answers)
         for batch_id, _ in completed:
             self._members.pop(batch_id, None)
 

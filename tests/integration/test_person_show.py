@@ -80,3 +80,29 @@ def test_unknown_key_is_recorded_as_failed_and_unauthorised_operator_refused(dec
     assert "見つかりません" in capsys.readouterr().err
     assert _reads(engine)[-1][:3] == ("person-show:p", "failed", [])
     assert main(["person", "show", "--recipient-no", "9999999", "--purpose", "p", "--operator", "nobody"]) == 1
+
+
+def test_pmh_section_shows_the_answer_pmh_gave_for_each_change(engine, db_url, tmp_path, monkeypatch, sim, capsys):
+    """The month's changes go to the PMH simulator; its answers (registered, or an error with its code) are
+    what person show prints in 【PMH連携】's 結果 column."""
+    from devtools.pmh_testing import fast_client
+    from services.pmh.relay import RelayOptions, relay_once
+
+    settings, ring = counter_env(monkeypatch, tmp_path, db_url)
+    try:
+        decide_generated_month(engine, ring, tmp_path)
+        sim.sim.reconfigure(record_error_rate=0.5)  # the intermediary step fails about half of the records
+        report = relay_once(engine, fast_client(sim.url), ring, RelayOptions(poll_interval_s=0.01))
+        assert report.completed > 0 and report.rejected > 0
+        with engine.connect() as conn:
+            rows = conn.execute(select(models.PmhOutbox.person_id, models.PmhOutbox.status)
+                                .order_by(models.PmhOutbox.id)).all()
+        answered = {status: person for person, status in rows}
+        for status, expected in (("COMPLETED", "登録済み"), ("REJECTED", "エラー（E_INTERMEDIARY_NO_MATCH）")):
+            capsys.readouterr()
+            assert main(["person", "show", "--person-id", answered[status], "--purpose", "窓口照会",
+                         "--operator", "demo-viewer"]) == 0
+            pmh = capsys.readouterr().out.split("【PMH連携】", 1)[1].split("【", 1)[0]
+            assert expected in pmh, (status, pmh)
+    finally:
+        reset()

@@ -18,9 +18,20 @@ from services.pmh.outbox import enqueue_changes
 from services.pmh.payload import ProgramConfig
 from services.pmh.relay import RelayOptions, relay_once
 from store.db import session_scope
+from store.models import PmhOutbox
 from store.pmh_models import PmhSubject
 
 OPTS = RelayOptions(senders=2, claim_batches=2, poll_interval_s=0.01, result_timeout_s=30)
+
+
+def _answers(engine) -> dict[tuple[str, str, str | None], int]:
+    """{(change type, outbox status, PMH's stored answer): rows}."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(PmhOutbox.change_type, PmhOutbox.status, PmhOutbox.result)).all()
+    out: dict = {}
+    for row in rows:
+        out[tuple(row)] = out.get(tuple(row), 0) + 1
+    return out
 
 
 
@@ -40,6 +51,8 @@ def test_delete_with_event_date_and_per_person_order(engine, key_ring, sim):
     assert states["0000000001"] == "DELETED" and states["0000000002"] == "DELETED"
     assert states["0000000004"] == "REGISTERED"
     assert sim_stats(sim.url)["tasks"] == 2  # the deletes waited for the registrations of the same persons
+    # PMH's answer for each record is kept on its outbox row
+    assert _answers(engine) == {("1", "COMPLETED", "REGISTERED"): 5, ("2", "COMPLETED", "DELETED"): 2}
 
 
 def test_schema_rejection_marks_rows_rejected(engine, key_ring, sim):
@@ -48,6 +61,7 @@ def test_schema_rejection_marks_rows_rejected(engine, key_ring, sim):
     report = relay_once(engine, fast_client(sim.url), key_ring, options)
     assert report.rejected == 3 and report.error_codes == {"PMH_string_pattern_mismatch": 3}
     assert outbox_status_counts(engine) == {"REJECTED": 3} and sim_stats(sim.url)["tasks"] == 0
+    assert _answers(engine) == {("1", "REJECTED", None): 3}  # the request was refused: no record was answered
 
 
 def test_record_errors_from_the_intermediary_step(engine, key_ring, sim):
@@ -58,3 +72,5 @@ def test_record_errors_from_the_intermediary_step(engine, key_ring, sim):
     assert 0 < counts["REJECTED"] < 100 and counts["REJECTED"] + counts["COMPLETED"] == 100
     assert report.error_codes == {"PMH_E_INTERMEDIARY_NO_MATCH": counts["REJECTED"]}
     assert len(stored_pmh_ids(engine, key_ring)) == counts["COMPLETED"]
+    assert _answers(engine) == {("1", "REJECTED", "ERROR"): counts["REJECTED"],
+                                ("1", "COMPLETED", "REGISTERED"): counts["COMPLETED"]}

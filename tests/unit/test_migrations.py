@@ -143,3 +143,49 @@ def test_0017_indexes_the_incremental_lookups_by_parent_and_household(db_url):
 
     command.downgrade(alembic_config(db_url), "0016")
     assert _indexes_of(db_url, tables) == present - wanted
+
+
+def test_0018_moves_each_pmh_answer_onto_its_outbox_row_and_back(db_url):
+    """Upgrading keeps every stored PMH answer, now on its outbox row (an error's code stays in last_error),
+    and drops pmh_result; downgrading rebuilds the table with each record's place in its batch."""
+    from sqlalchemy import text
+
+    upgrade(db_url, "0017")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO pmh_batch (batch_id, status, record_count, attempts, completed_at) "
+                          "VALUES ('B1', 'COMPLETED', 3, 1, '2026-11-02 10:00:00')"))
+        conn.execute(text("INSERT INTO pmh_outbox (id, idempotency_key, person_id, change_type, reason, event_date, "
+                          "status, attempts, batch_id, last_error, created_run_id) "
+                          "VALUES (:i, :k, :p, :c, 'NEW', '2026-10-01', :s, 1, :b, :e, 'r')"), [
+            {"i": 1, "k": "k1", "p": "000000001", "c": "1", "s": "COMPLETED", "b": "B1", "e": None},
+            {"i": 2, "k": "k2", "p": "000000002", "c": "1", "s": "REJECTED", "b": "B1", "e": "PMH_E0101"},
+            {"i": 3, "k": "k3", "p": "000000003", "c": "2", "s": "COMPLETED", "b": "B1", "e": None},
+            {"i": 4, "k": "k4", "p": "000000004", "c": "1", "s": "PENDING", "b": None, "e": None}])
+        conn.execute(text("INSERT INTO pmh_result (outbox_id, batch_id, person_id, record_index, result, "
+                          "error_code) VALUES (:o, 'B1', :p, :x, :r, :e)"), [
+            {"o": 1, "p": "000000001", "x": 0, "r": "REGISTERED", "e": None},
+            {"o": 2, "p": "000000002", "x": 1, "r": "ERROR", "e": "E0101"},
+            {"o": 3, "p": "000000003", "x": 2, "r": "DELETED", "e": None}])
+    engine.dispose()
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("pmh_result")
+        assert conn.execute(text("SELECT id, status, result, last_error FROM pmh_outbox ORDER BY id")).all() == [
+            (1, "COMPLETED", "REGISTERED", None), (2, "REJECTED", "ERROR", "PMH_E0101"),
+            (3, "COMPLETED", "DELETED", None), (4, "PENDING", None, None)]
+    engine.dispose()
+
+    command.downgrade(alembic_config(db_url), "0017")
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        assert "result" not in {c["name"] for c in inspect(conn).get_columns("pmh_outbox")}
+        assert conn.execute(text("SELECT outbox_id, batch_id, person_id, record_index, result, error_code "
+                                 "FROM pmh_result ORDER BY outbox_id")).all() == [
+            (1, "B1", "000000001", 0, "REGISTERED", None), (2, "B1", "000000002", 1, "ERROR", "E0101"),
+            (3, "B1", "000000003", 2, "DELETED", None)]
+    assert {("pmh_result", "ix_pmh_result_batch_id"), ("pmh_result", "ix_pmh_result_person_id")} <= _indexes_of(
+        db_url, ("pmh_result",))
+    engine.dispose()
