@@ -230,8 +230,8 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
 
     box = timed("validate", _validate)
 
-    def _persist():
-        with session_scope(engine) as session:
+    def _persist():  # as tasks.monthly.persist_inputs and decide_month: the checkpoint off the commit
+        with session_scope(engine, checkpoint_later=True) as session:
             conn = session.connection()
             runs.record_inputs(conn, run_id=run_id, inputs=box.inputs)
             unchanged.assert_still_unchanged(conn, box.known, run_id)
@@ -245,7 +245,7 @@ def run_stages(inbox: Path, month: str, url: str, home: Path, ring, full: bool =
     raw = box = None
 
     def _decide():
-        with session_scope(engine) as session:
+        with session_scope(engine, checkpoint_later=True) as session:
             return decide.decide_month(session, month=month, policy=policy, run_id=run_id,
                                        operator_id="demo-operator", full=full)
 

@@ -64,8 +64,19 @@ def make_engine(url: str, *, sqlite_cache_mib: int | None = None, **kwargs) -> E
 
 
 @contextlib.contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any exception."""
+def session_scope(engine: Engine, *, checkpoint_later: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception.
+
+    ``checkpoint_later`` (the monthly run's bulk transactions): on a SQLite file the commit leaves copying
+    the write-ahead log back into the database to a background thread (store.wal.deferred_checkpoint).
+    """
+    if checkpoint_later:
+        from store import wal
+
+        with wal.deferred_checkpoint(engine) as conn, Session(bind=conn, expire_on_commit=False) as session, \
+                session.begin():
+            yield session
+        return
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
         yield session

@@ -73,7 +73,7 @@ def load_inbox(inbox_dir: str, run_id: str | None = None) -> ingest.Inbox:
 def persist_inputs(inbox: ingest.Inbox, run_id: str, operator_id: str) -> dict:
     """Store validated rows, the run's input files and the quarantine in one transaction."""
     ring = load_key_ring(get_settings())
-    with session_scope(engine_for()) as session:
+    with session_scope(engine_for(), checkpoint_later=True) as session:
         conn = session.connection()
         unchanged.assert_still_unchanged(conn, inbox.known, run_id)
         runs.record_inputs(conn, run_id=run_id, inputs=inbox.inputs)
@@ -91,7 +91,7 @@ def decide_month(month: str, policy: Policy, run_id: str, operator_id: str, full
 
     Incremental unless ``full`` (services.eligibility.incremental decides when it must be full anyway).
     """
-    with session_scope(engine_for()) as session:
+    with session_scope(engine_for(), checkpoint_later=True) as session:
         return decide.decide_month(session, month=month, policy=policy, run_id=run_id,
                                    operator_id=operator_id, full=full)
 

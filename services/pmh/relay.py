@@ -42,7 +42,7 @@ from services.pmh import claims
 from services.pmh.outbox import batch_key
 from services.pmh.payload import ClaimRow, ProgramConfig, prepare_rows
 from services.pmh.states import Batch, FaultHook, no_fault
-from services.pmh.wal import WalCheckpointer
+from store.wal import WalCheckpointer
 
 
 # --------------------------------------------------------------------------------------------------
