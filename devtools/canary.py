@@ -161,6 +161,19 @@ def _dedupe(hits: list[Hit]) -> list[Hit]:
     return list(dict.fromkeys(hits))
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def twelve_digit_runs(text: str) -> list[str]:
+    """Every run of exactly 12 digits in ``text``, except the last group of a UUID (Prefect's ids).
+
+    A UUID's last group is 12 hex digits, all decimal for about one UUID in 280: a page listing runs
+    would otherwise look as if it showed a My Number.
+    """
+    return _TWELVE_DIGITS.findall(_UUID.sub(" ", text))
+
+
 def find_my_number_like(text: str) -> int:
     """How many check-digit-valid 12-digit runs ``text`` holds (outside hex/identifier tokens)."""
     from rules.checkdigits import is_valid_my_number

@@ -65,3 +65,11 @@ def test_generic_detector_ignores_uuids_and_invalid_numbers():
     assert find_my_number_like("123456789012 999999999999") == 0  # check digit wrong
     ids = " ".join(str(uuid.UUID(int=i * 7919)) for i in range(2000))
     assert find_my_number_like(ids + " 00000000-0000-0000-0000-123456789018") == 0
+
+
+def test_twelve_digit_runs_skip_uuids_but_not_numbers_beside_them():
+    from devtools.canary import twelve_digit_runs
+
+    run_id = "3f2b9c1e-0d4a-4e55-9a7b-605623941929"  # a Prefect id whose last group is all digits
+    assert twelve_digit_runs(f"flow run {run_id} ok") == []
+    assert twelve_digit_runs(f"{run_id} 123456789018 x1234567890123") == ["123456789018"]
