@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from config.settings import Settings, get_settings
+from store import wal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -71,8 +72,6 @@ def session_scope(engine: Engine, *, checkpoint_later: bool = False) -> Iterator
     the write-ahead log back into the database to a background thread (store.wal.deferred_checkpoint).
     """
     if checkpoint_later:
-        from store import wal
-
         with wal.deferred_checkpoint(engine) as conn, Session(bind=conn, expire_on_commit=False) as session, \
                 session.begin():
             yield session

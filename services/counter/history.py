@@ -18,6 +18,7 @@ from privacy.audit import record_access
 from privacy.crypto import KeyRing
 from services.counter import labels
 from services.eligibility import reason_sets
+from services.pmh.states import PMH_ERROR_PREFIX
 from store import models
 from store.benefit_models import BenefitClaim, BenefitPayment, Receivable, ReceivablePayment
 from store.counter_models import CertificateIssue, CounterAction
@@ -187,7 +188,7 @@ def build_history(session: Session, ring: KeyRing, person_id: str) -> PersonHist
 def _pmh_answer(row: models.PmhOutbox) -> str:
     """PMH's answer for an outbox row as staff read it: 登録済み / 削除済み, or エラー with PMH's code."""
     if row.result == "ERROR":
-        return f"エラー（{(row.last_error or '').removeprefix('PMH_')}）"
+        return f"エラー（{(row.last_error or '').removeprefix(PMH_ERROR_PREFIX)}）"
     return labels.PMH_STATUS.get(row.result, row.result) if row.result else ""
 
 

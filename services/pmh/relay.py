@@ -41,7 +41,7 @@ from privacy.crypto import KeyRing
 from services.pmh import claims
 from services.pmh.outbox import batch_key
 from services.pmh.payload import ClaimRow, ProgramConfig, prepare_rows
-from services.pmh.states import Batch, FaultHook, no_fault
+from services.pmh.states import Batch, FaultHook, no_fault, pmh_error
 from store.wal import WalCheckpointer
 
 
@@ -392,7 +392,7 @@ class OutboxRelay:
         by_index: dict[int, str] = {}
         for error in exc.errors:
             if isinstance(error.get("index"), int) and 0 <= error["index"] < len(batch.ids):
-                by_index.setdefault(error["index"], f"PMH_{error.get('code')}"[:120])
+                by_index.setdefault(error["index"], pmh_error(error.get('code')))
         if exc.status == 400 and by_index:
             claims.mark_records_rejected(conn, [(code, batch.ids[index]) for index, code in by_index.items()])
             for code in by_index.values():
@@ -403,7 +403,7 @@ class OutboxRelay:
             self.report.rejected += len(by_index)
             self._settled += len(by_index)
         else:
-            code = f"PMH_{exc.code}"[:120]
+            code = pmh_error(exc.code)
             claims.mark_batch_rows_rejected(conn, batch.batch_id, code)
             self.report.rejected += len(batch.ids)
             self.report.error_codes[code] += len(batch.ids)
@@ -513,7 +513,7 @@ class OutboxRelay:
                 if r.result in ("REGISTERED", "DELETED") and r.pmh_id:
                     subjects.append((person_id, r.pmh_id, r.result, outbox_id))
                 else:
-                    errors.append((outbox_id, f"PMH_{r.error_code or 'UNKNOWN'}"[:120]))
+                    errors.append((outbox_id, pmh_error(r.error_code or 'UNKNOWN')))
         claims.upsert_subjects(conn, self.ring, subjects)
         marks = [(b, [i for i, _p in ids_by_batch.get(b, [])], received) for b, (_s, received) in completed]
         claims.mark_completed(conn, [m for m in marks if m[0] not in sent_now], answers)

@@ -26,6 +26,15 @@ SETTLED = ("COMPLETED", "REJECTED", "REJECTED_LOCAL")
 #: outbox statuses a new run re-sends with the batch's original key
 UNSETTLED = ("SENDING", "FAILED")
 
+#: Prefix of a code PMH gave, as stored in ``pmh_outbox.last_error`` (local checks use ``LOCAL_``).
+PMH_ERROR_PREFIX = "PMH_"
+
+
+def pmh_error(code: object) -> str:
+    """``last_error`` text for an error code PMH gave, cut to 120 characters as the relay has always stored it."""
+    return f"{PMH_ERROR_PREFIX}{code}"[:120]
+
+
 #: Named points between the relay's commits where a crash leaves the most interesting state behind.
 #: The relay calls its ``fault_hook`` (a no-op in production) with the point's name; the crash-matrix
 #: tests pass devtools.faults.fault_point, which raises or SIGKILLs the process there.
